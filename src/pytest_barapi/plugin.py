@@ -1,0 +1,96 @@
+"""pytest wiring only: options, hooks and fixtures. Each concern lives in its own module.
+
+Nothing heavy (requests, vcrpy) is imported here: a run that uses no barapi fixture should
+not pay for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_barapi import settings as barapi_settings
+from pytest_barapi.broker import TokenBroker
+from pytest_barapi.errors import BarapiError
+from pytest_barapi.identity import Identity
+
+if TYPE_CHECKING:
+    from pytest_barapi.session import BarapiSession
+    from pytest_barapi.token import BarapiToken
+
+FIXTURES = frozenset({"barapi_token", "barapi_session"})
+broker_key = pytest.StashKey[TokenBroker]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    barapi_settings.add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "barapi: the test uses a barapi fixture (added automatically)."
+    )
+    settings = barapi_settings.resolve(config)
+    for option in settings.secret_from_ini():
+        config.issue_config_time_warning(
+            pytest.PytestConfigWarning(
+                f"barapi: {option.ini} is set in an ini file, which tends to get committed; "
+                f"set the {option.env} environment variable instead."
+            ),
+            stacklevel=2,
+        )
+    config.stash[broker_key] = TokenBroker(settings)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return config.stash[broker_key].settings.header()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: the marker must be there before `-m "not barapi"` deselects.
+    for item in items:
+        if FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker("barapi")
+
+
+def _token(config: pytest.Config, identity: Identity | None = None) -> BarapiToken:
+    broker = config.stash[broker_key]
+    try:
+        return broker.token(identity or Identity.configured(broker.settings))
+    except BarapiError as error:
+        message = f"barapi: {error}"
+    # Raised outside the except block and without a traceback: the same short message for
+    # every test that needs the token, and no frame that saw the request body.
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
+    """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
+
+    Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
+    ``expires_at``; its repr hides the tokens. If the exchange fails, every test that needs
+    it errors with the same message and no further request is sent.
+    """
+    return _token(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def barapi_session(
+    pytestconfig: pytest.Config, barapi_token: BarapiToken
+) -> Iterator[BarapiSession]:
+    """A ``requests.Session`` for barapi, authenticated with ``barapi_token``.
+
+    ``barapi_session.get("/v1/me")`` resolves against the base URL; each request carries
+    ``Authorization: Bearer ...`` and the timeout; idempotent requests are retried on
+    connection errors and 502/503/504. Closed at the end of the run.
+    """
+    from pytest_barapi.session import BarapiSession, BearerAuth, origin
+
+    settings = pytestconfig.stash[broker_key].settings
+    auth = BearerAuth(origin(settings.url), lambda: _token(pytestconfig))
+    with BarapiSession(settings.url, auth, settings.timeout) as session:
+        yield session

@@ -1,0 +1,64 @@
+"""The token a successful exchange yields: immutable, and silent about its secrets."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+
+@dataclass(frozen=True, repr=False)
+class BarapiToken:
+    """An OAuth 2 bearer token, as the token endpoint sent it.
+
+    ``expires_in`` is the server's figure, or None if it sent none; ``obtained_at`` is the
+    epoch second the answer arrived, so ``expires_at`` is when the token stops working.
+    """
+
+    access_token: str
+    token_type: str
+    expires_in: int | None
+    refresh_token: str | None = None
+    scope: str | None = None
+    obtained_at: float = field(default_factory=time.time)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        if self.expires_in is None:
+            return None
+        return datetime.fromtimestamp(self.obtained_at + self.expires_in, tz=timezone.utc)
+
+    def expires_within(self, seconds: float) -> bool:
+        if self.expires_in is None:
+            return False
+        return time.time() + seconds >= self.obtained_at + self.expires_in
+
+    @property
+    def authorization(self) -> str:
+        """The value of the ``Authorization`` header (RFC 6750 spells the scheme ``Bearer``)."""
+        return f"Bearer {self.access_token}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "refresh_token": self.refresh_token,
+            "scope": self.scope,
+            "obtained_at": self.obtained_at,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> BarapiToken:
+        return cls(**data)
+
+    def __repr__(self) -> str:
+        expires = self.expires_at.isoformat(timespec="seconds") if self.expires_at else "never"
+        refresh = ", refresh_token=<hidden>" if self.refresh_token else ""
+        return (
+            f"BarapiToken(token_type={self.token_type!r}, expires_at={expires}, "
+            f"access_token=<hidden>{refresh})"
+        )
+
+    __str__ = __repr__

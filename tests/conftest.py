@@ -1,0 +1,46 @@
+"""Fixtures for testing the plugin the way users run it: real pytest runs, a real server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+
+from tests import reference_server
+from tests.reference_server import ReferenceServer
+
+
+@pytest.fixture(autouse=True)
+def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own BARAPI_* variables must not change what the tests see."""
+    for name in list(os.environ):
+        if name.startswith("BARAPI_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def barapi_server(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> ReferenceServer:
+    """The reference barapi on loopback, with BARAPI_* pointing a user's run at it."""
+    server = ReferenceServer(httpserver)
+    monkeypatch.setenv("BARAPI_URL", server.url)
+    monkeypatch.setenv("BARAPI_USER", reference_server.USER)
+    monkeypatch.setenv("BARAPI_PASSWORD", reference_server.PASSWORD)
+    monkeypatch.setenv("BARAPI_CLIENT_ID", reference_server.CLIENT_ID)
+    monkeypatch.setenv("BARAPI_CLIENT_SECRET", reference_server.CLIENT_SECRET)
+    return server
+
+
+@pytest.fixture
+def token_endpoint(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HTTPServer]:
+    """A bare loopback server for answers no real OAuth server gives (HTML, 502, garbage).
+
+    BARAPI_* point at it with the reference credentials; the test says what it answers.
+    """
+    monkeypatch.setenv("BARAPI_URL", httpserver.url_for("").rstrip("/"))
+    monkeypatch.setenv("BARAPI_USER", reference_server.USER)
+    monkeypatch.setenv("BARAPI_PASSWORD", reference_server.PASSWORD)
+    monkeypatch.setenv("BARAPI_CLIENT_ID", reference_server.CLIENT_ID)
+    monkeypatch.setenv("BARAPI_CLIENT_SECRET", reference_server.CLIENT_SECRET)
+    return httpserver

@@ -1,0 +1,190 @@
+"""A reference barapi on loopback: oauthlib's reading of RFC 6749, not ours.
+
+The token endpoint is oauthlib's ``LegacyApplicationServer`` (password and refresh_token
+grants, Bearer tokens) served by pytest-httpserver's werkzeug server; ``/v1/me`` is a
+protected resource that validates the bearer token the same way. The server counts what it
+receives, so tests can say "exactly one token request".
+
+Credentials here are obviously fake, and distinctive, so leak tests can grep for them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from oauthlib.oauth2 import LegacyApplicationServer, RequestValidator
+from oauthlib.oauth2.rfc6749.tokens import random_token_generator
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+USER = "alice@example.test"
+PASSWORD = "fake-password-Pw9xQ"
+CLIENT_ID = "fake-client-id-Ci4kZ"
+CLIENT_SECRET = "fake-client-secret-Cs7mV"
+# oauthlib checks the URI for https; the real address is loopback http.
+OAUTH_URI = "https://barapi.test"
+
+
+@dataclass
+class Grant:
+    user: str
+    client_id: str
+    scopes: list[str]
+    expires_at: float = float("inf")
+
+
+@dataclass
+class ReferenceServer:
+    """barapi's token endpoint and ``/v1/me``, with counters and knobs for tests."""
+
+    httpserver: HTTPServer
+    users: dict[str, str] = field(default_factory=lambda: {USER: PASSWORD})
+    clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    scopes: tuple[str, ...] = ("read", "write")
+    expires_in: int = 3600
+    rotate_refresh_tokens: bool = True
+    token_requests: list[dict[str, str]] = field(default_factory=list)
+    api_requests: int = 0
+    access_tokens: dict[str, Grant] = field(default_factory=dict)
+    refresh_tokens: dict[str, Grant] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _serial: itertools.count[int] = field(default_factory=itertools.count)
+
+    def __post_init__(self) -> None:
+        self.oauth = LegacyApplicationServer(
+            _Validator(self),
+            token_generator=self._new_token("access"),
+            refresh_token_generator=self._new_token("refresh"),
+            token_expires_in=lambda request: self.expires_in,
+        )
+        self.httpserver.expect_request("/oauth/token", method="POST").respond_with_handler(
+            self._token_endpoint
+        )
+        self.httpserver.expect_request("/v1/me").respond_with_handler(self._me)
+
+    @property
+    def url(self) -> str:
+        return self.httpserver.url_for("").rstrip("/")
+
+    @property
+    def token_request_count(self) -> int:
+        return len(self.token_requests)
+
+    def grant_types(self) -> list[str]:
+        return [form.get("grant_type", "") for form in self.token_requests]
+
+    def issued_secrets(self) -> list[str]:
+        """Every access and refresh token this server has handed out."""
+        return [*self.access_tokens, *self.refresh_tokens]
+
+    def revoke_access_tokens(self) -> None:
+        """Make every access token issued so far invalid, as a server-side revocation would."""
+        with self._lock:
+            self.access_tokens.clear()
+
+    def _new_token(self, kind: str) -> Any:
+        def generate(request: Any) -> str:
+            return f"fake-{kind}-{next(self._serial)}-{random_token_generator(request)}"
+
+        return generate
+
+    def _token_endpoint(self, request: Request) -> Response:
+        body = request.get_data(as_text=True)
+        with self._lock:
+            self.token_requests.append(dict(parse_qsl(body)))
+        headers, text, status = self.oauth.create_token_response(
+            f"{OAUTH_URI}/oauth/token", "POST", body, dict(request.headers)
+        )
+        return Response(text, status=status, headers=headers)
+
+    def _me(self, request: Request) -> Response:
+        with self._lock:
+            self.api_requests += 1
+        valid, oauth_request = self.oauth.verify_request(
+            f"{OAUTH_URI}/v1/me", request.method, "", dict(request.headers), scopes=[]
+        )
+        if not valid:
+            return Response(
+                json.dumps({"error": "invalid_token"}),
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                content_type="application/json",
+            )
+        return Response(
+            json.dumps({"user": oauth_request.user, "scopes": oauth_request.scopes}),
+            content_type="application/json",
+        )
+
+
+class _Validator(RequestValidator):  # type: ignore[misc]
+    """The storage and checks oauthlib leaves to the server, backed by ReferenceServer."""
+
+    def __init__(self, server: ReferenceServer) -> None:
+        self.server = server
+
+    def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        return True
+
+    def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        client_id, secret = request.client_id, request.client_secret
+        if client_id is None or self.server.clients.get(client_id) != secret:
+            return False
+        request.client = type("Client", (), {"client_id": client_id})()
+        return True
+
+    def validate_grant_type(self, client_id: str, grant_type: str, *args: Any, **kw: Any) -> bool:
+        return grant_type in ("password", "refresh_token")
+
+    def validate_user(
+        self, username: str, password: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        if self.server.users.get(username) != password:
+            return False
+        request.user = username
+        return True
+
+    def get_default_scopes(self, client_id: str, request: Any, *args: Any, **kw: Any) -> list[str]:
+        return []
+
+    def validate_scopes(self, client_id: str, scopes: list[str], *args: Any, **kw: Any) -> bool:
+        # oauthlib reads barapi's empty `scope=` as [""]: no scope, which is allowed.
+        return all(scope in self.server.scopes for scope in scopes if scope)
+
+    def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kw: Any) -> None:
+        grant = Grant(request.user, request.client.client_id, list(request.scopes or []))
+        with self.server._lock:
+            self.server.access_tokens[token["access_token"]] = Grant(
+                grant.user, grant.client_id, grant.scopes, time.time() + token["expires_in"]
+            )
+            if "refresh_token" in token:
+                if request.refresh_token and self.server.rotate_refresh_tokens:
+                    self.server.refresh_tokens.pop(request.refresh_token, None)
+                self.server.refresh_tokens[token["refresh_token"]] = grant
+
+    def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
+        grant = self.server.access_tokens.get(token or "")
+        if grant is None or grant.expires_at < time.time():
+            return False
+        request.user, request.scopes = grant.user, grant.scopes
+        return True
+
+    def validate_refresh_token(
+        self, refresh_token: str, client: Any, request: Any, *args: Any, **kwargs: Any
+    ) -> bool:
+        grant = self.server.refresh_tokens.get(refresh_token)
+        if grant is None or grant.client_id != client.client_id:
+            return False
+        request.user = grant.user
+        return True
+
+    def get_original_scopes(self, refresh_token: str, request: Any, *a: Any, **k: Any) -> list[str]:
+        return self.server.refresh_tokens[refresh_token].scopes
+
+    def rotate_refresh_token(self, request: Any) -> bool:
+        return self.server.rotate_refresh_tokens
