@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from pytest_barapi.errors import BarapiError
 from pytest_barapi.identity import Identity
+from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
 
@@ -15,24 +16,34 @@ class TokenBroker:
     """Hands out the token of each identity, exchanging at most once for it.
 
     A failure is kept as its message: every later caller gets the same error and no request
-    is sent again (a wrong password must cost one request, not one per test).
+    is sent again (a wrong password must cost one request, not one per test). Every
+    credential and token it handles is added to ``known_secrets`` for the report scrubber.
     """
 
     settings: Settings
-    _outcomes: dict[Identity, BarapiToken | str] = field(default_factory=dict)
+    known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
+    _outcomes: dict[Identity, BarapiToken | str] = field(default_factory=dict, repr=False)
 
     def token(self, identity: Identity) -> BarapiToken:
         if identity not in self._outcomes:
-            self._outcomes[identity] = self._exchange(identity)
+            self.known_secrets.add(identity.password, identity.client_secret)
+            outcome = self._obtain(identity)
+            if isinstance(outcome, BarapiToken):
+                self.known_secrets.add(outcome.access_token, outcome.refresh_token)
+            self._outcomes[identity] = outcome
         outcome = self._outcomes[identity]
         if isinstance(outcome, str):
             raise BarapiError(outcome)
         return outcome
 
-    def _exchange(self, identity: Identity) -> BarapiToken | str:
+    def _obtain(self, identity: Identity) -> BarapiToken | str:
+        """The once-per-run work for an identity: its token, or why there is none."""
         missing = identity.missing()
         if missing:
             return "missing credentials, no request sent: set " + ", ".join(missing)
+        return self._exchange(identity)
+
+    def _exchange(self, identity: Identity) -> BarapiToken | str:
         from pytest_barapi.exchange import post_grant
 
         try:

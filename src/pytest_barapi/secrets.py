@@ -43,3 +43,26 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a barapi Secret cannot be pickled")
+
+
+class KnownSecrets:
+    """Every secret value this run has seen: credentials, and each token as it arrives.
+
+    What the report scrubber masks. Values are added, never removed: a renewed token does
+    not make the old one safe to print.
+    """
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, *values: str | Secret | None) -> None:
+        for value in values:
+            text = value.reveal() if isinstance(value, Secret) else value
+            if text:
+                self._values.add(text)
+
+    def values(self) -> frozenset[str]:
+        return frozenset(self._values)
+
+    def __repr__(self) -> str:
+        return f"KnownSecrets({len(self._values)} values)"
