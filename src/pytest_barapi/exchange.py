@@ -82,6 +82,11 @@ def post_grant(
             )
         except requests.RequestException as error:
             message = f"{_connection_failure(error)} for {url}; check {OPTIONS['url'].where()}"
+        except Exception as error:
+            # A bug of ours or a library's: its traceback would pass through frames holding
+            # the form, so only its type and (masked) text leave here.
+            detail = _masked(str(error), secrets)
+            message = f"unexpected {type(error).__name__} posting to {url}: {detail}"
     if message is not None:
         raise BarapiError(message) from None
     return _read_answer(url, response, secrets)
