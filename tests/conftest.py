@@ -11,7 +11,7 @@ from pytest_httpserver import HTTPServer
 # Imported here, before any pytester run: an in-process run forgets the modules it imported,
 # and the plugin imports these lazily, so each run would get fresh copies whose classes do not
 # match the ones other modules kept (requests' cookie jars fail exactly that way).
-import pytest_barapi.exchange  # noqa: F401
+import pytest_barapi.exchange
 import pytest_barapi.session  # noqa: F401
 from tests import reference_server
 from tests.reference_server import ReferenceServer

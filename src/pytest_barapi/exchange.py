@@ -75,13 +75,8 @@ def post_grant(
         http.mount(url, HTTPAdapter(max_retries=_retry(timeout)))
         try:
             response = http.post(url, data=form, timeout=timeout, allow_redirects=False)
-        except requests.Timeout:
-            message = (
-                f"timed out after {timeout:g}s waiting for {url}; check that barapi is up, "
-                f"or raise {OPTIONS['timeout'].where()}"
-            )
         except requests.RequestException as error:
-            message = f"{_connection_failure(error)} for {url}; check {OPTIONS['url'].where()}"
+            message = _transport_failure(error, url, timeout)
         except Exception as error:
             # A bug of ours or a library's: its traceback would pass through frames holding
             # the form, so only its type and (masked) text leave here.
@@ -92,24 +87,36 @@ def post_grant(
     return _read_answer(url, response, secrets)
 
 
-def _connection_failure(error: BaseException) -> str:
-    chain: list[BaseException] = []
-    seen: BaseException | None = error
-    while seen is not None and len(chain) < 20:
-        chain.append(seen)
+def _transport_failure(error: BaseException, url: str, timeout: float) -> str:
+    """Say which of timeout, refused, unknown host, TLS, or other it was, with the fix."""
+    # requests wraps urllib3 wraps socket errors; the names along the chain tell them apart.
+    names: set[str] = set()
+    seen: object = error
+    while isinstance(seen, BaseException) and len(names) < 20:
+        names.add(type(seen).__name__)
         seen = seen.__cause__ or seen.__context__ or getattr(seen, "reason", None)
-        if not isinstance(seen, BaseException):
-            seen = None
-    text = " ".join(type(e).__name__ for e in chain)
-    if "NameResolutionError" in text or "gaierror" in text:
-        return "unknown host"
-    if "ConnectionRefusedError" in text:
-        return "connection refused"
-    if "SSLError" in text:
-        return "TLS handshake failed"
-    if "ResponseError" in text or "MaxRetryError" in text:
-        return "no answer after retries"
-    return f"could not connect ({type(error).__name__})"
+    if names & {
+        "Timeout",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "TimeoutError",
+        "timeout",
+    }:
+        return (
+            f"timed out after {timeout:g}s waiting for {url}; check that barapi is up, "
+            f"or raise {OPTIONS['timeout'].where()}"
+        )
+    if names & {"NameResolutionError", "gaierror"}:
+        cause = "unknown host"
+    elif "ConnectionRefusedError" in names:
+        cause = "connection refused"
+    elif names & {"SSLError", "SSLCertVerificationError"}:
+        cause = "TLS handshake failed"
+    else:
+        cause = f"could not connect ({type(error).__name__})"
+    return f"{cause} for {url}; check {OPTIONS['url'].where()}"
 
 
 def _read_answer(url: str, response: requests.Response, secrets: list[str]) -> BarapiToken:
