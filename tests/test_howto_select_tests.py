@@ -1,0 +1,88 @@
+"""How a run decides whether to talk to barapi at all: only for selected tests that need it.
+
+A test that requests a barapi fixture, directly or through its own fixtures, is marked
+``barapi`` automatically, so ``-m "not barapi"`` runs the rest without credentials.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.reference_server import ReferenceServer
+
+MIXED_SUITE = """
+import pytest
+
+@pytest.fixture
+def me(barapi_session):
+    return barapi_session.get("/v1/me").json()
+
+def test_plain():
+    assert 1 + 1 == 2
+
+def test_direct(barapi_token):
+    assert barapi_token.access_token
+
+def test_through_a_fixture(me):
+    assert me["user"] == "alice@example.test"
+
+def test_marker(request):
+    assert request.node.get_closest_marker("barapi") is None
+"""
+
+
+def test_tests_that_need_barapi_are_marked(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    pytester.makepyfile(MIXED_SUITE)
+    result = pytester.runpytest("-m", "barapi", "-v")
+    result.assert_outcomes(passed=2, deselected=2)
+    result.stdout.fnmatch_lines(["*test_direct PASSED*", "*test_through_a_fixture PASSED*"])
+    assert barapi_server.token_request_count == 1
+
+
+def test_not_barapi_runs_the_rest_without_a_request(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    pytester.makepyfile(MIXED_SUITE)
+    result = pytester.runpytest("-m", "not barapi")
+    result.assert_outcomes(passed=2, deselected=2)
+    assert barapi_server.token_request_count == 0
+
+
+def test_nothing_is_sent_when_no_selected_test_needs_it(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    pytester.makepyfile(MIXED_SUITE)
+    pytester.runpytest("-k", "plain").assert_outcomes(passed=1, deselected=3)
+    pytester.runpytest("--collect-only").assert_outcomes()
+    assert barapi_server.token_request_count == 0
+
+
+def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.barapi: *"])
+    pytester.makepyfile(MIXED_SUITE)
+    pytester.runpytest("--strict-markers", "-m", "not barapi").assert_outcomes(
+        passed=2, deselected=2
+    )
+
+
+def test_the_fixtures_document_themselves(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--fixtures")
+    result.stdout.fnmatch_lines(
+        [
+            "barapi_token [[]session scope[]]*",
+            "*one OAuth password-grant exchange per run*",
+            "barapi_session [[]session scope[]]*",
+            "*requests.Session*",
+        ]
+    )
+
+
+def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_token(barapi_token): pass")
+    result = pytester.runpytest("-p", "no:barapi")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'barapi_token' not found*"])
+    assert "barapi: url" not in result.stdout.str()
