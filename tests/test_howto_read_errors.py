@@ -238,3 +238,31 @@ def test_a_timeout_that_is_not_a_positive_number(pytester: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(
         ["*--barapi-timeout / BARAPI_TIMEOUT (from ini) must be a positive*"]
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "answer", "complaint"),
+    [
+        (200, ["a", "list"], "JSON but not an object"),
+        (
+            200,
+            {"access_token": "x", "token_type": "mac"},
+            "issued a 'mac' token; barapi uses Bearer",
+        ),
+        (
+            200,
+            {"access_token": "x", "token_type": "Bearer", "expires_in": "soon"},
+            "answered a non-integer expires_in",
+        ),
+        (404, {"detail": "no such route"}, "answered HTTP 404 without an OAuth error code"),
+    ],
+)
+def test_odd_answers_are_named(
+    pytester: pytest.Pytester,
+    token_endpoint: HTTPServer,
+    status: int,
+    answer: object,
+    complaint: str,
+) -> None:
+    token_endpoint.expect_request("/oauth/token").respond_with_json(answer, status=status)
+    assert complaint in the_error(run_three_tests(pytester))

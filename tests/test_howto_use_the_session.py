@@ -177,3 +177,22 @@ def test_the_session_is_closed_at_the_end_of_the_run(
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*open pools at the end: 0"])
+
+
+def test_a_token_without_lifetime_or_refresh_token(
+    pytester: pytest.Pytester, token_endpoint: HTTPServer
+) -> None:
+    """RFC 6749 makes both optional: the token says None rather than guessing."""
+    token_endpoint.expect_request("/oauth/token").respond_with_json(
+        {"access_token": "fake-access", "token_type": "bearer"}
+    )
+    pytester.makepyfile(
+        """
+        def test_token(barapi_token):
+            assert barapi_token.expires_in is None
+            assert barapi_token.expires_at is None
+            assert barapi_token.refresh_token is None
+            assert barapi_token.token_type == "bearer"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
