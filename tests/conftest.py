@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -29,23 +28,24 @@ def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
 def barapi_server(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> ReferenceServer:
     """The reference barapi on loopback, with BARAPI_* pointing a user's run at it."""
     server = ReferenceServer(httpserver)
-    monkeypatch.setenv("BARAPI_URL", server.url)
-    monkeypatch.setenv("BARAPI_USER", reference_server.USER)
-    monkeypatch.setenv("BARAPI_PASSWORD", reference_server.PASSWORD)
-    monkeypatch.setenv("BARAPI_CLIENT_ID", reference_server.CLIENT_ID)
-    monkeypatch.setenv("BARAPI_CLIENT_SECRET", reference_server.CLIENT_SECRET)
+    point_barapi_at(server.url, monkeypatch)
     return server
 
 
 @pytest.fixture
-def token_endpoint(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[HTTPServer]:
+def token_endpoint(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> HTTPServer:
     """A bare loopback server for answers no real OAuth server gives (HTML, 502, garbage).
 
     BARAPI_* point at it with the reference credentials; the test says what it answers.
     """
-    monkeypatch.setenv("BARAPI_URL", httpserver.url_for("").rstrip("/"))
+    point_barapi_at(httpserver.url_for("").rstrip("/"), monkeypatch)
+    return httpserver
+
+
+def point_barapi_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set BARAPI_* as a user's CI would, with the reference server's fake credentials."""
+    monkeypatch.setenv("BARAPI_URL", url)
     monkeypatch.setenv("BARAPI_USER", reference_server.USER)
     monkeypatch.setenv("BARAPI_PASSWORD", reference_server.PASSWORD)
     monkeypatch.setenv("BARAPI_CLIENT_ID", reference_server.CLIENT_ID)
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", reference_server.CLIENT_SECRET)
-    return httpserver
