@@ -24,9 +24,14 @@ class TokenBroker:
     known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
     _outcomes: dict[Identity, BarapiToken | str] = field(default_factory=dict, repr=False)
 
+    def __post_init__(self) -> None:
+        # Known from the start, not from the first exchange: a test can print a credential
+        # it read from the environment before (or without) any token is asked for.
+        self._know(Identity.configured(self.settings))
+
     def token(self, identity: Identity) -> BarapiToken:
         if identity not in self._outcomes:
-            self.known_secrets.add(identity.password, identity.client_secret)
+            self._know(identity)
             outcome = self._obtain(identity)
             if isinstance(outcome, BarapiToken):
                 self.known_secrets.add(outcome.access_token, outcome.refresh_token)
@@ -35,6 +40,10 @@ class TokenBroker:
         if isinstance(outcome, str):
             raise BarapiError(outcome)
         return outcome
+
+    def _know(self, identity: Identity) -> None:
+        self.known_secrets.add_pair(identity.user, identity.password)
+        self.known_secrets.add_pair(identity.client_id, identity.client_secret)
 
     def _obtain(self, identity: Identity) -> BarapiToken | str:
         """The once-per-run work for an identity: its token, or why there is none."""

@@ -49,11 +49,13 @@ class KnownSecrets:
     """Every secret value this run has seen: credentials, and each token as it arrives.
 
     What the report scrubber masks. Values are added, never removed: a renewed token does
-    not make the old one safe to print.
+    not make the old one safe to print. Name/secret pairs are kept too, because an HTTP Basic
+    header carries them together, base64-encoded, where neither shows on its own.
     """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
+        self._pairs: set[tuple[str, str]] = set()
 
     def add(self, *values: str | Secret | None) -> None:
         for value in values:
@@ -61,8 +63,18 @@ class KnownSecrets:
             if text:
                 self._values.add(text)
 
+    def add_pair(self, name: str | None, secret: str | Secret | None) -> None:
+        """A ``name:secret`` pair (client id and secret, user and password) and its secret."""
+        self.add(secret)
+        text = secret.reveal() if isinstance(secret, Secret) else secret
+        if name and text:
+            self._pairs.add((name, text))
+
     def values(self) -> frozenset[str]:
         return frozenset(self._values)
+
+    def pairs(self) -> frozenset[tuple[str, str]]:
+        return frozenset(self._pairs)
 
     def __repr__(self) -> str:
         return f"KnownSecrets({len(self._values)} values)"
