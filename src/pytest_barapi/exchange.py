@@ -15,6 +15,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from pytest_barapi.errors import BarapiError
+from pytest_barapi.scrubbing import Scrubber
+from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import OPTIONS
 from pytest_barapi.token import BarapiToken
 
@@ -174,7 +176,7 @@ def _token(url: str, body: dict[str, Any]) -> BarapiToken:
 
 
 def _masked(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "********")
-    return text
+    # A server may echo the request body: the secrets come back form-encoded, not plain.
+    known = KnownSecrets()
+    known.add(*secrets)
+    return Scrubber(known).mask(text)

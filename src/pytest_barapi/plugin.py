@@ -6,7 +6,8 @@ not pay for them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import warnings
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 
 import pytest
@@ -15,6 +16,7 @@ from pytest_barapi import settings as barapi_settings
 from pytest_barapi.broker import TokenBroker
 from pytest_barapi.errors import BarapiError
 from pytest_barapi.identity import Identity
+from pytest_barapi.scrubbing import Scrubber
 
 if TYPE_CHECKING:
     from pytest_barapi.session import BarapiSession
@@ -33,15 +35,63 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "barapi: the test uses a barapi fixture (added automatically)."
     )
     settings = barapi_settings.resolve(config)
-    for option in settings.secret_from_ini():
+    for option in barapi_settings.secrets_in_ini(config):
         config.issue_config_time_warning(
             pytest.PytestConfigWarning(
-                f"barapi: {option.ini} is set in an ini file, which tends to get committed; "
-                f"set the {option.env} environment variable instead."
+                f"barapi: {option.ini} is set in {config.inipath}, and ini files tend to get "
+                f"committed; set the {option.env} environment variable instead."
             ),
             stacklevel=2,
         )
-    config.stash[broker_key] = TokenBroker(settings)
+    broker = TokenBroker(settings)
+    config.stash[broker_key] = broker
+    masking = SecretMasking(Scrubber(broker.known_secrets), config)
+    config.pluginmanager.register(masking, "barapi-secret-masking")
+
+
+class SecretMasking:
+    """Masks known secrets in reports, warnings, log output and --debug traces, before
+    anything prints or serializes them (the work is in :mod:`pytest_barapi.scrubbing`)."""
+
+    def __init__(self, scrubber: Scrubber, config: pytest.Config) -> None:
+        self.scrubber = scrubber
+        # --debug traces hook arguments, such as the values a failing assertion compares.
+        tracer = config.pluginmanager.trace.root
+        write = getattr(tracer, "_writer", None)
+        if write is not None:
+            tracer.setwriter(lambda text: write(scrubber.mask(text)))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # The log file and live log (--log-cli-level) write records as they come; captured
+        # logs reach the reports, masked there.
+        logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+        for name in ("log_file_handler", "log_cli_handler"):
+            handler = getattr(logging_plugin, name, None)
+            if handler is not None:
+                handler.setFormatter(self.scrubber.masking(handler.formatter))
+
+    # tryfirst wrappers are the outermost: the masking comes after every other plugin has
+    # finished the report, and before any reporter (terminal, junitxml, xdist) reads it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        self.scrubber.scrub_report(report)
+        return report
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_make_collect_report(
+        self,
+    ) -> Generator[None, pytest.CollectReport | None, pytest.CollectReport | None]:
+        report = yield
+        if report is not None:
+            self.scrubber.scrub_report(report)
+        return report
+
+    # A historic hook takes no wrapper; tryfirst still runs before the reporters' impls.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
+        self.scrubber.scrub_warning(warning_message)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
