@@ -104,9 +104,6 @@ class Settings:
     def missing_credentials(self) -> list[Option]:
         return [OPTIONS[name] for name in CREDENTIALS if not getattr(self, name)]
 
-    def secret_from_ini(self) -> list[Option]:
-        return [o for o in OPTIONS.values() if o.secret and self.sources[o.name] == "ini"]
-
     def header(self) -> str:
         def shown(name: str) -> str:
             value = getattr(self, name)
@@ -120,6 +117,12 @@ class Settings:
         if self.cassette is not None:
             parts.append(shown("cassette"))
         return "barapi: " + ", ".join(parts)
+
+
+def secrets_in_ini(config: pytest.Config) -> list[Option]:
+    """Secret options written in the ini file, used or not (a CLI flag or env var may win):
+    the file is what gets committed."""
+    return [option for option in OPTIONS.values() if option.secret and config.getini(option.ini)]
 
 
 def _raw(config: pytest.Config, option: Option) -> tuple[str | None, str]:
