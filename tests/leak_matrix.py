@@ -1,0 +1,309 @@
+"""The parts of the leak matrix: user suites that leak on purpose, and a grep for secrets.
+
+A *suite* is a user project plus the barapi it talks to; it returns a :class:`Leakable`: the
+secrets that must never show, and what the run must have shown instead (proof that it ran
+the way the row means, so a row cannot pass by testing nothing). :func:`leaks` greps the
+run's stdout and stderr and every file it left for every form of every secret.
+
+To add a suite (a cassette replay, a second identity, ...), write a function like the ones
+below and add it to :data:`SUITES`; rows in the matrix then name it.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from tests import reference_server
+from tests.reference_server import ReferenceServer
+
+# Credentials with every character that some encoding changes: space, quotes, backslash,
+# &, +, /, %, =, #, ?, colon and non-ASCII. Obviously fake.
+PASSWORD = "fake pw/\"quoted\" 'single' \\back+plus&amp=%25é"
+CLIENT_SECRET = "fake:secret/+ü?#&=\\"
+WRONG_PASSWORD = 'fake-wrong pw/"x"+\\&é'
+
+
+def forms(secret: str) -> set[str]:
+    """Every way the secret can be written in an output: plain, URL-encoded, JSON- and
+    repr-escaped once or twice (--debug traces reprs of reprs), and each of those
+    XML-escaped (junit xml)."""
+    written = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    for _ in range(2):
+        written |= {json.dumps(form)[1:-1] for form in written}
+        written |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in written}
+        written |= {repr(form)[1:-1] for form in written}
+    return written | {html.escape(form) for form in written}
+
+
+def basic(name: str, secret: str) -> str:
+    """``Authorization: Basic`` credentials (RFC 7617)."""
+    return base64.b64encode(f"{name}:{secret}".encode()).decode()
+
+
+@dataclass
+class Leakable:
+    """What a suite's run holds: the secrets it must not show, and checks that it ran."""
+
+    credentials: list[str]
+    pairs: list[tuple[str, str]]
+    issued: Callable[[], list[str]] = list
+    must_show: list[str] = field(default_factory=list)
+
+    def secrets(self) -> list[str]:
+        return [*self.credentials, *self.issued()]
+
+    def forms(self) -> dict[str, str]:
+        """Each form to grep for, with the name of what it encodes (for the failure message)."""
+        found = {}
+        for secret in self.secrets():
+            for form in forms(secret):
+                found[form] = f"a form of {secret!r}"
+        for name, secret in self.pairs:
+            found[basic(name, secret)] = f"base64 of {name}:{secret}"
+        return found
+
+
+def leaks(result: pytest.RunResult, root: Path, leakable: Leakable) -> list[str]:
+    """Where a secret shows: ``"<where>: <what> as <form>, in: <context>"``, one per hit."""
+    outputs = {
+        "stdout": "\n".join(result.outlines).encode(),
+        "stderr": "\n".join(result.errlines).encode(),
+    }
+    for path in sorted(root.rglob("*")):
+        if path.is_file():
+            outputs[str(path.relative_to(root))] = path.read_bytes()
+    hits = []
+    for where, content in outputs.items():
+        for form, what in leakable.forms().items():
+            at = content.find(form.encode())
+            if at != -1:
+                context = content[max(0, at - 60) : at + len(form) + 20].decode(errors="replace")
+                hits.append(f"{where}: {what} as {form!r}, in: {context!r}")
+    return hits
+
+
+def _credentials(monkeypatch: pytest.MonkeyPatch, url: str, password: str = PASSWORD) -> Leakable:
+    # The reference server runs in this process, so its oauthlib logs (which show the tokens
+    # it issues, as a server may) would land in the run's log; a real barapi logs elsewhere.
+    for name, logger in logging.root.manager.loggerDict.items():
+        if name.startswith("oauthlib") and isinstance(logger, logging.Logger):
+            monkeypatch.setattr(logger, "disabled", True)
+    monkeypatch.setenv("BARAPI_URL", url)
+    monkeypatch.setenv("BARAPI_USER", reference_server.USER)
+    monkeypatch.setenv("BARAPI_PASSWORD", password)
+    monkeypatch.setenv("BARAPI_CLIENT_ID", reference_server.CLIENT_ID)
+    monkeypatch.setenv("BARAPI_CLIENT_SECRET", CLIENT_SECRET)
+    return Leakable(
+        credentials=[password, CLIENT_SECRET],
+        pairs=[
+            (reference_server.CLIENT_ID, CLIENT_SECRET),
+            (reference_server.USER, password),
+        ],
+    )
+
+
+# Tests that put the token and credentials everywhere pytest copies text from: assertion
+# messages, locals, captured stdout/stderr/logs, skip and xfail reasons, chained exceptions,
+# teardown errors, warnings and junit properties.
+LEAKY_TESTS = r"""
+import base64
+import json
+import logging
+import socket
+import logging
+import os
+import sys
+import urllib.parse
+import warnings
+
+import pytest
+
+log = logging.getLogger("user.suite")
+
+
+@pytest.fixture
+def credentials():
+    return {
+        "password": os.environ["BARAPI_PASSWORD"],
+        "client_secret": os.environ["BARAPI_CLIENT_SECRET"],
+    }
+
+
+def test_compares_the_token(barapi_token):
+    assert barapi_token.access_token == "x"
+
+
+def test_compares_the_refresh_token(barapi_token):
+    assert barapi_token.refresh_token is None
+
+
+def test_prints_then_fails(barapi_token, credentials):
+    client = os.environ["BARAPI_CLIENT_ID"] + ":" + credentials["client_secret"]
+    print("token", barapi_token.access_token, barapi_token.refresh_token)
+    print("form body", urllib.parse.urlencode(credentials))
+    print("json body", json.dumps(credentials))
+    print("basic", base64.b64encode(client.encode()).decode())
+    sys.stderr.write(f"stderr {barapi_token.access_token} {credentials}\n")
+    assert False
+
+
+def test_prints_and_passes(barapi_token, credentials):
+    print("token", barapi_token.access_token, "password", credentials["password"])
+
+
+def test_logs_then_fails(barapi_token, credentials):
+    log.warning("token %s", barapi_token.access_token)
+    log.debug("form body %s", urllib.parse.urlencode(credentials))
+    log.info("json body %s", json.dumps(credentials))
+    assert False
+
+
+def test_holds_secrets_in_locals(barapi_token, barapi_session, credentials):
+    token = barapi_token.access_token
+    password = credentials["password"]
+    sent = barapi_session.get("/v1/me").request.headers
+    assert sent["Authorization"] == password, token
+
+
+def test_chains_exceptions(barapi_token):
+    try:
+        raise KeyError(barapi_token.access_token)
+    except KeyError as error:
+        raise RuntimeError(json.dumps({"refresh": barapi_token.refresh_token})) from error
+
+
+def test_skips(barapi_token):
+    pytest.skip(f"not with {barapi_token.access_token}")
+
+
+def test_xfails(barapi_token):
+    pytest.xfail(f"known bug with {barapi_token.access_token}")
+
+
+def test_warns(barapi_token):
+    warnings.warn(f"token {barapi_token.access_token}")
+
+
+def test_records_a_property(record_property, barapi_token, credentials):
+    record_property("token", barapi_token.access_token)
+    record_property("credentials", credentials)
+
+
+@pytest.fixture
+def fails_in_teardown(barapi_token):
+    yield
+    raise RuntimeError(f"cleanup failed for {barapi_token.access_token}")
+
+
+def test_fails_in_teardown(fails_in_teardown):
+    pass
+"""
+
+NEEDS_A_TOKEN = """
+def test_needs_the_token(barapi_token):
+    pass
+
+
+def test_needs_the_session(barapi_session):
+    barapi_session.get("/v1/me")
+"""
+
+
+def leaky_tests(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """Tests that fail or print with a valid token in hand."""
+    server = ReferenceServer(
+        httpserver,
+        users={reference_server.USER: PASSWORD},
+        clients={reference_server.CLIENT_ID: CLIENT_SECRET},
+    )
+    leakable = _credentials(mp, server.url)
+    leakable.issued = server.issued_secrets
+    leakable.must_show = ["failed", "********"]
+    pytester.makepyfile(test_leaky=LEAKY_TESTS)
+    return leakable
+
+
+def collect_error(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """A test module that fails to import, with the password in the error and its locals."""
+    leakable = _credentials(mp, "https://barapi.test")
+    leakable.must_show = ["error", "********"]
+    pytester.makepyfile(
+        test_broken="""
+        import os
+
+        def connect(password):
+            raise ConnectionError(f"cannot log in with {password!r}")
+
+        connect(os.environ["BARAPI_PASSWORD"])
+        """
+    )
+    return leakable
+
+
+def wrong_password(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """The server refuses the grant: 400 invalid_grant."""
+    server = ReferenceServer(httpserver, clients={reference_server.CLIENT_ID: CLIENT_SECRET})
+    leakable = _credentials(mp, server.url, password=WRONG_PASSWORD)
+    leakable.issued = server.issued_secrets
+    leakable.must_show = ["invalid_grant", "HTTP 400"]
+    pytester.makepyfile(test_needs=NEEDS_A_TOKEN)
+    return leakable
+
+
+def server_error(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """A 500 whose HTML page echoes the request body, form-encoded secrets and all."""
+
+    def echo(request: Request) -> Response:
+        body = request.get_data(as_text=True)
+        return Response(f"<html>could not handle {body}</html>", 500, content_type="text/html")
+
+    httpserver.expect_request("/oauth/token").respond_with_handler(echo)
+    leakable = _credentials(mp, httpserver.url_for("").rstrip("/"))
+    mp.setenv("BARAPI_TIMEOUT", "0.5")  # bounds the retries of the 500
+    leakable.must_show = ["HTTP 500", "text/html", "********"]
+    pytester.makepyfile(test_needs=NEEDS_A_TOKEN)
+    return leakable
+
+
+def refused(pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch) -> Leakable:
+    """Nothing listens at the URL."""
+    leakable = _credentials(mp, unused_url())
+    mp.setenv("BARAPI_TIMEOUT", "0.5")  # bounds the retries of the connection
+    leakable.must_show = ["connection refused"]
+    pytester.makepyfile(test_needs=NEEDS_A_TOKEN)
+    return leakable
+
+
+def unused_url() -> str:
+    """A loopback URL whose port nothing listens on (connections are refused)."""
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+Suite = Callable[[pytest.Pytester, HTTPServer, pytest.MonkeyPatch], Leakable]
+SUITES: dict[str, Suite] = {
+    suite.__name__: suite
+    for suite in (leaky_tests, collect_error, wrong_password, server_error, refused)
+}
