@@ -5,11 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
-# pytester's in-process runs unload every module a run imported; a later run's fresh copy of
-# requests then mixes classes with leftovers ("You can only merge into CookieJar"). Imported
-# here, one copy serves every run.
-import requests  # noqa: F401
 from pytest_httpserver import HTTPServer
 
 # Imported here, before any pytester run: an in-process run forgets the modules it imported,

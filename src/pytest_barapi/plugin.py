@@ -38,8 +38,8 @@ def pytest_configure(config: pytest.Config) -> None:
     for option in barapi_settings.secrets_in_ini(config):
         config.issue_config_time_warning(
             pytest.PytestConfigWarning(
-                f"barapi: {option.ini} is set in {config.inipath}, and ini files tend to get "
-                f"committed; set the {option.env} environment variable instead."
+                f"barapi: {option.ini} is set in an ini file ({config.inipath}), which tends "
+                f"to get committed; set the {option.env} environment variable instead."
             ),
             stacklevel=2,
         )
@@ -55,21 +55,12 @@ class SecretMasking:
 
     def __init__(self, scrubber: Scrubber, config: pytest.Config) -> None:
         self.scrubber = scrubber
-        # --debug traces hook arguments, such as the values a failing assertion compares.
-        tracer = config.pluginmanager.trace.root
-        write = getattr(tracer, "_writer", None)
-        if write is not None:
-            tracer.setwriter(lambda text: write(scrubber.mask(text)))
+        scrubber.mask_trace(config.pluginmanager.trace.root)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # The log file and live log (--log-cli-level) write records as they come; captured
-        # logs reach the reports, masked there.
-        logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
-        for name in ("log_file_handler", "log_cli_handler"):
-            handler = getattr(logging_plugin, name, None)
-            if handler is not None:
-                handler.setFormatter(self.scrubber.masking(handler.formatter))
+        # pytest's logging plugin exists from its own (trylast) pytest_configure on.
+        self.scrubber.mask_log_output(session.config.pluginmanager.get_plugin("logging-plugin"))
 
     # tryfirst wrappers are the outermost: the masking comes after every other plugin has
     # finished the report, and before any reporter (terminal, junitxml, xdist) reads it.

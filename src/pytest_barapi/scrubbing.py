@@ -225,9 +225,22 @@ class Scrubber:
             replacement = UserWarning(masked)
         warning_message.message = replacement
 
-    def masking(self, formatter: logging.Formatter | None) -> logging.Formatter:
-        """A formatter that formats as ``formatter`` does, then masks the line."""
-        return MaskingFormatter(formatter or logging.Formatter(), self)
+    def mask_log_output(self, logging_plugin: object) -> None:
+        """Mask what pytest's log file and live log (``--log-cli-level``) write, as they
+        write it. (Captured logs go into reports, masked there; ``caplog`` keeps the records
+        as they were, for the test's own asserts.)"""
+        for name in ("log_file_handler", "log_cli_handler"):
+            handler = getattr(logging_plugin, name, None)
+            if isinstance(handler, logging.Handler):
+                inner = handler.formatter or logging.Formatter()
+                handler.setFormatter(MaskingFormatter(inner, self))
+
+    def mask_trace(self, tracer: Any) -> None:
+        """Mask what ``--debug`` writes: it traces hook arguments and results, such as the
+        values a failing assertion compares. (The command line is written before this.)"""
+        write = getattr(tracer, "_writer", None)  # pluggy's TagTracer has no public getter
+        if write is not None:
+            tracer.setwriter(lambda text: write(self.mask(text)))
 
 
 class MaskingFormatter(logging.Formatter):

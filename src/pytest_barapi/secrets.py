@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import NoReturn
 
 MASK = "********"
@@ -56,25 +57,31 @@ class KnownSecrets:
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pairs: set[tuple[str, str]] = set()
+        # Log lines are masked on whatever thread logs them, while a token may be arriving.
+        self._lock = threading.Lock()
 
     def add(self, *values: str | Secret | None) -> None:
         for value in values:
             text = value.reveal() if isinstance(value, Secret) else value
             if text:
-                self._values.add(text)
+                with self._lock:
+                    self._values.add(text)
 
     def add_pair(self, name: str | None, secret: str | Secret | None) -> None:
         """A ``name:secret`` pair (client id and secret, user and password) and its secret."""
         self.add(secret)
         text = secret.reveal() if isinstance(secret, Secret) else secret
         if name and text:
-            self._pairs.add((name, text))
+            with self._lock:
+                self._pairs.add((name, text))
 
     def values(self) -> frozenset[str]:
-        return frozenset(self._values)
+        with self._lock:
+            return frozenset(self._values)
 
     def pairs(self) -> frozenset[tuple[str, str]]:
-        return frozenset(self._pairs)
+        with self._lock:
+            return frozenset(self._pairs)
 
     def __repr__(self) -> str:
         return f"KnownSecrets({len(self._values)} values)"
