@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class ReferenceServer:
     _serial: itertools.count[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
+        # oauthlib logs every token it issues at DEBUG. A real barapi's log never reaches the
+        # user's run; this one shares the process, and leak tests grep the run's log file.
+        logging.getLogger("oauthlib").setLevel(logging.WARNING)
         self.oauth = LegacyApplicationServer(
             _Validator(self),
             token_generator=self._new_token("access"),

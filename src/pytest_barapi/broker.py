@@ -47,6 +47,14 @@ class TokenBroker:
 
     def _obtain(self, identity: Identity) -> BarapiToken | str:
         """The once-per-run work for an identity: its token, or why there is none."""
+        if self.settings.cassette is not None:
+            # The cassette decides: replay (no credentials needed), or go live and record.
+            from pytest_barapi.cassette import through_cassette
+
+            return through_cassette(self.settings, identity, self._live)
+        return self._live(identity)
+
+    def _live(self, identity: Identity) -> BarapiToken | str:
         missing = identity.missing()
         if missing:
             return "missing credentials, no request sent: set " + ", ".join(missing)

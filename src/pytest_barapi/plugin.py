@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -95,6 +95,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker("barapi")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    # barapi_session puts the bearer token on every API call: every cassette that
+    # pytest-recording writes drops Authorization, whatever the user's vcr_config filters.
+    from pytest_barapi.cassette import drop_authorization
+
+    drop_authorization(vcr)
 
 
 def _token(config: pytest.Config, identity: Identity | None = None) -> BarapiToken:

@@ -96,6 +96,9 @@ class Settings:
     timeout: float
     cassette: Path | None
     sources: Mapping[str, str]
+    # pytest-recording's switches, so one flag controls every cassette of the run.
+    record_mode: str = "none"
+    recording_disabled: bool = False
 
     @property
     def token_url(self) -> str:
@@ -115,7 +118,9 @@ class Settings:
         names = ("url", "user", "client_id", "password", "client_secret")
         parts = [shown(name) for name in names]
         if self.cassette is not None:
-            parts.append(shown("cassette"))
+            mode = "disabled" if self.recording_disabled else self.record_mode
+            source = self.sources["cassette"]
+            parts.append(f"cassette: {self.cassette} ({source}, record mode {mode})")
         return "barapi: " + ", ".join(parts)
 
 
@@ -161,6 +166,9 @@ def resolve(config: pytest.Config) -> Settings:
         timeout=_checked_timeout(raw["timeout"] or "", sources["timeout"]),
         cassette=Path(config.rootpath, cassette) if cassette else None,
         sources=sources,
+        # pytest-recording owns these flags; without it (-p no:recording) we replay only.
+        record_mode=config.getoption("record_mode", None) or "none",
+        recording_disabled=bool(config.getoption("disable_recording", False)),
     )
 
 

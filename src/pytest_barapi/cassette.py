@@ -1,0 +1,478 @@
+"""The token-exchange cassette: record the exchange once with vcrpy, replay it offline.
+
+pytest-recording cannot record session-scoped fixtures, so this module drives vcrpy itself for
+the one token exchange, and follows pytest-recording's ``--record-mode`` and
+``--disable-recording`` so that one flag controls every cassette of a run. vcrpy is imported
+here only, and only once a cassette is used.
+
+A recorded cassette holds no secret: the credentials in the request and the tokens in the
+response become placeholders before it is written, and the written file is then scanned for
+the real values (raw, URL-encoded, JSON-escaped); a hit deletes it and fails the exchange.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
+
+from pytest_barapi.errors import BarapiError
+from pytest_barapi.identity import Identity
+from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi.token import BarapiToken
+
+# What a recorded request says instead of each credential. A replay sends exactly these.
+REQUEST_PLACEHOLDERS = {
+    "client_id": "placeholder-client-id",
+    "client_secret": "placeholder-client-secret",
+    "username": "placeholder-user",
+    "password": "placeholder-password",
+    "refresh_token": "placeholder-refresh-token",
+}
+# What a recorded response says instead of each token: the replayed token's values.
+RESPONSE_PLACEHOLDERS = {
+    "access_token": "placeholder-access-token",
+    "refresh_token": "placeholder-refresh-token",
+    "id_token": "placeholder-id-token",
+}
+DROPPED_REQUEST_HEADERS = ("Authorization", "Cookie")
+DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "transfer-encoding"})
+# Not the body: it holds placeholders, and vcrpy's mismatch message would print the live one.
+MATCH_ON = ("method", "scheme", "host", "port", "path")
+# Words a cassette holds whatever the secrets are: a weak password equal to one of them
+# ("password") is not reported where it is only that word.
+VOCABULARY = frozenset(
+    {
+        *REQUEST_PLACEHOLDERS.values(),
+        *RESPONSE_PLACEHOLDERS.values(),
+        *REQUEST_PLACEHOLDERS,
+        *RESPONSE_PLACEHOLDERS,
+        "grant_type",
+        "scope",
+        "token_type",
+        "expires_in",
+        "Bearer",
+    }
+)
+RECORD = "pytest --record-mode=once"
+RERECORD = "pytest --record-mode=rewrite"
+
+Live = Callable[[Identity], "BarapiToken | str"]
+
+
+def cassette_path(settings: Settings, identity: Identity) -> Path | None:
+    """Where the exchange of ``identity`` is recorded, one file per identity; None: no cassette.
+
+    The configured identity uses ``barapi_cassette`` itself. Any other identity (say, from
+    ``barapi_session_factory``) uses a sibling file named after a short hash of its user,
+    client id and scope, so no identity ever replays another's token. Never a hash of a
+    password: a short hash in a committed file name is a password check anyone can run.
+    """
+    if settings.cassette is None:
+        return None
+    configured = settings.cassette
+    if identity == Identity.configured(settings):
+        return configured
+    key = json.dumps([identity.user, identity.client_id, identity.scope])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:10]
+    return configured.with_name(f"{configured.stem}.{digest}{configured.suffix}")
+
+
+def through_cassette(settings: Settings, identity: Identity, live: Live) -> BarapiToken | str:
+    """The token of ``identity``, replayed from its cassette or obtained live (and recorded).
+
+    ``live`` is the broker's own exchange. Replay needs no credentials and sends nothing.
+    Returns the token or the message of why there is none, as the broker keeps outcomes.
+    """
+    path = cassette_path(settings, identity)
+    assert path is not None
+    if settings.recording_disabled:
+        return live(identity)
+    try:
+        if settings.record_mode in ("all", "rewrite"):
+            # vcrpy has no "rewrite"; for a one-exchange cassette both mean: record afresh.
+            return _record(settings, identity, path, live)
+        recorded = _load(settings, path)
+        if recorded is not None:
+            return _replay(settings, identity, path, recorded)
+        if settings.record_mode == "none":
+            raise BarapiError(
+                f"no cassette at {_shown(path)} to replay (--record-mode=none); record it once "
+                f"with credentials set: {RECORD}"
+            )
+        return _record(settings, identity, path, live)
+    except BarapiError as error:
+        return str(error)
+
+
+def drop_authorization(vcr: Any) -> None:
+    """Make every cassette of pytest-recording's ``vcr`` lose ``Authorization``.
+
+    pytest-recording passes the user's ``vcr_config`` to ``use_cassette`` as keyword arguments,
+    and vcrpy lets those replace the instance's ``filter_headers`` and ``before_record_request``
+    wholesale, so ours cannot ride on either. vcrpy builds each cassette's configuration with
+    ``get_merged_config``: wrapping it runs our filter after the user's own, whatever they set.
+    """
+    from vcr.filters import remove_headers
+
+    merge = vcr.get_merged_config
+
+    def get_merged_config(**kwargs: Any) -> dict[str, Any]:
+        config: dict[str, Any] = merge(**kwargs)
+        theirs = config["before_record_request"]
+
+        def before_record_request(request: Any) -> Any:
+            request = theirs(request)
+            # vcrpy's chain starts with a deep copy, so this never touches the live request.
+            return None if request is None else remove_headers(request, ["Authorization"])
+
+        config["before_record_request"] = before_record_request
+        return config
+
+    vcr.get_merged_config = get_merged_config
+
+
+def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> BarapiToken | str:
+    missing = identity.missing()
+    if missing:
+        return (
+            f"recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) needs "
+            "credentials; no request sent: set " + ", ".join(missing)
+        )
+    scan = _Scan.of(identity)
+    persister = _Persister(scan=scan)
+    vcr = _vcr(
+        path,
+        record_mode="all",
+        match_on=MATCH_ON,
+        # An exchange that raises (refused, 5xx, garbage) is never saved.
+        record_on_exception=False,
+        decode_compressed_response=True,
+        filter_headers=DROPPED_REQUEST_HEADERS,
+        filter_post_data_parameters=list(REQUEST_PLACEHOLDERS.items()),
+        before_record_request=_fix_content_length,
+        before_record_response=scan.scrub_response,
+    )
+    vcr.register_persister(persister)
+    try:
+        with _vcrpy_silenced(), vcr.use_cassette(str(path)):
+            outcome = live(identity)
+            if isinstance(outcome, str):
+                raise _NotRecorded(outcome)
+    except _NotRecorded as failed:
+        return failed.message
+    except OSError as error:
+        raise BarapiError(
+            f"could not write the cassette {_shown(path)}: {error.strerror or type(error).__name__}"
+        ) from None
+    except _Leak as leak:
+        raise BarapiError(
+            f"refusing to keep the cassette {_shown(path)}: after scrubbing it still held "
+            f"{leak.finding}; it was deleted. Check what the token endpoint sends back, or "
+            "report this as a pytest-barapi bug."
+        ) from None
+    return outcome
+
+
+def _replay(
+    settings: Settings, identity: Identity, path: Path, recorded: tuple[list[Any], list[Any]]
+) -> BarapiToken:
+    from vcr.errors import CannotOverwriteExistingCassetteException
+
+    from pytest_barapi.exchange import post_grant
+
+    vcr = _vcr(path, record_mode="none", match_on=MATCH_ON)
+    vcr.register_persister(_Persister(recorded=recorded))
+    # The replay sends what the recording holds: placeholders, never a credential. The token
+    # is built as the answer arrives, so its lifetime counts from now and it is not renewed.
+    credentials = ("client_id", "client_secret", "username", "password")
+    form = {
+        "grant_type": "password",
+        **{name: REQUEST_PLACEHOLDERS[name] for name in credentials},
+        "scope": identity.scope,
+    }
+    try:
+        with _vcrpy_silenced(), vcr.use_cassette(str(path)):
+            return post_grant(settings.token_url, form, timeout=settings.timeout, secrets=[])
+    except CannotOverwriteExistingCassetteException:
+        message = f"the cassette {_shown(path)} has no token exchange to replay; re-record it: "
+    raise BarapiError(message + RERECORD)
+
+
+def _load(settings: Settings, path: Path) -> tuple[list[Any], list[Any]] | None:
+    """The recorded interactions, checked to hold a token exchange for our URL; None: no file."""
+    from vcr import matchers
+    from vcr.request import Request
+    from vcr.serialize import deserialize
+
+    unreadable = f"cannot replay the cassette {_shown(path)}"
+    fix = f"; re-record it with credentials set: {RERECORD}"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeError) as error:
+        raise BarapiError(f"{unreadable}: unreadable ({type(error).__name__}){fix}") from None
+    if not text.strip():
+        raise BarapiError(f"{unreadable}: the file is empty{fix}")
+    try:
+        requests, responses, *_metadata = deserialize(text, _serializer(path))
+    except Exception as error:
+        # The message of a YAML error quotes the file; the line number is enough.
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        reason = f"not a vcrpy cassette ({type(error).__name__}{where})"
+        raise BarapiError(f"{unreadable}: {reason}{fix}") from None
+    if not requests:
+        raise BarapiError(f"{unreadable}: it holds no recorded exchange{fix}")
+    wanted = Request("POST", settings.token_url, b"", {})
+    match_on = [getattr(matchers, name) for name in MATCH_ON]
+    if not any(matchers.requests_match(wanted, request, match_on) for request in requests):
+        recorded = requests[0]
+        raise BarapiError(
+            f"the cassette {_shown(path)} was recorded for {recorded.method} "
+            f"{_without_userinfo(recorded.uri)}, not POST {settings.token_url} "
+            f"({OPTIONS['url'].where()}, from {settings.sources['url']}); re-record it for "
+            f"this URL ({RERECORD}), or set the URL it was recorded for"
+        )
+    return list(requests), list(responses)
+
+
+@contextmanager
+def _vcrpy_silenced() -> Iterator[None]:
+    """vcrpy logs each response it records at INFO as it arrived, before our scrub: the tokens."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "vcr"]
+    loggers = [logging.getLogger(name) for name in names]
+    disabled = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, was in zip(loggers, disabled, strict=True):
+            logger.disabled = was
+
+
+def _vcr(path: Path, **options: Any) -> Any:
+    import vcr
+
+    return vcr.VCR(serializer="json" if path.suffix == ".json" else "yaml", **options)
+
+
+def _serializer(path: Path) -> Any:
+    from vcr.serializers import jsonserializer, yamlserializer
+
+    return jsonserializer if path.suffix == ".json" else yamlserializer
+
+
+@dataclass
+class _Persister:
+    """vcrpy's persister for one exchange: loads what was checked, writes atomically, scanned.
+
+    A recording starts empty (``recorded`` None): re-recording replaces, it never appends. The
+    file is written next to its final place and moved there with ``os.replace``, so a reader,
+    or another xdist worker recording at the same time, only ever sees a whole cassette.
+    """
+
+    recorded: tuple[list[Any], list[Any]] | None = None
+    scan: _Scan | None = None
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
+        from vcr.persisters.filesystem import CassetteNotFoundError
+
+        if self.recorded is None:
+            raise CassetteNotFoundError()
+        return self.recorded
+
+    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        from vcr.serialize import serialize
+
+        assert self.scan is not None, "a replay never saves"
+        path = Path(cassette_path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(serialize(cassette_dict, serializer))
+            written = Path(temporary).read_text(encoding="utf-8")
+            finding = self.scan.leak(written, serializer.deserialize(written))
+            if finding is not None:
+                raise _Leak(finding)
+            os.chmod(temporary, 0o644)  # a cassette is meant to be committed and shared
+            os.replace(temporary, path)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+
+
+@dataclass
+class _Scan:
+    """The real values a cassette must not hold, and the response scrubber that collects them.
+
+    Secrets (password, client secret, every token the response carried) are looked for
+    anywhere in the file; the user name and client id in the recorded requests only, as they
+    may rightly appear elsewhere (a user named "barapi" in the host name).
+    """
+
+    secrets: list[tuple[str, str]] = field(default_factory=list)
+    identifiers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, identity: Identity) -> _Scan:
+        scan = cls()
+        if identity.password:
+            scan.secrets.append(("the password", identity.password.reveal()))
+        if identity.client_secret:
+            secret = identity.client_secret.reveal()
+            scan.secrets.append(("the client secret", secret))
+            client = identity.client_id or ""
+            # HTTP Basic client authentication (RFC 6749 §2.3.1), as sent and as specified.
+            for user, password in ((client, secret), (quote_plus(client), quote_plus(secret))):
+                basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+                scan.secrets.append(("the client credentials (HTTP Basic)", basic))
+        if identity.user:
+            scan.identifiers.append(("the user name", identity.user))
+        if identity.client_id:
+            scan.identifiers.append(("the client id", identity.client_id))
+        return scan
+
+    def scrub_response(self, response: dict[str, Any]) -> dict[str, Any] | None:
+        """vcrpy's before_record_response: tokens become placeholders; failures are dropped."""
+        if not 200 <= response["status"]["code"] < 300:
+            return None  # never record a failed exchange (a 503 that a retry got past, say)
+        try:
+            body = json.loads(response["body"]["string"])
+        except ValueError:
+            return None  # not a token answer: the exchange fails, and nothing is saved
+        if not isinstance(body, dict):
+            return None
+        for name, placeholder in RESPONSE_PLACEHOLDERS.items():
+            if body.get(name) is not None:
+                self.secrets.append((f"the {name.replace('_', ' ')}", str(body[name])))
+                body[name] = placeholder
+        text = json.dumps(body).encode()
+        headers = {
+            name: values
+            for name, values in response["headers"].items()
+            if name.lower() not in DROPPED_RESPONSE_HEADERS
+        }
+        headers["Content-Length"] = [str(len(text))]
+        return {**response, "headers": headers, "body": {"string": text}}
+
+    def leak(self, text: str, data: Any) -> str | None:
+        """Which real value the written file (``text``, parsed as ``data``) still holds, where."""
+        for what, value in self.secrets:
+            for form, needle in _forms(value):
+                for where, string in _strings(data, ""):
+                    if _occurs(needle, string):
+                        return f"{what} ({form}) at {where.lstrip('/')}"
+                if _occurs(needle, text):
+                    return f"{what} ({form}) in the file"
+        interactions = data.get("interactions") if isinstance(data, dict) else None
+        requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
+        for what, value in self.identifiers:
+            for form, needle in _forms(value):
+                for request in requests:
+                    if not isinstance(request, dict):
+                        continue
+                    for part in ("body", "headers"):
+                        for where, string in _strings(request.get(part), f"request/{part}"):
+                            if _occurs(needle, string):
+                                return f"{what} ({form}) at {where}"
+        return None
+
+
+class _NotRecorded(Exception):
+    """The live exchange failed: leave the ``with`` by an exception, so vcrpy saves nothing."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class _Leak(Exception):
+    def __init__(self, finding: str) -> None:
+        super().__init__(finding)
+        self.finding = finding
+
+
+def _fix_content_length(request: Any) -> Any:
+    """After the placeholders went in: the real body's length would hint at the secrets'."""
+    if "Content-Length" in request.headers:
+        request.headers["Content-Length"] = str(len(request.body or b""))
+    return request
+
+
+def _forms(value: str) -> Iterator[tuple[str, str]]:
+    seen = set()
+    for form, text in (
+        ("raw", value),
+        ("URL-encoded", quote_plus(value)),
+        ("URL-encoded", quote(value, safe="")),
+        ("URL-encoded", quote(value)),
+        ("JSON-escaped", json.dumps(value)[1:-1]),
+    ):
+        if text and text not in seen:
+            seen.add(text)
+            yield form, text
+
+
+def _occurs(needle: str, text: str) -> bool:
+    """Whether ``needle`` is in ``text`` anywhere but inside a vocabulary word."""
+    start = text.find(needle)
+    if start < 0:
+        return False
+    covered = [
+        (at, at + len(word))
+        for word in VOCABULARY
+        if needle in word
+        for at in _positions(word, text)
+    ]
+    for at in _positions(needle, text, start):
+        if not any(begin <= at and at + len(needle) <= end for begin, end in covered):
+            return True
+    return False
+
+
+def _positions(needle: str, text: str, start: int = 0) -> Iterator[int]:
+    at = text.find(needle, start)
+    while at >= 0:
+        yield at
+        at = text.find(needle, at + 1)
+
+
+def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:
+    """Every string (and dict key) in a parsed cassette, bytes decoded, with where it is."""
+    if isinstance(data, str):
+        yield where, data
+    elif isinstance(data, bytes):
+        yield where, data.decode("utf-8", "replace")
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            yield from _strings(key, where)
+            yield from _strings(value, f"{where}/{key}")
+    elif isinstance(data, (list, tuple)):
+        for item in data:
+            yield from _strings(item, where)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"

@@ -1,0 +1,370 @@
+"""How to record the token exchange once and replay it in CI: no credentials, no network.
+
+Each test runs a user's suite with pytester against the reference server, and counts the token
+requests at the server. "Offline" means no BARAPI_* variable at all and a server whose handlers
+are gone: only the cassettes can make the suite pass, and the server's log proves nothing came.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+
+from tests.reference_server import ReferenceServer
+
+CASSETTE = "cassettes/barapi_token.yaml"
+
+
+@pytest.fixture
+def user_suite(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
+    """A user's suite: non-secret settings in pytest.ini, credentials only in the environment."""
+    pytester.makeini(
+        f"""
+        [pytest]
+        barapi_url = {barapi_server.url}
+        barapi_cassette = {CASSETTE}
+        """
+    )
+    pytester.makepyfile(
+        test_api="""
+        import pytest
+
+        def test_token(barapi_token):
+            assert barapi_token.token_type == "Bearer"
+
+        @pytest.mark.vcr
+        def test_me(barapi_session):
+            response = barapi_session.get("/v1/me")
+            assert response.status_code == 200
+            assert response.json()["user"] == "alice@example.test"
+        """
+    )
+    return pytester
+
+
+def go_offline(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer) -> None:
+    """No credentials (nor URL) in the environment, and a barapi that answers nothing."""
+    for name in list(os.environ):
+        if name.startswith("BARAPI_"):
+            monkeypatch.delenv(name)
+    httpserver.clear()
+
+
+def recorded_expires_in(path: Path) -> int:
+    """The expires_in of the token answer a cassette holds."""
+    interactions = yaml.safe_load(path.read_text())["interactions"]
+    return int(json.loads(interactions[0]["response"]["body"]["string"])["expires_in"])
+
+
+def test_record_once_then_replay_offline(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # On a developer machine, with credentials: one live exchange, recorded.
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    assert barapi_server.token_request_count == 1
+    assert (user_suite.path / CASSETTE).is_file()
+
+    # In CI: no credentials, no network, and no barapi.
+    go_offline(monkeypatch, httpserver)
+    user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=2)
+    assert httpserver.log == []
+
+
+def test_replay_is_the_default_mode(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    go_offline(monkeypatch, httpserver)
+    user_suite.runpytest("--block-network").assert_outcomes(passed=2)
+    assert httpserver.log == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "recorded_before", "token_requests", "expires_in_after"),
+    [
+        # Replay only: the recorded answer (3600), nothing sent.
+        (["--record-mode=none"], True, 0, 3600),
+        # Replay if recorded, else record.
+        (["--record-mode=once"], True, 0, 3600),
+        (["--record-mode=once"], False, 1, 7200),
+        (["--record-mode=new_episodes"], True, 0, 3600),
+        (["--record-mode=new_episodes"], False, 1, 7200),
+        # Always live, and the cassette is recorded afresh.
+        (["--record-mode=all"], True, 1, 7200),
+        (["--record-mode=rewrite"], True, 1, 7200),
+        (["--record-mode=rewrite"], False, 1, 7200),
+        # Live, and the cassette neither read nor written.
+        (["--disable-recording"], True, 1, 3600),
+        (["--disable-recording"], False, 1, None),
+    ],
+)
+def test_each_record_mode(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    flags: list[str],
+    recorded_before: bool,
+    token_requests: int,
+    expires_in_after: int | None,
+) -> None:
+    cassette = user_suite.path / CASSETTE
+    if recorded_before:
+        user_suite.runpytest("--record-mode=once", "-k", "test_token").assert_outcomes(passed=1)
+        assert recorded_expires_in(cassette) == 3600
+        barapi_server.token_requests.clear()
+    # The server now answers differently, so a fresh recording shows in the cassette.
+    barapi_server.expires_in = 7200
+
+    user_suite.runpytest(*flags, "-k", "test_token").assert_outcomes(passed=1)
+
+    assert barapi_server.token_request_count == token_requests
+    if expires_in_after is None:
+        assert not cassette.parent.exists()
+    else:
+        assert recorded_expires_in(cassette) == expires_in_after
+        assert [p.name for p in cassette.parent.iterdir()] == [cassette.name]  # no temp file
+
+
+def test_disable_recording_does_not_even_read_the_cassette(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    cassette = user_suite.path / CASSETTE
+    cassette.parent.mkdir()
+    cassette.write_text("not: [a cassette")
+    user_suite.runpytest("--disable-recording").assert_outcomes(passed=2)
+    assert barapi_server.token_request_count == 1
+    assert cassette.read_text() == "not: [a cassette"
+
+
+def test_the_replayed_token_is_a_placeholder_whose_lifetime_starts_now(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytester.makeini(
+        f"""
+        [pytest]
+        barapi_url = {barapi_server.url}
+        barapi_cassette = {CASSETTE}
+        """
+    )
+    pytester.makeconftest(
+        """
+        import time
+
+        STARTED = time.time()
+        """
+    )
+    pytester.makepyfile(
+        """
+        from conftest import STARTED
+
+        def test_token(barapi_token):
+            assert barapi_token.access_token == "placeholder-access-token"
+            assert barapi_token.refresh_token == "placeholder-refresh-token"
+            assert barapi_token.expires_in == 3600
+            # Counted from this run, not from when it was recorded: no renewal in replay.
+            assert barapi_token.obtained_at >= STARTED
+            assert not barapi_token.expires_within(3000)
+        """
+    )
+    pytester.runpytest("--record-mode=once", "-p", "no:cacheprovider")
+    go_offline(monkeypatch, httpserver)
+    pytester.runpytest("--record-mode=none").assert_outcomes(passed=1)
+
+
+def test_a_missing_cassette_names_the_file_and_how_to_record_it(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    result = user_suite.runpytest("--record-mode=none")
+
+    result.assert_outcomes(passed=0, errors=2)
+    assert result.ret == 1
+    message = (
+        f"barapi: no cassette at {CASSETTE} to replay (--record-mode=none); "
+        "record it once with credentials set: pytest --record-mode=once"
+    )
+    assert result.stdout.lines.count(message) == 2  # once per test, and no traceback
+    assert barapi_server.token_request_count == 0
+    assert not (user_suite.path / "cassettes").exists()
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("interactions: [", "not a vcrpy cassette (*Error at line 2)"),
+        ("- just\n- a list\n", "not a vcrpy cassette (TypeError)"),
+        ("version: 1\ninteractions: []\n", "it holds no recorded exchange"),
+        ("", "the file is empty"),
+        (b"\xff\xfe\x00garbage", "unreadable (UnicodeDecodeError)"),
+        (None, "unreadable (IsADirectoryError)"),
+    ],
+    ids=["broken-yaml", "not-a-cassette", "no-interactions", "empty", "binary", "a-directory"],
+)
+@pytest.mark.parametrize("mode", ["none", "once"])
+def test_a_corrupt_cassette_names_the_file_and_says_re_record(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    content: str | bytes | None,
+    reason: str,
+    mode: str,
+) -> None:
+    cassette = user_suite.path / CASSETTE
+    cassette.parent.mkdir()
+    if content is None:
+        cassette.mkdir()
+    elif isinstance(content, bytes):
+        cassette.write_bytes(content)
+    else:
+        cassette.write_text(content)
+
+    result = user_suite.runpytest(f"--record-mode={mode}", "-k", "test_token")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: cannot replay the cassette {CASSETTE}: {reason}; "
+            "re-record it with credentials set: pytest --record-mode=rewrite"
+        ]
+    )
+    # Not silently overwritten, even in a mode that records missing cassettes.
+    assert barapi_server.token_request_count == 0
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
+def test_a_cassette_recorded_for_another_url_says_so(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    user_suite.runpytest("--record-mode=once", "-k", "test_token").assert_outcomes(passed=1)
+    other_url = barapi_server.url.replace("localhost", "127.0.0.1")
+
+    result = user_suite.runpytest("--record-mode=once", f"--barapi-url={other_url}")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: the cassette {CASSETTE} was recorded for "
+            f"POST {barapi_server.url}/oauth/token, not POST {other_url}/oauth/token "
+            "(--barapi-url / BARAPI_URL, from cli); re-record it for this URL "
+            "(pytest --record-mode=rewrite), or set the URL it was recorded for"
+        ]
+    )
+    assert barapi_server.token_request_count == 1
+
+
+def test_a_failed_exchange_is_never_recorded(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BARAPI_PASSWORD", "not-the-password")
+
+    result = user_suite.runpytest("--record-mode=once")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(["barapi: the token endpoint refused the grant: invalid_grant*"])
+    assert barapi_server.token_request_count == 1
+    assert not (user_suite.path / "cassettes" / "barapi_token.yaml").exists()
+    assert list((user_suite.path / "cassettes").glob("**/*.tmp")) == []
+
+
+def test_recording_needs_credentials_and_says_which(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BARAPI_PASSWORD")
+
+    result = user_suite.runpytest("--record-mode=once", "-k", "test_token")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: recording the cassette {CASSETTE} (--record-mode=once) needs "
+            "credentials; no request sent: set --barapi-password / BARAPI_PASSWORD"
+        ]
+    )
+    assert barapi_server.token_request_count == 0
+
+
+def test_the_header_shows_the_cassette_and_mode(user_suite: pytest.Pytester) -> None:
+    result = user_suite.runpytest("--record-mode=once", "--co")
+    cassette = user_suite.path / CASSETTE
+    result.stdout.fnmatch_lines([f"barapi: *, cassette: {cassette} (ini, record mode once)"])
+
+
+def test_replay_works_without_pytest_recording(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user_suite.runpytest("--record-mode=once", "-k", "test_token").assert_outcomes(passed=1)
+    go_offline(monkeypatch, httpserver)
+
+    # Without pytest-recording there is no --record-mode: the cassette is replayed.
+    result = user_suite.runpytest("-p", "no:recording", "-k", "test_token")
+
+    result.assert_outcomes(passed=1)
+    assert httpserver.log == []
+
+
+def test_replay_under_xdist(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user_suite.makepyfile(
+        test_more="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_token(barapi_token, n):
+            assert barapi_token.token_type == "Bearer"
+        """
+    )
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=10)
+    go_offline(monkeypatch, httpserver)
+
+    result = user_suite.runpytest_subprocess(
+        "-n", "2", "--record-mode=none", "--block-network", "-p", "no:cacheprovider"
+    )
+
+    result.assert_outcomes(passed=10)
+    assert httpserver.log == []
+
+
+def test_recording_under_xdist_leaves_one_whole_cassette(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    user_suite.makepyfile(
+        test_more="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_token(barapi_token, n):
+            assert barapi_token.token_type == "Bearer"
+        """
+    )
+
+    result = user_suite.runpytest_subprocess("-n", "2", "--record-mode=once", "-k", "test_more")
+
+    result.assert_outcomes(passed=8)
+    # Each worker may record (one exchange each, unless the workers share the token); the
+    # writes are atomic, so the cassette is whole and no temporary file is left.
+    assert 1 <= barapi_server.token_request_count <= 2
+    assert [p.name for p in (user_suite.path / "cassettes").iterdir()] == ["barapi_token.yaml"]
+    go_offline(monkeypatch, httpserver)
+    user_suite.runpytest("--record-mode=none", "-k", "test_more").assert_outcomes(passed=8)
