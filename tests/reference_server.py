@@ -6,13 +6,22 @@ protected resource that validates the bearer token the same way. The server coun
 receives, so tests can say "exactly one token request".
 
 Credentials here are obviously fake, and distinctive, so leak tests can grep for them.
+
+Run it on its own to record or run the examples against it (see README, "Record once, replay
+in CI")::
+
+    python -m tests.reference_server                      # serve until Ctrl-C
+    python -m tests.reference_server pytest examples ...  # serve while a command runs
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import logging
+import os
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +37,8 @@ USER = "alice@example.test"
 PASSWORD = "fake-password-Pw9xQ"
 CLIENT_ID = "fake-client-id-Ci4kZ"
 CLIENT_SECRET = "fake-client-secret-Cs7mV"
+# Where the examples' pytest.ini expects it: a cassette is recorded for one URL.
+EXAMPLES_PORT = 8765
 # oauthlib checks the URI for https; the real address is loopback http.
 OAUTH_URI = "https://barapi.test"
 
@@ -192,3 +203,49 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 
     def rotate_refresh_token(self, request: Any) -> bool:
         return self.server.rotate_refresh_tokens
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the reference barapi on 127.0.0.1, alone or while a command runs against it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.reference_server",
+        description="Serve the reference barapi on loopback. With a command, run it with "
+        "BARAPI_URL and the fake credentials set, then stop.",
+    )
+    parser.add_argument("--port", type=int, default=EXAMPLES_PORT, help="0: any free port")
+    parser.add_argument("command", nargs=argparse.REMAINDER, help="e.g. pytest examples")
+    args = parser.parse_args(argv)
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no access log over pytest's
+    httpserver = HTTPServer(host="127.0.0.1", port=args.port)
+    httpserver.start()
+    server = ReferenceServer(httpserver)
+    env = {
+        "BARAPI_URL": server.url,
+        "BARAPI_USER": USER,
+        "BARAPI_PASSWORD": PASSWORD,
+        "BARAPI_CLIENT_ID": CLIENT_ID,
+        "BARAPI_CLIENT_SECRET": CLIENT_SECRET,
+    }
+    try:
+        if args.command:
+            code = subprocess.call(args.command, env={**os.environ, **env})
+        else:
+            print(f"reference barapi at {server.url} (Ctrl-C stops it); its fake credentials:")
+            for name, value in env.items():
+                print(f"export {name}={value}")
+            code = 0
+            threading.Event().wait()
+    except KeyboardInterrupt:
+        code = 0
+    finally:
+        httpserver.stop()
+    print(
+        f"reference barapi: {server.token_request_count} token request(s), "
+        f"{server.api_requests} API request(s)"
+    )
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

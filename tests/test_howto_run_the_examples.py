@@ -1,0 +1,118 @@
+"""The example suite in examples/: runs offline from its committed cassettes, holds no secret,
+and runs live (or re-records) against the reference server with the README's commands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import quote, quote_plus
+
+import pytest
+import yaml
+
+from tests import reference_server
+from tests.reference_server import ReferenceServer
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "examples"
+EXAMPLE_TESTS = 4
+
+
+def forms(value: str) -> set[str]:
+    return {value, quote_plus(value), quote(value, safe=""), json.dumps(value)[1:-1]}
+
+
+def copy_examples(to: Path) -> Path:
+    target = to / "examples"
+    shutil.copytree(EXAMPLES, target, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+    return target
+
+
+def no_barapi_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("BARAPI_"):
+            monkeypatch.delenv(name)
+
+
+def test_the_example_suite_passes_offline(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy_examples(pytester.path)
+    no_barapi_env(monkeypatch)
+
+    result = pytester.runpytest_subprocess("examples", "--record-mode=none", "--block-network")
+
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
+
+
+def test_the_example_cassettes_hold_no_secret() -> None:
+    cassettes = sorted(EXAMPLES.glob("cassettes/**/*.yaml"))
+    token_cassette = EXAMPLES / "cassettes" / "barapi_token.yaml"
+    assert token_cassette in cassettes
+    assert len(cassettes) == EXAMPLE_TESTS  # the token's, and one per @pytest.mark.vcr test
+
+    for cassette in cassettes:
+        text = cassette.read_text()
+        for secret in (reference_server.PASSWORD, reference_server.CLIENT_SECRET):
+            for form in forms(secret):
+                assert form not in text, f"{cassette} holds a secret"
+        # Every token the reference server issues starts so.
+        assert "fake-access-" not in text
+        assert "fake-refresh-" not in text
+        for interaction in yaml.safe_load(text)["interactions"]:
+            headers = {name.lower() for name in interaction["request"]["headers"]}
+            assert "authorization" not in headers
+            assert "cookie" not in headers
+
+    token_text = token_cassette.read_text()
+    for identifier in (reference_server.USER, reference_server.CLIENT_ID):
+        for form in forms(identifier):
+            assert form not in token_text
+    assert "placeholder-access-token" in token_text
+
+
+def test_the_example_suite_runs_live_against_the_reference_server(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    examples = copy_examples(pytester.path)
+    before = {p: p.read_bytes() for p in examples.rglob("*.yaml")}
+
+    # BARAPI_URL (the reference server on a free port) overrides the ini's URL.
+    result = pytester.runpytest_subprocess("examples", "--disable-recording")
+
+    result.assert_outcomes(passed=EXAMPLE_TESTS)
+    assert barapi_server.token_request_count == 1
+    assert barapi_server.api_requests == 4
+    assert {p: p.read_bytes() for p in examples.rglob("*.yaml")} == before
+
+
+def test_the_reference_server_entry_records_the_examples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    examples = copy_examples(tmp_path)
+    no_barapi_env(monkeypatch)
+
+    # The README's re-record command, on a free port instead of the examples' fixed one.
+    serve = [sys.executable, "-m", "tests.reference_server", "--port", "0"]
+    record = [sys.executable, "-m", "pytest", str(examples), "--record-mode=rewrite"]
+    run = subprocess.run(
+        [*serve, *record, "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{EXAMPLE_TESTS} passed" in run.stdout
+    assert "reference barapi: 1 token request(s), 4 API request(s)" in run.stdout
+    recorded = yaml.safe_load((examples / "cassettes" / "barapi_token.yaml").read_text())
+    uri = recorded["interactions"][0]["request"]["uri"]
+    assert uri.startswith("http://127.0.0.1:")
+    assert uri != f"http://127.0.0.1:{reference_server.EXAMPLES_PORT}/oauth/token"
