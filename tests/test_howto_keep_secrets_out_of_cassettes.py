@@ -185,11 +185,25 @@ def test_a_secret_the_scrub_misses_deletes_the_cassette_and_fails(
         {**token, **answer.get("json", {})}, headers=answer.get("headers")
     )
     pytester.makeini(f"[pytest]\nbarapi_cassette = {CASSETTE}\n")
-    pytester.makepyfile("def test_token(barapi_token): pass")
+    pytester.makepyfile(
+        """
+        import http.client
+
+        import urllib3
+
+        def test_token(barapi_token):
+            pass
+
+        def test_later_requests_are_not_recorded():
+            # vcrpy's patches are gone once the exchange is over, however it ended.
+            assert not http.client.HTTPConnection.__module__.startswith("vcr")
+            assert not urllib3.HTTPConnectionPool.ConnectionCls.__module__.startswith("vcr")
+        """
+    )
 
     result = pytester.runpytest("--record-mode=once", "-p", "no:cacheprovider")
 
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=1, passed=1)
     result.stdout.fnmatch_lines(
         [
             f"barapi: refusing to keep the cassette {CASSETTE}: after scrubbing it still held "

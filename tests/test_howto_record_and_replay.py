@@ -295,6 +295,21 @@ def test_recording_needs_credentials_and_says_which(
     assert barapi_server.token_request_count == 0
 
 
+def test_a_cassette_that_cannot_be_written_says_so(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    pytester.makeini("[pytest]\nbarapi_cassette = not-a-directory/barapi_token.yaml\n")
+    pytester.path.joinpath("not-a-directory").write_text("")
+    pytester.makepyfile("def test_token(barapi_token): pass")
+
+    result = pytester.runpytest("--record-mode=rewrite")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["barapi: could not write the cassette not-a-directory/barapi_token.yaml: *"]
+    )
+
+
 def test_the_header_shows_the_cassette_and_mode(user_suite: pytest.Pytester) -> None:
     result = user_suite.runpytest("--record-mode=once", "--co")
     cassette = user_suite.path / CASSETTE

@@ -174,16 +174,8 @@ def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> B
                 raise _NotRecorded(outcome)
     except _NotRecorded as failed:
         return failed.message
-    except OSError as error:
-        raise BarapiError(
-            f"could not write the cassette {_shown(path)}: {error.strerror or type(error).__name__}"
-        ) from None
-    except _Leak as leak:
-        raise BarapiError(
-            f"refusing to keep the cassette {_shown(path)}: after scrubbing it still held "
-            f"{leak.finding}; it was deleted. Check what the token endpoint sends back, or "
-            "report this as a pytest-barapi bug."
-        ) from None
+    if persister.problem is not None:
+        raise BarapiError(persister.problem)
     return outcome
 
 
@@ -197,7 +189,8 @@ def _replay(
     vcr = _vcr(path, record_mode="none", match_on=MATCH_ON)
     vcr.register_persister(_Persister(recorded=recorded))
     # The replay sends what the recording holds: placeholders, never a credential. The token
-    # is built as the answer arrives, so its lifetime counts from now and it is not renewed.
+    # is built as the answer arrives, so its lifetime counts from now: however old the
+    # cassette, the replayed token is fresh and nothing tries to renew it early.
     credentials = ("client_id", "client_secret", "username", "password")
     form = {
         "grant_type": "password",
@@ -285,10 +278,15 @@ class _Persister:
     A recording starts empty (``recorded`` None): re-recording replaces, it never appends. The
     file is written next to its final place and moved there with ``os.replace``, so a reader,
     or another xdist worker recording at the same time, only ever sees a whole cassette.
+
+    Saving never raises: vcrpy saves on leaving the cassette, and an exception there would
+    skip its unpatching and leave every later request of the run going through this cassette.
+    What went wrong is kept in ``problem`` instead.
     """
 
     recorded: tuple[list[Any], list[Any]] | None = None
     scan: _Scan | None = None
+    problem: str | None = None
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
         from vcr.persisters.filesystem import CassetteNotFoundError
@@ -302,19 +300,33 @@ class _Persister:
 
         assert self.scan is not None, "a replay never saves"
         path = Path(cassette_path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        temporary = None
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, temporary = tempfile.mkstemp(
+                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+            )
             with os.fdopen(fd, "w", encoding="utf-8") as file:
                 file.write(serialize(cassette_dict, serializer))
             written = Path(temporary).read_text(encoding="utf-8")
             finding = self.scan.leak(written, serializer.deserialize(written))
             if finding is not None:
-                raise _Leak(finding)
+                self.problem = (
+                    f"refusing to keep the cassette {_shown(path)}: after scrubbing it still "
+                    f"held {finding}; it was deleted. Check what the token endpoint sends back, "
+                    "or report this as a pytest-barapi bug."
+                )
+                return
             os.chmod(temporary, 0o644)  # a cassette is meant to be committed and shared
             os.replace(temporary, path)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            self.problem = f"could not write the cassette {_shown(path)}: {reason}"
+        except Exception as error:
+            self.problem = f"could not write the cassette {_shown(path)} ({type(error).__name__})"
         finally:
-            Path(temporary).unlink(missing_ok=True)
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
 
 
 @dataclass
@@ -400,12 +412,6 @@ class _NotRecorded(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-class _Leak(Exception):
-    def __init__(self, finding: str) -> None:
-        super().__init__(finding)
-        self.finding = finding
 
 
 def _fix_content_length(request: Any) -> Any:
