@@ -190,7 +190,7 @@ def _replay(
     vcr.register_persister(_Persister(recorded=recorded))
     # The replay sends what the recording holds: placeholders, never a credential. The token
     # is built as the answer arrives, so its lifetime counts from now: however old the
-    # cassette, the replayed token is fresh and nothing tries to renew it early.
+    # cassette, the replayed token is not born expired (and so not renewed).
     credentials = ("client_id", "client_secret", "username", "password")
     form = {
         "grant_type": "password",
