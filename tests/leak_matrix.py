@@ -237,6 +237,31 @@ def leaky_tests(
     return leakable
 
 
+def recording(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """leaky_tests while recording: the token cassette, and every test's calls with vcrpy."""
+    leakable = leaky_tests(pytester, httpserver, mp)
+    pytester.makeini(
+        """
+        [pytest]
+        barapi_cassette = cassettes/barapi_token.yaml
+        addopts = --record-mode=once
+        """
+    )
+    pytester.makeconftest(
+        """
+        import pytest
+
+        def pytest_collection_modifyitems(items):
+            for item in items:
+                item.add_marker(pytest.mark.vcr)
+        """
+    )
+    leakable.must_show.append("record mode once")
+    return leakable
+
+
 def collect_error(
     pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
 ) -> Leakable:
@@ -305,5 +330,5 @@ def unused_url() -> str:
 Suite = Callable[[pytest.Pytester, HTTPServer, pytest.MonkeyPatch], Leakable]
 SUITES: dict[str, Suite] = {
     suite.__name__: suite
-    for suite in (leaky_tests, collect_error, wrong_password, server_error, refused)
+    for suite in (leaky_tests, recording, collect_error, wrong_password, server_error, refused)
 }

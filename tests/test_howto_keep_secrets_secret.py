@@ -42,6 +42,8 @@ MATRIX = [
     ("leaky_tests", "live-log"),
     ("leaky_tests", "debug"),
     ("leaky_tests", "xdist files"),
+    ("recording", "verbose files"),
+    ("recording", "xdist files"),
     ("collect_error", "verbose files"),
     ("collect_error", "full-trace"),
     ("wrong_password", "verbose files"),
