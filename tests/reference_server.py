@@ -111,7 +111,7 @@ class ReferenceServer:
     def _token_endpoint(self, request: Request) -> Response:
         body = request.get_data(as_text=True)
         with self._lock:
-            self.token_requests.append(dict(parse_qsl(body)))
+            self.token_requests.append(dict(parse_qsl(body, keep_blank_values=True)))
         headers, text, status = self.oauth.create_token_response(
             f"{OAUTH_URI}/oauth/token", "POST", body, dict(request.headers)
         )
