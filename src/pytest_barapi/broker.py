@@ -56,9 +56,9 @@ class TokenBroker:
             outcome = self._outcomes.get(identity)
             if outcome is None:
                 outcome = self._decide(identity, stale=None)
-            elif isinstance(outcome, BarapiToken) and outcome.expires_within(
-                renewal_margin(outcome)
-            ):
+            # Also right after the first decision: a worker that starts late may find an
+            # old token in the run's sharing file.
+            if isinstance(outcome, BarapiToken) and _expiring(outcome):
                 outcome = self._decide(identity, stale=outcome)
         return _token_or_raise(outcome)
 
@@ -125,7 +125,7 @@ class TokenBroker:
                     secrets=[*identity.secrets(), stale.access_token, stale.refresh_token],
                 )
             except GrantRefused:
-                pass  # revoked or expired refresh token: the password still works
+                pass  # a revoked or expired refresh token: one password grant instead
             except BarapiError as error:
                 return f"renewing the token failed: {error}"
             else:
@@ -137,6 +137,14 @@ class TokenBroker:
         if isinstance(outcome, str):
             return f"renewing the token failed: {outcome}"
         return outcome
+
+
+def _expiring(token: BarapiToken) -> bool:
+    # expires_in <= 0 is a server that cannot be helped ahead of time: renewing before every
+    # request would not make its tokens last; the 401 path still renews them.
+    if not token.expires_in or token.expires_in <= 0:
+        return False
+    return token.expires_within(renewal_margin(token))
 
 
 def _token_or_raise(outcome: BarapiToken | str) -> BarapiToken:
