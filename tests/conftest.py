@@ -5,11 +5,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
-# Imported here, before any in-process pytester run: a run restores sys.modules afterwards,
-# which would drop requests' modules but keep the `http` package's stale `cookiejar`
-# attribute, and the next in-process run's requests then fails its CookieJar isinstance check.
-import requests  # noqa: F401
 from pytest_httpserver import HTTPServer
 
 # Imported here, before any pytester run: an in-process run forgets the modules it imported,
