@@ -147,11 +147,24 @@ def test_xdist_workers_share_a_renewal_before_expiry(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
     barapi_server.expires_in = 2
+    pytester.mkdir("ready")
     pytester.makepyfile(
         """
+        import os
         import time
+        from pathlib import Path
 
-        def test_outlive_the_token(barapi_session):
+        def both_workers_ready():
+            ready = Path(__file__).parent / "ready"
+            (ready / os.environ["PYTEST_XDIST_WORKER"]).touch()
+            deadline = time.monotonic() + 30
+            while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        def test_outlive_the_token(request):
+            # Both workers start together, however slowly they came up: one expiry for both.
+            both_workers_ready()
+            barapi_session = request.getfixturevalue("barapi_session")
             assert barapi_session.get("/v1/me").status_code == 200
             time.sleep(2.2)
             assert barapi_session.get("/v1/me").status_code == 200

@@ -28,7 +28,7 @@ class Identity:
             scope=settings.scope,
         )
 
-    def but(
+    def overridden(
         self,
         *,
         user: str | None = None,

@@ -199,7 +199,7 @@ def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFacto
         client_id: str | None = None,
         client_secret: str | Secret | None = None,
     ) -> BarapiSession:
-        identity = _configured(pytestconfig).but(
+        identity = _configured(pytestconfig).overridden(
             user=user,
             password=password,
             scope=scope,

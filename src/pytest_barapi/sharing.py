@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import json
 import os
-import secrets
 import shutil
 import stat
 import tempfile
@@ -71,7 +70,7 @@ def plan(config: pytest.Config, node: Any) -> None:
     if _directory_key not in config.stash:
         testrunuid = node.workerinput["testrunuid"]
         config.stash[_directory_key] = tmp_path_factory.getbasetemp() / f"barapi-{testrunuid}"
-        config.stash[_run_key] = secrets.token_hex(16)
+        config.stash[_run_key] = os.urandom(16).hex()
     node.workerinput[WORKERINPUT] = {
         "directory": str(config.stash[_directory_key]),
         "key": config.stash[_run_key],
