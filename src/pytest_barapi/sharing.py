@@ -174,11 +174,13 @@ def _settled(shared: Outcome, stale: BarapiToken | None) -> bool:
 def _read(path: Path) -> Outcome | None:
     try:
         data = json.loads(path.read_text())
+        if "error" in data:
+            return str(data["error"])
+        return BarapiToken.from_json(data["token"])
     except FileNotFoundError:
         return None
-    if "error" in data:
-        return str(data["error"])
-    return BarapiToken.from_json(data["token"])
+    except (ValueError, KeyError, TypeError):
+        return None  # unreadable (it never should be: it is written whole): decide again
 
 
 def _write(path: Path, outcome: Outcome) -> None:
