@@ -174,3 +174,24 @@ def test_xdist_workers_share_a_renewal_before_expiry(
     pytester.runpytest_subprocess("-n", "2", "--dist", "each").assert_outcomes(passed=2)
     assert barapi_server.grant_types() == ["password", "refresh_token"]
     assert barapi_server.api_requests == 4
+
+
+def test_a_renewed_token_is_as_secret_as_the_first(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    barapi_server.before_api_request[1] = barapi_server.revoke_access_tokens
+    pytester.makepyfile(
+        """
+        def test_prints_the_renewed_token(barapi_session):
+            response = barapi_session.get("/v1/me")
+            print(response.request.headers["Authorization"])
+            assert response.status_code == 500
+        """
+    )
+    result = pytester.runpytest("-l")
+    result.assert_outcomes(failed=1)
+    assert barapi_server.grant_types() == ["password", "refresh_token"]
+    output = result.stdout.str()
+    assert "Bearer ********" in output
+    for secret in barapi_server.issued_secrets():
+        assert secret not in output
