@@ -24,6 +24,7 @@ import os
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -35,6 +36,9 @@ from werkzeug import Request, Response
 
 USER = "alice@example.test"
 PASSWORD = "fake-password-Pw9xQ"
+# A second user, for tests with more than one identity.
+OTHER_USER = "bob@example.test"
+OTHER_PASSWORD = "fake-password-Bb3yR"
 CLIENT_ID = "fake-client-id-Ci4kZ"
 CLIENT_SECRET = "fake-client-secret-Cs7mV"
 # Where the examples' pytest.ini expects it: a cassette is recorded for one URL.
@@ -56,13 +60,18 @@ class ReferenceServer:
     """barapi's token endpoint and ``/v1/me``, with counters and knobs for tests."""
 
     httpserver: HTTPServer
-    users: dict[str, str] = field(default_factory=lambda: {USER: PASSWORD})
+    users: dict[str, str] = field(
+        default_factory=lambda: {USER: PASSWORD, OTHER_USER: OTHER_PASSWORD}
+    )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     scopes: tuple[str, ...] = ("read", "write")
     expires_in: int = 3600
     rotate_refresh_tokens: bool = True
     token_requests: list[dict[str, str]] = field(default_factory=list)
     api_requests: int = 0
+    # Server-side events during a run: {n: action} runs action just before API request n
+    # (1-based) is served, e.g. {2: server.revoke_access_tokens}.
+    before_api_request: dict[int, Callable[[], None]] = field(default_factory=dict)
     access_tokens: dict[str, Grant] = field(default_factory=dict)
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -103,6 +112,11 @@ class ReferenceServer:
         with self._lock:
             self.access_tokens.clear()
 
+    def revoke_refresh_tokens(self) -> None:
+        """Make every refresh token issued so far invalid: a refresh grant gets invalid_grant."""
+        with self._lock:
+            self.refresh_tokens.clear()
+
     def _new_token(self, kind: str) -> Any:
         def generate(request: Any) -> str:
             return f"fake-{kind}-{next(self._serial)}-{random_token_generator(request)}"
@@ -112,7 +126,7 @@ class ReferenceServer:
     def _token_endpoint(self, request: Request) -> Response:
         body = request.get_data(as_text=True)
         with self._lock:
-            self.token_requests.append(dict(parse_qsl(body)))
+            self.token_requests.append(dict(parse_qsl(body, keep_blank_values=True)))
         headers, text, status = self.oauth.create_token_response(
             f"{OAUTH_URI}/oauth/token", "POST", body, dict(request.headers)
         )
@@ -121,6 +135,9 @@ class ReferenceServer:
     def _me(self, request: Request) -> Response:
         with self._lock:
             self.api_requests += 1
+            action = self.before_api_request.get(self.api_requests)
+        if action is not None:
+            action()
         valid, oauth_request = self.oauth.verify_request(
             f"{OAUTH_URI}/v1/me", request.method, "", dict(request.headers), scopes=[]
         )

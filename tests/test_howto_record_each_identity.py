@@ -1,8 +1,7 @@
 """How each identity records and replays its own exchange, never another's.
 
 The configured identity uses ``barapi_cassette`` itself; any other (``barapi_session_factory``)
-a sibling file named after its user, client id and scope. Until that factory exists, the user
-suite below asks the plugin for a second identity's token the way the factory will.
+a sibling file named after its user, client id and scope.
 """
 
 from __future__ import annotations
@@ -41,37 +40,19 @@ def test_each_identity_replays_its_own_exchange(
         barapi_cassette = cassettes/barapi_token.yaml
         """
     )
-    pytester.makeconftest(
+    pytester.makepyfile(
         """
         import os
 
-        import pytest
-
-        from pytest_barapi.identity import Identity
-        from pytest_barapi.plugin import _token, broker_key
-        from pytest_barapi.secrets import Secret
-
-        @pytest.fixture(scope="session")
-        def reader_token(pytestconfig):
-            settings = pytestconfig.stash[broker_key].settings
-            password = os.environ.get("BOB_PASSWORD")
-            identity = Identity(
-                user="bob@example.test",
-                password=Secret(password) if password else None,
-                client_id=settings.client_id,
-                client_secret=settings.client_secret,
-                scope="read",
-            )
-            return _token(pytestconfig, identity)
-        """
-    )
-    pytester.makepyfile(
-        """
         def test_default(barapi_token):
             assert barapi_token.scope in (None, "")
 
-        def test_reader(reader_token):
-            assert reader_token.scope == "read"
+        def test_reader(barapi_session_factory):
+            # The password is there when recording, and not needed when replaying.
+            reader = barapi_session_factory(
+                user="bob@example.test", password=os.environ.get("BOB_PASSWORD"), scope="read"
+            )
+            assert reader.auth.current_token().scope == "read"
         """
     )
 

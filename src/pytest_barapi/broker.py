@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import threading
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING
 
-from pytest_barapi.errors import BarapiError
+from pytest_barapi.errors import BarapiError, GrantRefused
 from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
+
+if TYPE_CHECKING:
+    from pytest_barapi.sharing import SharedOutcomes
+
+# A token is renewed this long before it expires (so a request never leaves with a token
+# that dies on the way), but never earlier than its last tenth of life (short-lived tokens).
+RENEW_BEFORE = 60.0
+RENEW_FRACTION = 0.1
+
+
+def renewal_margin(token: BarapiToken) -> float:
+    """Seconds before expiry at which ``token`` is renewed."""
+    return min(RENEW_BEFORE, (token.expires_in or 0) * RENEW_FRACTION)
 
 
 @dataclass
@@ -16,13 +32,18 @@ class TokenBroker:
     """Hands out the token of each identity, exchanging at most once for it.
 
     A failure is kept as its message: every later caller gets the same error and no request
-    is sent again (a wrong password must cost one request, not one per test). Every
+    is sent again (a wrong password must cost one request, not one per test). A token about
+    to expire, or that barapi rejected, is renewed once (:meth:`renew`). Under pytest-xdist,
+    ``sharing`` makes every decision once per run instead of once per worker. Every
     credential and token it handles is added to ``known_secrets`` for the report scrubber.
     """
 
     settings: Settings
     known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
+    sharing: SharedOutcomes | None = None
     _outcomes: dict[Identity, BarapiToken | str] = field(default_factory=dict, repr=False)
+    # A test may use its session from several threads: one renewal, not one per thread.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         # Known from the start, not from the first exchange: a test can print a credential
@@ -30,15 +51,47 @@ class TokenBroker:
         self._know(Identity.configured(self.settings))
 
     def token(self, identity: Identity) -> BarapiToken:
-        if identity not in self._outcomes:
-            self._know(identity)
-            outcome = self._obtain(identity)
-            if isinstance(outcome, BarapiToken):
-                self.known_secrets.add(outcome.access_token, outcome.refresh_token)
-            self._outcomes[identity] = outcome
-        outcome = self._outcomes[identity]
-        if isinstance(outcome, str):
-            raise BarapiError(outcome)
+        """The current token of ``identity``, renewed first if it is about to expire."""
+        with self._lock:
+            outcome = self._outcomes.get(identity)
+            if outcome is None:
+                outcome = self._decide(identity, stale=None)
+            # Also right after the first decision: a worker that starts late may find an
+            # old token in the run's sharing file.
+            if isinstance(outcome, BarapiToken) and _expiring(outcome):
+                outcome = self._decide(identity, stale=outcome)
+        return _token_or_raise(outcome)
+
+    def renew(self, identity: Identity, rejected: str) -> BarapiToken:
+        """A token to replace the access token barapi just rejected (401 ``invalid_token``).
+
+        Renews only if ``rejected`` is still the current token: requests that failed with the
+        same token share one renewal.
+        """
+        with self._lock:
+            outcome = self._outcomes.get(identity)
+            if outcome is None:
+                outcome = self._decide(identity, stale=None)
+            elif (
+                isinstance(outcome, BarapiToken)
+                # A replayed placeholder has nothing to renew with, and replay sends nothing:
+                # the 401 goes back to the test as recorded.
+                and not outcome.replayed
+                and outcome.access_token == rejected
+            ):
+                outcome = self._decide(identity, stale=outcome)
+        return _token_or_raise(outcome)
+
+    def _decide(self, identity: Identity, stale: BarapiToken | None) -> BarapiToken | str:
+        self._know(identity)
+        if stale is None:
+            work = partial(self._obtain, identity)
+        else:
+            work = partial(self._renew, identity, stale)
+        outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
+        if isinstance(outcome, BarapiToken):
+            self.known_secrets.add(outcome.access_token, outcome.refresh_token)
+        self._outcomes[identity] = outcome
         return outcome
 
     def _know(self, identity: Identity) -> None:
@@ -72,3 +125,43 @@ class TokenBroker:
             )
         except BarapiError as error:
             return str(error)
+
+    def _renew(self, identity: Identity, stale: BarapiToken) -> BarapiToken | str:
+        """RFC 6749 §6 with the same client; if refused, one password grant instead."""
+        from pytest_barapi.exchange import post_grant
+
+        if stale.refresh_token:
+            try:
+                renewed = post_grant(
+                    self.settings.token_url,
+                    identity.refresh_grant(stale.refresh_token),
+                    timeout=self.settings.timeout,
+                    secrets=[*identity.secrets(), stale.access_token, stale.refresh_token],
+                )
+            except GrantRefused:
+                pass  # a revoked or expired refresh token: one password grant instead
+            except BarapiError as error:
+                return f"renewing the token failed: {error}"
+            else:
+                # A server that does not rotate may leave the refresh token out (§6): keep ours.
+                if renewed.refresh_token is None:
+                    renewed = replace(renewed, refresh_token=stale.refresh_token)
+                return renewed
+        outcome = self._exchange(identity)
+        if isinstance(outcome, str):
+            return f"renewing the token failed: {outcome}"
+        return outcome
+
+
+def _expiring(token: BarapiToken) -> bool:
+    # expires_in <= 0 is a server that cannot be helped ahead of time: renewing before every
+    # request would not make its tokens last; the 401 path still renews them.
+    if token.replayed or not token.expires_in or token.expires_in <= 0:
+        return False
+    return token.expires_within(renewal_margin(token))
+
+
+def _token_or_raise(outcome: BarapiToken | str) -> BarapiToken:
+    if isinstance(outcome, str):
+        raise BarapiError(outcome)
+    return outcome

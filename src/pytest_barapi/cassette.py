@@ -20,7 +20,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -199,7 +199,8 @@ def _replay(
     }
     try:
         with _vcrpy_silenced(), vcr.use_cassette(str(path)):
-            return post_grant(settings.token_url, form, timeout=settings.timeout, secrets=[])
+            token = post_grant(settings.token_url, form, timeout=settings.timeout, secrets=[])
+        return replace(token, replayed=True)
     except CannotOverwriteExistingCassetteException:
         message = f"the cassette {_shown(path)} has no token exchange to replay; re-record it: "
     raise BarapiError(message + RERECORD)

@@ -14,7 +14,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pytest_barapi.errors import BarapiError
+from pytest_barapi.errors import BarapiError, GrantRefused
 from pytest_barapi.scrubbing import Scrubber
 from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import OPTIONS
@@ -135,6 +135,8 @@ def _read_answer(url: str, response: requests.Response, secrets: list[str]) -> B
             f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; "
             f"check {OPTIONS['url'].where()}"
         )
+    if 400 <= response.status_code < 500:
+        raise GrantRefused(_refusal(url, status, body, secrets))
     if response.status_code != 200:
         raise BarapiError(_refusal(url, status, body, secrets))
     return _token(url, body)

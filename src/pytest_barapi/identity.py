@@ -28,6 +28,27 @@ class Identity:
             scope=settings.scope,
         )
 
+    def overridden(
+        self,
+        *,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        client_id: str | None = None,
+        client_secret: str | Secret | None = None,
+        scope: str | None = None,
+    ) -> Identity:
+        """This identity with each given credential replaced; ``None`` keeps the current one.
+
+        Passwords and client secrets given as text are wrapped in :class:`Secret` at once.
+        """
+        return Identity(
+            user=self.user if user is None else user,
+            password=self.password if password is None else _secret(password),
+            client_id=self.client_id if client_id is None else client_id,
+            client_secret=self.client_secret if client_secret is None else _secret(client_secret),
+            scope=self.scope if scope is None else scope,
+        )
+
     def missing(self) -> list[str]:
         """``--barapi-user / BARAPI_USER``-style names of each credential that is not set."""
         names = ("user", "password", "client_id", "client_secret")
@@ -47,15 +68,24 @@ class Identity:
         }
 
     def refresh_grant(self, refresh_token: str) -> dict[str, str]:
-        """The form body of RFC 6749 §6, authenticated with the same client credentials."""
+        """The form body of RFC 6749 §6, authenticated with the same client credentials.
+
+        No ``scope``: omitted, it means "the scope originally granted" (§6), which is what we
+        want. Sent empty, some servers read it as no scope at all (oauthlib reads ``scope=``
+        as ``[""]``), and sending the configured scope again is refused by a server that
+        granted less.
+        """
         assert self.client_secret is not None
         return {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": self.client_id or "",
             "client_secret": self.client_secret.reveal(),
-            "scope": self.scope,
         }
 
     def secrets(self) -> list[str]:
         return [s.reveal() for s in (self.password, self.client_secret) if s]
+
+
+def _secret(value: str | Secret) -> Secret:
+    return value if isinstance(value, Secret) else Secret(value)

@@ -13,16 +13,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_barapi import settings as barapi_settings
+from pytest_barapi import sharing
 from pytest_barapi.broker import TokenBroker
 from pytest_barapi.errors import BarapiError
 from pytest_barapi.identity import Identity
 from pytest_barapi.scrubbing import Scrubber
 
 if TYPE_CHECKING:
-    from pytest_barapi.session import BarapiSession
+    from pytest_barapi.secrets import Secret
+    from pytest_barapi.session import BarapiSession, SessionFactory
     from pytest_barapi.token import BarapiToken
 
-FIXTURES = frozenset({"barapi_token", "barapi_session"})
+FIXTURES = frozenset({"barapi_token", "barapi_session", "barapi_session_factory"})
 broker_key = pytest.StashKey[TokenBroker]()
 
 
@@ -43,7 +45,7 @@ def pytest_configure(config: pytest.Config) -> None:
             ),
             stacklevel=2,
         )
-    broker = TokenBroker(settings)
+    broker = TokenBroker(settings, sharing=sharing.for_worker(config, settings))
     config.stash[broker_key] = broker
     masking = SecretMasking(Scrubber(broker.known_secrets), config)
     config.pluginmanager.register(masking, "barapi-secret-masking")
@@ -85,6 +87,17 @@ class SecretMasking:
         self.scrubber.scrub_warning(warning_message)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist controller: a local worker learns where the run shares its tokens."""
+    sharing.plan(node.config, node)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # On the controller, after every worker has finished.
+    sharing.remove(config)
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     return config.stash[broker_key].settings.header()
 
@@ -106,15 +119,44 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     drop_authorization(vcr)
 
 
-def _token(config: pytest.Config, identity: Identity | None = None) -> BarapiToken:
-    broker = config.stash[broker_key]
+def _token(config: pytest.Config, identity: Identity) -> BarapiToken:
     try:
-        return broker.token(identity or Identity.configured(broker.settings))
+        return config.stash[broker_key].token(identity)
     except BarapiError as error:
-        message = f"barapi: {error}"
+        message = _message(config, identity, error)
     # Raised outside the except block and without a traceback: the same short message for
     # every test that needs the token, and no frame that saw the request body.
     pytest.fail(message, pytrace=False)
+
+
+def _renewed(config: pytest.Config, identity: Identity, rejected: str) -> BarapiToken:
+    try:
+        return config.stash[broker_key].renew(identity, rejected)
+    except BarapiError as error:
+        message = _message(config, identity, error)
+    pytest.fail(message, pytrace=False)
+
+
+def _message(config: pytest.Config, identity: Identity, error: BarapiError) -> str:
+    if identity == _configured(config):
+        return f"barapi: {error}"
+    return f"barapi (barapi_session_factory, user {identity.user!r}): {error}"
+
+
+def _configured(config: pytest.Config) -> Identity:
+    return Identity.configured(config.stash[broker_key].settings)
+
+
+def _session(config: pytest.Config, identity: Identity) -> BarapiSession:
+    from pytest_barapi.session import BarapiSession, BearerAuth, origin
+
+    settings = config.stash[broker_key].settings
+    auth = BearerAuth(
+        origin(settings.url),
+        lambda: _token(config, identity),
+        lambda rejected: _renewed(config, identity, rejected),
+    )
+    return BarapiSession(settings.url, auth, settings.timeout)
 
 
 @pytest.fixture(scope="session")
@@ -123,9 +165,11 @@ def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
 
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
     ``expires_at``; its repr hides the tokens. If the exchange fails, every test that needs
-    it errors with the same message and no further request is sent.
+    it errors with the same message and no further request is sent. Under pytest-xdist the
+    exchange is shared by all local workers. This is the token as first obtained;
+    ``barapi_session`` follows renewals.
     """
-    return _token(pytestconfig)
+    return _token(pytestconfig, _configured(pytestconfig))
 
 
 @pytest.fixture(scope="session")
@@ -136,11 +180,48 @@ def barapi_session(
 
     ``barapi_session.get("/v1/me")`` resolves against the base URL; each request carries
     ``Authorization: Bearer ...`` and the timeout; idempotent requests are retried on
-    connection errors and 502/503/504. Closed at the end of the run.
+    connection errors and 502/503/504. The token is renewed shortly before it expires, and
+    once when barapi answers 401 ``invalid_token`` (the request is then sent once more).
+    Closed at the end of the run.
     """
-    from pytest_barapi.session import BarapiSession, BearerAuth, origin
-
-    settings = pytestconfig.stash[broker_key].settings
-    auth = BearerAuth(origin(settings.url), lambda: _token(pytestconfig))
-    with BarapiSession(settings.url, auth, settings.timeout) as session:
+    with _session(pytestconfig, _configured(pytestconfig)) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFactory]:
+    """Sessions like ``barapi_session``, for other identities.
+
+    ``barapi_session_factory(user="bob@example.com", password=..., scope="read")``; any of
+    ``user``, ``password``, ``scope``, ``client_id`` and ``client_secret`` left out is the
+    configured value. Each identity is exchanged once per run (shared across pytest-xdist
+    workers) and its failure is kept like its token; the same identity gives the same session.
+    Passwords and client secrets are wrapped in ``Secret`` at once. Closed at the end of the run.
+    """
+    sessions: dict[Identity, BarapiSession] = {}
+
+    def session_as(
+        *,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        scope: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | Secret | None = None,
+    ) -> BarapiSession:
+        identity = _configured(pytestconfig).overridden(
+            user=user,
+            password=password,
+            scope=scope,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        if identity not in sessions:
+            _token(pytestconfig, identity)  # exchange now: a failure errors at this call
+            sessions[identity] = _session(pytestconfig, identity)
+        return sessions[identity]
+
+    try:
+        yield session_as
+    finally:
+        for session in sessions.values():
+            session.close()

@@ -2,34 +2,82 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.cookies import extract_cookies_to_jar
 from urllib3.util.retry import Retry
 
+from pytest_barapi.secrets import Secret
 from pytest_barapi.token import BarapiToken
 
 
 class BearerAuth(requests.auth.AuthBase):
     """Puts the current token on requests to barapi's origin, and on no others.
 
-    The token comes from a callable, so a renewed token is used from the next request on.
+    The token comes from a callable, asked on every request, so a renewed token is used from
+    the next request on. With ``renew``, a 401 ``invalid_token`` answer (RFC 6750 §3.1) gets
+    the token renewed and the request sent once more; a second 401 goes back to the caller.
     """
 
-    def __init__(self, origin: str, current_token: Callable[[], BarapiToken]) -> None:
+    def __init__(
+        self,
+        origin: str,
+        current_token: Callable[[], BarapiToken],
+        renew: Callable[[str], BarapiToken] | None = None,
+    ) -> None:
         self.origin = origin
         self.current_token = current_token
+        self.renew = renew
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if origin(request.url or "") == self.origin:
             request.headers["Authorization"] = self.current_token().authorization
+            if self.renew is not None:
+                request.register_hook("response", self._retry_with_renewed_token)  # type: ignore[no-untyped-call]
         return request
+
+    def _retry_with_renewed_token(
+        self, response: requests.Response, **kwargs: Any
+    ) -> requests.Response:
+        request = response.request
+        if (
+            self.renew is None
+            or response.status_code != 401
+            or not _invalid_token(response.headers.get("WWW-Authenticate", ""))
+            # A streamed body is spent: the request cannot be sent again.
+            or not isinstance(request.body, (bytes, str, type(None)))
+        ):
+            return response
+        rejected = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
+        # Read and release the first answer, so its connection can carry the retry.
+        _ = response.content
+        response.close()
+        token = self.renew(rejected)
+        retry = request.copy()
+        extract_cookies_to_jar(retry._cookies, request, response.raw)  # type: ignore[attr-defined,no-untyped-call]
+        retry.prepare_cookies(retry._cookies)  # type: ignore[attr-defined]
+        retry.headers["Authorization"] = token.authorization
+        # Sent through the adapter, not the session: response hooks (this one) do not run
+        # again, so a second 401 is returned as it is.
+        second: requests.Response = response.connection.send(retry, **kwargs)
+        second.history.append(response)
+        second.request = retry
+        return second
 
     def __repr__(self) -> str:
         return f"BearerAuth(origin={self.origin!r}, token=<hidden>)"
+
+
+def _invalid_token(challenge: str) -> bool:
+    return bool(
+        re.search(r"(?i)\bbearer\b", challenge)
+        and re.search(r'(?i)\berror\s*=\s*"?invalid_token\b', challenge)
+    )
 
 
 class BarapiSession(requests.Session):
@@ -71,6 +119,20 @@ class BarapiSession(requests.Session):
 
     def __repr__(self) -> str:
         return f"<BarapiSession {self.base_url}>"
+
+
+class SessionFactory(Protocol):
+    """What ``barapi_session_factory`` is, for annotating fixtures that use it."""
+
+    def __call__(
+        self,
+        *,
+        user: str | None = None,
+        password: str | Secret | None = None,
+        scope: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | Secret | None = None,
+    ) -> BarapiSession: ...
 
 
 def origin(url: str) -> str:

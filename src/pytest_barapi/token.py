@@ -22,6 +22,8 @@ class BarapiToken:
     refresh_token: str | None = None
     scope: str | None = None
     obtained_at: float = field(default_factory=time.time)
+    # From a cassette: a placeholder that only the recorded API calls accept, never renewed.
+    replayed: bool = False
 
     @property
     def expires_at(self) -> datetime | None:
@@ -47,6 +49,7 @@ class BarapiToken:
             "refresh_token": self.refresh_token,
             "scope": self.scope,
             "obtained_at": self.obtained_at,
+            "replayed": self.replayed,
         }
 
     @classmethod
@@ -56,9 +59,10 @@ class BarapiToken:
     def __repr__(self) -> str:
         expires = self.expires_at.isoformat(timespec="seconds") if self.expires_at else "never"
         refresh = ", refresh_token=<hidden>" if self.refresh_token else ""
+        replayed = ", replayed=True" if self.replayed else ""
         return (
             f"BarapiToken(token_type={self.token_type!r}, expires_at={expires}, "
-            f"access_token=<hidden>{refresh})"
+            f"access_token=<hidden>{refresh}{replayed})"
         )
 
     __str__ = __repr__
