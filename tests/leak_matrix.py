@@ -32,6 +32,7 @@ from tests.reference_server import ReferenceServer
 # &, +, /, %, =, #, ?, colon and non-ASCII. Obviously fake.
 PASSWORD = "fake pw/\"quoted\" 'single' \\back+plus&amp=%25é"
 CLIENT_SECRET = "fake:secret/+ü?#&=\\"
+OTHER_PASSWORD = "fake other/pw 'q' +&=%é"
 WRONG_PASSWORD = 'fake-wrong pw/"x"+\\&é'
 
 
@@ -225,11 +226,20 @@ def leaky_tests(
     pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
 ) -> Leakable:
     """Tests that fail or print with a valid token in hand."""
-    server = ReferenceServer(
+    return _leaky_tests_against(_leaky_server(httpserver), pytester, mp)
+
+
+def _leaky_server(httpserver: HTTPServer) -> ReferenceServer:
+    return ReferenceServer(
         httpserver,
         users={reference_server.USER: PASSWORD},
         clients={reference_server.CLIENT_ID: CLIENT_SECRET},
     )
+
+
+def _leaky_tests_against(
+    server: ReferenceServer, pytester: pytest.Pytester, mp: pytest.MonkeyPatch
+) -> Leakable:
     leakable = _credentials(mp, server.url)
     leakable.issued = server.issued_secrets
     leakable.must_show = ["failed", "********"]
@@ -327,8 +337,72 @@ def unused_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def identities(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """A second identity from barapi_session_factory leaks like the first, and a third,
+    whose password is wrong, fails like the configured one would."""
+    server = ReferenceServer(
+        httpserver,
+        users={reference_server.USER: PASSWORD, reference_server.OTHER_USER: OTHER_PASSWORD},
+        clients={reference_server.CLIENT_ID: CLIENT_SECRET},
+    )
+    leakable = _credentials(mp, server.url)
+    mp.setenv("OTHER_PASSWORD", OTHER_PASSWORD)
+    leakable.credentials += [OTHER_PASSWORD, OTHER_PASSWORD + "-wrong"]
+    leakable.pairs.append((reference_server.OTHER_USER, OTHER_PASSWORD))
+    leakable.issued = server.issued_secrets
+    leakable.must_show = ["failed", "********", "invalid_grant"]
+    pytester.makepyfile(
+        test_identities=f"""
+        import logging, os
+
+        USER = {reference_server.OTHER_USER!r}
+
+        def test_other_user_compares_its_token(barapi_session_factory):
+            password = os.environ["OTHER_PASSWORD"]
+            other = barapi_session_factory(user=USER, password=password)
+            token = other.auth.current_token()
+            print(token.access_token, token.refresh_token, password)
+            logging.getLogger("suite").warning("as %s: %s", USER, token.access_token)
+            assert token.access_token == password
+
+        def test_other_user_with_a_wrong_password(barapi_session_factory):
+            barapi_session_factory(user=USER, password=os.environ["OTHER_PASSWORD"] + "-wrong")
+        """
+    )
+    return leakable
+
+
+def renewal(pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch) -> Leakable:
+    """leaky_tests after barapi revoked the first token: the renewed tokens leak no more."""
+    server = _leaky_server(httpserver)
+    server.before_api_request[1] = server.revoke_access_tokens  # the first API call gets a 401
+    leakable = _leaky_tests_against(server, pytester, mp)
+    pytester.makepyfile(
+        test_renewal="""
+        def test_the_renewed_token_is_another(barapi_session, barapi_token):
+            assert barapi_session.get("/v1/me").status_code == 200  # after one renewal
+            renewed = barapi_session.auth.current_token()
+            print("renewed:", renewed.access_token, renewed.refresh_token)
+            assert renewed.access_token == barapi_token.access_token
+        """
+    )
+    leakable.must_show.append("renewed: ******** ********")
+    return leakable
+
+
 Suite = Callable[[pytest.Pytester, HTTPServer, pytest.MonkeyPatch], Leakable]
 SUITES: dict[str, Suite] = {
     suite.__name__: suite
-    for suite in (leaky_tests, recording, collect_error, wrong_password, server_error, refused)
+    for suite in (
+        leaky_tests,
+        recording,
+        identities,
+        renewal,
+        collect_error,
+        wrong_password,
+        server_error,
+        refused,
+    )
 }
