@@ -5,14 +5,12 @@ the one token exchange, and follows pytest-recording's ``--record-mode`` and
 ``--disable-recording`` so that one flag controls every cassette of a run. vcrpy is imported
 here only, and only once a cassette is used.
 
-A recorded cassette holds no secret: the credentials in the request and the tokens in the
-response become placeholders before it is written, and the written file is then scanned for
-the real values (raw, URL-encoded, JSON-escaped); a hit deletes it and fails the exchange.
+A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_scrub` says how): a file
+that still holds a real value after scrubbing is deleted, and the exchange fails.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import logging
@@ -20,49 +18,24 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
+from pytest_barapi.cassette_scrub import (
+    DROPPED_REQUEST_HEADERS,
+    REQUEST_PLACEHOLDERS,
+    CassetteScan,
+    fix_content_length,
+)
 from pytest_barapi.errors import BarapiError
 from pytest_barapi.identity import Identity
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
-# What a recorded request says instead of each credential. A replay sends exactly these.
-REQUEST_PLACEHOLDERS = {
-    "client_id": "placeholder-client-id",
-    "client_secret": "placeholder-client-secret",
-    "username": "placeholder-user",
-    "password": "placeholder-password",
-    "refresh_token": "placeholder-refresh-token",
-}
-# What a recorded response says instead of each token: the replayed token's values.
-RESPONSE_PLACEHOLDERS = {
-    "access_token": "placeholder-access-token",
-    "refresh_token": "placeholder-refresh-token",
-    "id_token": "placeholder-id-token",
-}
-DROPPED_REQUEST_HEADERS = ("Authorization", "Cookie")
-DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "transfer-encoding"})
 # Not the body: it holds placeholders, and vcrpy's mismatch message would print the live one.
 MATCH_ON = ("method", "scheme", "host", "port", "path")
-# Words a cassette holds whatever the secrets are: a weak password equal to one of them
-# ("password") is not reported where it is only that word.
-VOCABULARY = frozenset(
-    {
-        *REQUEST_PLACEHOLDERS.values(),
-        *RESPONSE_PLACEHOLDERS.values(),
-        *REQUEST_PLACEHOLDERS,
-        *RESPONSE_PLACEHOLDERS,
-        "grant_type",
-        "scope",
-        "token_type",
-        "expires_in",
-        "Bearer",
-    }
-)
 RECORD = "pytest --record-mode=once"
 RERECORD = "pytest --record-mode=rewrite"
 
@@ -152,7 +125,7 @@ def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> B
             f"recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) needs "
             "credentials; no request sent: set " + ", ".join(missing)
         )
-    scan = _Scan.of(identity)
+    scan = CassetteScan.of(identity)
     persister = _Persister(scan=scan)
     vcr = _vcr(
         path,
@@ -163,7 +136,7 @@ def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> B
         decode_compressed_response=True,
         filter_headers=DROPPED_REQUEST_HEADERS,
         filter_post_data_parameters=list(REQUEST_PLACEHOLDERS.items()),
-        before_record_request=_fix_content_length,
+        before_record_request=fix_content_length,
         before_record_response=scan.scrub_response,
     )
     vcr.register_persister(persister)
@@ -286,7 +259,7 @@ class _Persister:
     """
 
     recorded: tuple[list[Any], list[Any]] | None = None
-    scan: _Scan | None = None
+    scan: CassetteScan | None = None
     problem: str | None = None
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
@@ -330,149 +303,12 @@ class _Persister:
                 Path(temporary).unlink(missing_ok=True)
 
 
-@dataclass
-class _Scan:
-    """The real values a cassette must not hold, and the response scrubber that collects them.
-
-    Secrets (password, client secret, every token the response carried) are looked for
-    anywhere in the file; the user name and client id in the recorded requests only, as they
-    may rightly appear elsewhere (a user named "barapi" in the host name).
-    """
-
-    secrets: list[tuple[str, str]] = field(default_factory=list)
-    identifiers: list[tuple[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, identity: Identity) -> _Scan:
-        scan = cls()
-        if identity.password:
-            scan.secrets.append(("the password", identity.password.reveal()))
-        if identity.client_secret:
-            secret = identity.client_secret.reveal()
-            scan.secrets.append(("the client secret", secret))
-            client = identity.client_id or ""
-            # HTTP Basic client authentication (RFC 6749 §2.3.1), as sent and as specified.
-            for user, password in ((client, secret), (quote_plus(client), quote_plus(secret))):
-                basic = base64.b64encode(f"{user}:{password}".encode()).decode()
-                scan.secrets.append(("the client credentials (HTTP Basic)", basic))
-        if identity.user:
-            scan.identifiers.append(("the user name", identity.user))
-        if identity.client_id:
-            scan.identifiers.append(("the client id", identity.client_id))
-        return scan
-
-    def scrub_response(self, response: dict[str, Any]) -> dict[str, Any] | None:
-        """vcrpy's before_record_response: tokens become placeholders; failures are dropped."""
-        if not 200 <= response["status"]["code"] < 300:
-            return None  # never record a failed exchange (a 503 that a retry got past, say)
-        try:
-            body = json.loads(response["body"]["string"])
-        except ValueError:
-            return None  # not a token answer: the exchange fails, and nothing is saved
-        if not isinstance(body, dict):
-            return None
-        for name, placeholder in RESPONSE_PLACEHOLDERS.items():
-            if body.get(name) is not None:
-                self.secrets.append((f"the {name.replace('_', ' ')}", str(body[name])))
-                body[name] = placeholder
-        text = json.dumps(body).encode()
-        headers = {
-            name: values
-            for name, values in response["headers"].items()
-            if name.lower() not in DROPPED_RESPONSE_HEADERS
-        }
-        headers["Content-Length"] = [str(len(text))]
-        return {**response, "headers": headers, "body": {"string": text}}
-
-    def leak(self, text: str, data: Any) -> str | None:
-        """Which real value the written file (``text``, parsed as ``data``) still holds, where."""
-        for what, value in self.secrets:
-            for form, needle in _forms(value):
-                for where, string in _strings(data, ""):
-                    if _occurs(needle, string):
-                        return f"{what} ({form}) at {where.lstrip('/')}"
-                if _occurs(needle, text):
-                    return f"{what} ({form}) in the file"
-        interactions = data.get("interactions") if isinstance(data, dict) else None
-        requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
-        for what, value in self.identifiers:
-            for form, needle in _forms(value):
-                for request in requests:
-                    if not isinstance(request, dict):
-                        continue
-                    for part in ("body", "headers"):
-                        for where, string in _strings(request.get(part), f"request/{part}"):
-                            if _occurs(needle, string):
-                                return f"{what} ({form}) at {where}"
-        return None
-
-
 class _NotRecorded(Exception):
     """The live exchange failed: leave the ``with`` by an exception, so vcrpy saves nothing."""
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-def _fix_content_length(request: Any) -> Any:
-    """After the placeholders went in: the real body's length would hint at the secrets'."""
-    if "Content-Length" in request.headers:
-        request.headers["Content-Length"] = str(len(request.body or b""))
-    return request
-
-
-def _forms(value: str) -> Iterator[tuple[str, str]]:
-    seen = set()
-    for form, text in (
-        ("raw", value),
-        ("URL-encoded", quote_plus(value)),
-        ("URL-encoded", quote(value, safe="")),
-        ("URL-encoded", quote(value)),
-        ("JSON-escaped", json.dumps(value)[1:-1]),
-    ):
-        if text and text not in seen:
-            seen.add(text)
-            yield form, text
-
-
-def _occurs(needle: str, text: str) -> bool:
-    """Whether ``needle`` is in ``text`` anywhere but inside a vocabulary word."""
-    start = text.find(needle)
-    if start < 0:
-        return False
-    covered = [
-        (at, at + len(word))
-        for word in VOCABULARY
-        if needle in word
-        for at in _positions(word, text)
-    ]
-    for at in _positions(needle, text, start):
-        if not any(begin <= at and at + len(needle) <= end for begin, end in covered):
-            return True
-    return False
-
-
-def _positions(needle: str, text: str, start: int = 0) -> Iterator[int]:
-    at = text.find(needle, start)
-    while at >= 0:
-        yield at
-        at = text.find(needle, at + 1)
-
-
-def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:
-    """Every string (and dict key) in a parsed cassette, bytes decoded, with where it is."""
-    if isinstance(data, str):
-        yield where, data
-    elif isinstance(data, bytes):
-        yield where, data.decode("utf-8", "replace")
-    elif isinstance(data, dict):
-        for key, value in data.items():
-            yield from _strings(key, where)
-            yield from _strings(value, f"{where}/{key}")
-    elif isinstance(data, (list, tuple)):
-        for item in data:
-            yield from _strings(item, where)
 
 
 def _shown(path: Path) -> str:
