@@ -1,0 +1,30 @@
+"""The benchmarks in benchmarks/ still run. A smoke test: it never asserts a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+RUN = Path(__file__).resolve().parent.parent / "benchmarks" / "run.py"
+
+
+def test_the_quick_benchmark_runs_and_prints_its_tables() -> None:
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "| cost | goal | ratio (median) | spread (IQR) | medians |" in out
+    assert "| start-up: `pytest -q`, 300 plain tests" in out
+    assert "| per request: `barapi_session` / `requests.Session`" in out
+    assert "| tests | no xdist | -n 2 | replay |" in out
+    # Counted at the server: the live columns show a number of token requests.
+    rows = [line for line in out.splitlines() if line.startswith(("| 1 |", "| 100 |"))]
+    assert len(rows) == 2
+    for row in rows:
+        assert row.split("|")[2].strip().isdigit(), row
