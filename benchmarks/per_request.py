@@ -2,7 +2,8 @@
 
 Both run inside one real pytest run (so ``barapi_session`` is exactly what a test gets from
 the fixture) against the same loopback server, in rounds of GETs; the order alternates each
-round. The figure is the median of the per-round time ratios.
+round. The figure is the median of the per-round ratios of wall time, and of the client
+process's CPU time (the server is another process), which the machine's load disturbs less.
 """
 
 from __future__ import annotations
@@ -44,10 +45,10 @@ TEST = textwrap.dedent(
             assert response.status_code == 200
 
         def timed(call):
-            start = time.perf_counter()
+            wall, cpu = time.perf_counter(), time.process_time()
             for _ in range(per_round):
                 call()
-            return time.perf_counter() - start
+            return time.perf_counter() - wall, time.process_time() - cpu
 
         timed(plugin), timed(plain)  # warm-up: connections, caches
         times = {"plugin": [], "plain": []}
@@ -66,6 +67,9 @@ class PerRequestResult:
     ratio: Spread
     plugin_us: Spread
     plain_us: Spread
+    cpu_ratio: Spread
+    plugin_cpu_us: Spread
+    plain_cpu_us: Spread
     per_round: int
 
 
@@ -112,11 +116,17 @@ def run(workdir: Path, rounds: int, per_round: int) -> PerRequestResult:
         raise RuntimeError(f"per-request run failed:\n{result.stdout}")
 
     times = json.loads(out.read_text())
-    ratios = [a / b for a, b in zip(times["plugin"], times["plain"], strict=True)]
+    pairs = list(zip(times["plugin"], times["plain"], strict=True))
 
-    def micros(sample: list[float]) -> Spread:
-        return Spread.of([t / per_round * 1e6 for t in sample])
+    def micros(sample: list[list[float]], index: int) -> Spread:
+        return Spread.of([t[index] / per_round * 1e6 for t in sample])
 
     return PerRequestResult(
-        Spread.of(ratios), micros(times["plugin"]), micros(times["plain"]), per_round
+        ratio=Spread.of([a[0] / b[0] for a, b in pairs]),
+        plugin_us=micros(times["plugin"], 0),
+        plain_us=micros(times["plain"], 0),
+        cpu_ratio=Spread.of([a[1] / b[1] for a, b in pairs]),
+        plugin_cpu_us=micros(times["plugin"], 1),
+        plain_cpu_us=micros(times["plain"], 1),
+        per_round=per_round,
     )

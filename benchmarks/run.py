@@ -46,10 +46,10 @@ FULL = Plan(
     replay_workers=(0, 4),
 )
 QUICK = Plan(
-    startup_pairs=3,
+    startup_pairs=2,
     request_rounds=2,
     requests_per_round=200,
-    sizes=(1, 100),
+    sizes=(100,),
     workers=(2,),
     replay_workers=(0,),
 )
@@ -96,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{r.per_round} GETs a round | <= 1.05 | {r.ratio.ratio()} | {r.ratio.ratio_spread()} | "
         f"{r.plugin_us.median:.0f} us / {r.plain_us.median:.0f} us per GET, "
         f"{r.ratio.count} interleaved rounds |"
+    )
+    print(
+        f"| per request, same rounds, CPU time of the client process | - | "
+        f"{r.cpu_ratio.ratio()} | {r.cpu_ratio.ratio_spread()} | "
+        f"{r.plugin_cpu_us.median:.0f} us / {r.plain_cpu_us.median:.0f} us per GET |"
     )
     print()
     print("Token requests per run, counted at the reference server (goal: 1 each; 0 in replay):")
