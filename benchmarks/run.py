@@ -90,6 +90,13 @@ def main(argv: list[str] | None = None) -> int:
         f"{s.cpu_ratio.ratio_spread()} | {s.cpu_with_plugin.median * 1e3:.0f} ms / "
         f"{s.cpu_without_plugin.median * 1e3:.0f} ms |"
     )
+    imported = s.plugin_import.minimum
+    print(
+        f"| start-up, the plugin's import alone (fastest of {s.plugin_import.count}), "
+        f"against the median run without it | - | "
+        f"{1 + imported / s.without_plugin.median:.3f} | - | "
+        f"{imported * 1e3:.1f} ms (median {s.plugin_import.median * 1e3:.1f} ms) |"
+    )
     r = requested
     print(
         f"| per request: `barapi_session` / `requests.Session` with the same header, "
