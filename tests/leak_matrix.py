@@ -392,6 +392,48 @@ def renewal(pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.Monkey
     return leakable
 
 
+def late_secrets(
+    pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch
+) -> Leakable:
+    """No secret is configured: the password and client secret first appear in a test, given
+    to barapi_session_factory. The plugin starts masking only then (a run with no secret has
+    nothing to mask), and still masks that test's own output, logs and failure."""
+    server = ReferenceServer(
+        httpserver,
+        users={reference_server.OTHER_USER: OTHER_PASSWORD},
+        clients={reference_server.CLIENT_ID: CLIENT_SECRET},
+    )
+    leakable = _credentials(mp, server.url)
+    for name in ("BARAPI_USER", "BARAPI_PASSWORD", "BARAPI_CLIENT_SECRET"):
+        mp.delenv(name)
+    mp.setenv("OTHER_PASSWORD", OTHER_PASSWORD)
+    mp.setenv("OTHER_CLIENT_SECRET", CLIENT_SECRET)
+    leakable.credentials = [OTHER_PASSWORD, CLIENT_SECRET]
+    leakable.pairs = [
+        (reference_server.OTHER_USER, OTHER_PASSWORD),
+        (reference_server.CLIENT_ID, CLIENT_SECRET),
+    ]
+    leakable.issued = server.issued_secrets
+    leakable.must_show = ["failed", "********", "password: not set"]
+    pytester.makepyfile(
+        test_late=f"""
+        import logging, os
+
+        def test_credentials_given_in_the_test(barapi_session_factory):
+            password = os.environ["OTHER_PASSWORD"]
+            secret = os.environ["OTHER_CLIENT_SECRET"]
+            other = barapi_session_factory(
+                user={reference_server.OTHER_USER!r}, password=password, client_secret=secret
+            )
+            token = other.auth.current_token()
+            print(token.access_token, token.refresh_token, password, secret)
+            logging.getLogger("suite").warning("%s %s %s", token.access_token, password, secret)
+            assert token.access_token == password
+        """
+    )
+    return leakable
+
+
 Suite = Callable[[pytest.Pytester, HTTPServer, pytest.MonkeyPatch], Leakable]
 SUITES: dict[str, Suite] = {
     suite.__name__: suite
@@ -404,5 +446,6 @@ SUITES: dict[str, Suite] = {
         wrong_password,
         server_error,
         refused,
+        late_secrets,
     )
 }

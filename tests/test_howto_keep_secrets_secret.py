@@ -54,6 +54,9 @@ MATRIX = [
     ("wrong_password", "xdist files"),
     ("server_error", "full-trace verbose files"),
     ("refused", "full-trace verbose files"),
+    ("late_secrets", "verbose files"),
+    ("late_secrets", "live-log"),
+    ("late_secrets", "xdist files"),
 ]
 
 

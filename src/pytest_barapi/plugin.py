@@ -1,7 +1,9 @@
 """pytest wiring only: options, hooks and fixtures. Each concern lives in its own module.
 
-Nothing heavy (requests, vcrpy) is imported here: a run that uses no barapi fixture should
-not pay for them.
+A run that uses no barapi fixture should not pay for them: at start-up only the settings and
+the secrets registry are imported. The broker (with the identity, token and xdist-sharing
+modules) is built when a test first needs a token, and requests, vcrpy and filelock come
+later still. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 """
 
 from __future__ import annotations
@@ -13,19 +15,22 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_barapi import settings as barapi_settings
-from pytest_barapi import sharing
-from pytest_barapi.broker import TokenBroker
-from pytest_barapi.errors import BarapiError
-from pytest_barapi.identity import Identity
-from pytest_barapi.scrubbing import Scrubber
+from pytest_barapi.secrets import KnownSecrets
 
 if TYPE_CHECKING:
+    from pytest_barapi.broker import TokenBroker
+    from pytest_barapi.errors import BarapiError
+    from pytest_barapi.identity import Identity
     from pytest_barapi.secrets import Secret
     from pytest_barapi.session import BarapiSession, SessionFactory
     from pytest_barapi.token import BarapiToken
 
 FIXTURES = frozenset({"barapi_token", "barapi_session", "barapi_session_factory"})
-broker_key = pytest.StashKey[TokenBroker]()
+settings_key = pytest.StashKey[barapi_settings.Settings]()
+known_secrets_key = pytest.StashKey[KnownSecrets]()
+broker_key: pytest.StashKey[TokenBroker] = pytest.StashKey()
+sharing_planned_key = pytest.StashKey[bool]()
+MASKING = "barapi-secret-masking"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,24 +50,63 @@ def pytest_configure(config: pytest.Config) -> None:
             ),
             stacklevel=2,
         )
-    broker = TokenBroker(settings, sharing=sharing.for_worker(config, settings))
-    config.stash[broker_key] = broker
-    masking = SecretMasking(Scrubber(broker.known_secrets), config)
-    config.pluginmanager.register(masking, "barapi-secret-masking")
+    config.stash[settings_key] = settings
+    known = config.stash[known_secrets_key] = KnownSecrets()
+    # Known from the start, not from the first exchange: a test can print a credential it
+    # read from the environment before (or without) any token is asked for.
+    known.add_pair(settings.user, settings.password)
+    known.add_pair(settings.client_id, settings.client_secret)
+    if known.values():
+        _mask_secrets(config)
+
+
+def _mask_secrets(config: pytest.Config) -> None:
+    """Mask known secrets from now on. Called as soon as one can be known: at start-up if a
+    credential is configured, else when the broker is built (before any token arrives). A run
+    with neither has nothing to mask, and does not pay for a hook around every report."""
+    if not config.pluginmanager.has_plugin(MASKING):
+        config.pluginmanager.register(
+            SecretMasking(config.stash[known_secrets_key], config), MASKING
+        )
+
+
+def _broker(config: pytest.Config) -> TokenBroker:
+    """The run's broker, built when a test first needs a token (see the module docstring)."""
+    broker = config.stash.get(broker_key, None)
+    if broker is None:
+        from pytest_barapi import sharing
+        from pytest_barapi.broker import TokenBroker
+
+        settings = config.stash[settings_key]
+        _mask_secrets(config)
+        broker = TokenBroker(
+            settings,
+            known_secrets=config.stash[known_secrets_key],
+            sharing=sharing.for_worker(config, settings),
+        )
+        config.stash[broker_key] = broker
+    return broker
 
 
 class SecretMasking:
     """Masks known secrets in reports, warnings, log output and --debug traces, before
     anything prints or serializes them (the work is in :mod:`pytest_barapi.scrubbing`)."""
 
-    def __init__(self, scrubber: Scrubber, config: pytest.Config) -> None:
-        self.scrubber = scrubber
-        scrubber.mask_trace(config.pluginmanager.trace.root)
+    def __init__(self, known: KnownSecrets, config: pytest.Config) -> None:
+        from pytest_barapi.scrubbing import Scrubber
+
+        self.scrubber = Scrubber(known)
+        self.scrubber.mask_trace(config.pluginmanager.trace.root)
+        # pytest's logging plugin exists from its own (trylast) pytest_configure on: when
+        # this is registered mid-run, there is no pytest_sessionstart to wait for.
+        logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+        if logging_plugin is not None:
+            self.scrubber.mask_log_output(logging_plugin)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        # pytest's logging plugin exists from its own (trylast) pytest_configure on.
-        self.scrubber.mask_log_output(session.config.pluginmanager.get_plugin("logging-plugin"))
+        logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+        self.scrubber.mask_log_output(logging_plugin)
 
     # tryfirst wrappers are the outermost: the masking comes after every other plugin has
     # finished the report, and before any reporter (terminal, junitxml, xdist) reads it.
@@ -90,16 +134,22 @@ class SecretMasking:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist controller: a local worker learns where the run shares its tokens."""
+    from pytest_barapi import sharing
+
     sharing.plan(node.config, node)
+    node.config.stash[sharing_planned_key] = True
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     # On the controller, after every worker has finished.
-    sharing.remove(config)
+    if config.stash.get(sharing_planned_key, False):
+        from pytest_barapi import sharing
+
+        sharing.remove(config)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return config.stash[broker_key].settings.header()
+    return config.stash[settings_key].header()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -120,8 +170,10 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 def _token(config: pytest.Config, identity: Identity) -> BarapiToken:
+    from pytest_barapi.errors import BarapiError
+
     try:
-        return config.stash[broker_key].token(identity)
+        return _broker(config).token(identity)
     except BarapiError as error:
         message = _message(config, identity, error)
     # Raised outside the except block and without a traceback: the same short message for
@@ -130,8 +182,10 @@ def _token(config: pytest.Config, identity: Identity) -> BarapiToken:
 
 
 def _renewed(config: pytest.Config, identity: Identity, rejected: str) -> BarapiToken:
+    from pytest_barapi.errors import BarapiError
+
     try:
-        return config.stash[broker_key].renew(identity, rejected)
+        return _broker(config).renew(identity, rejected)
     except BarapiError as error:
         message = _message(config, identity, error)
     pytest.fail(message, pytrace=False)
@@ -144,13 +198,15 @@ def _message(config: pytest.Config, identity: Identity, error: BarapiError) -> s
 
 
 def _configured(config: pytest.Config) -> Identity:
-    return Identity.configured(config.stash[broker_key].settings)
+    from pytest_barapi.identity import Identity
+
+    return Identity.configured(config.stash[settings_key])
 
 
 def _session(config: pytest.Config, identity: Identity) -> BarapiSession:
     from pytest_barapi.session import BarapiSession, BearerAuth, origin
 
-    settings = config.stash[broker_key].settings
+    settings = config.stash[settings_key]
     auth = BearerAuth(
         origin(settings.url),
         lambda: _token(config, identity),

@@ -139,7 +139,7 @@ class Scrubber:
 
     def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         """Mask secrets in everything a reporter reads from ``report``, in place."""
-        if self._compiled() is None:
+        if not _has_text(report) or self._compiled() is None:
             return
         report.sections = [(self.mask(title), self.mask(text)) for title, text in report.sections]
         report.longrepr = self._longrepr(report.longrepr)
@@ -241,6 +241,17 @@ class Scrubber:
         write = getattr(tracer, "_writer", None)  # pluggy's TagTracer has no public getter
         if write is not None:
             tracer.setwriter(lambda text: write(self.mask(text)))
+
+
+def _has_text(report: pytest.TestReport | pytest.CollectReport) -> bool:
+    """Whether the report holds any text that scrub_report would mask. Most reports (a test
+    that passed quietly) hold none, and are not worth building the pattern for."""
+    return bool(
+        report.sections
+        or report.longrepr is not None
+        or getattr(report, "wasxfail", None)
+        or getattr(report, "user_properties", None)
+    )
 
 
 class MaskingFormatter(logging.Formatter):
