@@ -20,16 +20,15 @@ class Spread:
     median: float
     low: float
     high: float
-    minimum: float
     count: int
 
     @classmethod
     def of(cls, sample: Sequence[float]) -> Spread:
         if len(sample) < 2:
             value = sample[0]
-            return cls(value, value, value, value, len(sample))
+            return cls(value, value, value, len(sample))
         low, median, high = statistics.quantiles(sample, n=4, method="inclusive")
-        return cls(median, low, high, min(sample), len(sample))
+        return cls(median, low, high, len(sample))
 
     def ratio(self) -> str:
         return f"{self.median:.3f}"

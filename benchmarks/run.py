@@ -30,6 +30,8 @@ import startup
 @dataclass(frozen=True)
 class Plan:
     startup_pairs: int
+    credential_pairs: int
+    count_instructions: bool
     request_rounds: int
     requests_per_round: int
     sizes: tuple[int, ...]
@@ -39,6 +41,8 @@ class Plan:
 
 FULL = Plan(
     startup_pairs=40,
+    credential_pairs=20,
+    count_instructions=True,
     request_rounds=21,
     requests_per_round=400,
     sizes=(1, 100, 1000),
@@ -47,6 +51,8 @@ FULL = Plan(
 )
 QUICK = Plan(
     startup_pairs=2,
+    credential_pairs=1,
+    count_instructions=False,
     request_rounds=2,
     requests_per_round=200,
     sizes=(100,),
@@ -65,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="barapi-bench-") as tmp:
         workdir = Path(tmp)
         started = startup.run(workdir, plan.startup_pairs)
+        with_credentials = startup.run(workdir, plan.credential_pairs, credentials=True)
+        counted = startup.instructions(workdir) if plan.count_instructions else "skipped (--quick)"
         requested = per_request.run(workdir, plan.request_rounds, plan.requests_per_round)
         columns = exchanges.columns(plan.workers, plan.replay_workers)
         exchanged = exchanges.run(workdir, plan.sizes, columns)
@@ -76,38 +84,66 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.perf_counter() - began:.0f} s"
     )
     print()
-    print("| cost | goal | ratio (median) | spread (IQR) | medians |")
+    print("| cost | goal | ratio (median) | spread (IQR) | medians, with / without |")
     print("|---|---|---|---|---|")
+
+    def row(cost: str, goal: str, ratio: str, spread: str, detail: str) -> None:
+        print(f"| {cost} | {goal} | {ratio} | {spread} | {detail} |")
+
+    def ms(value: float) -> str:
+        return f"{value * 1e3:.0f} ms"
+
     s = started
-    print(
-        f"| start-up: `pytest -q`, {startup.TESTS} plain tests, plugin / `-p no:barapi`, "
-        f"wall time | <= 1.02 | {s.ratio.ratio()} | {s.ratio.ratio_spread()} | "
-        f"{s.with_plugin.median * 1e3:.0f} ms / {s.without_plugin.median * 1e3:.0f} ms, "
-        f"{s.ratio.count} interleaved pairs |"
+    row(
+        f"start-up: `pytest -q`, {startup.TESTS} plain tests, plugin / `-p no:barapi`, wall",
+        "<= 1.02",
+        s.ratio.ratio(),
+        s.ratio.ratio_spread(),
+        f"{ms(s.with_plugin.median)} / {ms(s.without_plugin.median)}, "
+        f"{s.ratio.count} interleaved pairs",
     )
-    print(
-        f"| start-up, same runs, CPU time (user + system) | - | {s.cpu_ratio.ratio()} | "
-        f"{s.cpu_ratio.ratio_spread()} | {s.cpu_with_plugin.median * 1e3:.0f} ms / "
-        f"{s.cpu_without_plugin.median * 1e3:.0f} ms |"
+    row(
+        "start-up, same runs, CPU time (user + system)",
+        "-",
+        s.cpu_ratio.ratio(),
+        s.cpu_ratio.ratio_spread(),
+        f"{ms(s.cpu_with_plugin.median)} / {ms(s.cpu_without_plugin.median)}",
     )
-    imported = s.plugin_import.minimum
-    print(
-        f"| start-up, the plugin's import alone (fastest of {s.plugin_import.count}), "
-        f"against the median run without it | - | "
-        f"{1 + imported / s.without_plugin.median:.3f} | - | "
-        f"{imported * 1e3:.1f} ms (median {s.plugin_import.median * 1e3:.1f} ms) |"
+    if isinstance(counted, startup.Instructions):
+        row(
+            "start-up, instructions of one run each way (valgrind; does not vary)",
+            "-",
+            f"{counted.ratio:.4f}",
+            "-",
+            f"{counted.with_plugin / 1e6:.0f} M / {counted.without_plugin / 1e6:.0f} M",
+        )
+    else:
+        row("start-up, instructions of one run each way (valgrind)", "-", counted, "-", "-")
+    c = with_credentials
+    row(
+        "start-up with BARAPI_* credentials set (masked from the start), wall",
+        "-",
+        c.ratio.ratio(),
+        c.ratio.ratio_spread(),
+        f"{ms(c.with_plugin.median)} / {ms(c.without_plugin.median)}, "
+        f"{c.ratio.count} interleaved pairs",
     )
     r = requested
-    print(
-        f"| per request: `barapi_session` / `requests.Session` with the same header, "
-        f"{r.per_round} GETs a round | <= 1.05 | {r.ratio.ratio()} | {r.ratio.ratio_spread()} | "
+    row(
+        f"per request: `barapi_session` / `requests.Session` with the same header, "
+        f"{r.per_round} GETs a round, wall",
+        "<= 1.05",
+        r.ratio.ratio(),
+        r.ratio.ratio_spread(),
         f"{r.plugin_us.median:.0f} us / {r.plain_us.median:.0f} us per GET, "
-        f"{r.ratio.count} interleaved rounds |"
+        f"{r.ratio.count} interleaved rounds",
     )
-    print(
-        f"| per request, same rounds, CPU time of the client process | - | "
-        f"{r.cpu_ratio.ratio()} | {r.cpu_ratio.ratio_spread()} | "
-        f"{r.plugin_cpu_us.median:.0f} us / {r.plain_cpu_us.median:.0f} us per GET |"
+    row(
+        "per request, same rounds, CPU time of the client process",
+        "-",
+        r.cpu_ratio.ratio(),
+        r.cpu_ratio.ratio_spread(),
+        f"{r.plugin_cpu_us.median:.0f} us / {r.plain_cpu_us.median:.0f} us per GET",
     )
     print()
     print("Token requests per run, counted at the reference server (goal: 1 each; 0 in replay):")
@@ -115,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     titles = [column.title for column in exchanged.columns]
     print("| tests | " + " | ".join(titles) + " |")
     print("|---" * (len(titles) + 1) + "|")
-    for tests, row in exchanged.counts.items():
-        print(f"| {tests} | " + " | ".join(row[title] for title in titles) + " |")
+    for tests, counts in exchanged.counts.items():
+        print(f"| {tests} | " + " | ".join(counts[title] for title in titles) + " |")
     for note in exchanged.notes:
         print(f"\n- {note}")
     return 0

@@ -9,12 +9,22 @@ import json
 
 import pytest
 
+from tests.conftest import point_barapi_at
 from tests.reference_server import ReferenceServer
 
-# Third-party packages the plugin needs only once a test asks for the token or session, and
-# the plugin's own modules that pull them in.
-HEAVY = ("requests", "urllib3", "vcr", "yaml", "filelock")
-HEAVY_OWN = ("pytest_barapi.exchange", "pytest_barapi.session")
+# Third-party packages the plugin needs only once a test asks for a token or a session.
+HEAVY = {"requests", "urllib3", "vcr", "yaml", "filelock"}
+# The plugin's own modules that only a test using barapi needs (or, for scrubbing, a
+# configured secret).
+LATER = {
+    "pytest_barapi.broker",
+    "pytest_barapi.cassette",
+    "pytest_barapi.exchange",
+    "pytest_barapi.scrubbing",
+    "pytest_barapi.session",
+    "pytest_barapi.sharing",
+    "pytest_barapi.token",
+}
 
 RECORD_MODULES = """
 import json
@@ -23,6 +33,7 @@ import sys
 def pytest_unconfigure(config):
     (config.rootpath / "modules.json").write_text(json.dumps(sorted(sys.modules)))
 """
+PLAIN_TEST = "def test_plain():\n    assert 1 + 1 == 2\n"
 
 
 def modules_after_run(pytester: pytest.Pytester, test: str) -> set[str]:
@@ -30,17 +41,35 @@ def modules_after_run(pytester: pytest.Pytester, test: str) -> set[str]:
     pytester.makepyfile(test)
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)
-    return set(json.loads((pytester.path / "modules.json").read_text()))
+    modules = set(json.loads((pytester.path / "modules.json").read_text()))
+    assert "pytest_barapi.plugin" in modules  # the plugin was loaded
+    return modules
 
 
 def heavy(modules: set[str]) -> set[str]:
-    return {m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY_OWN}
+    return {name for name in modules if name.split(".")[0] in HEAVY}
 
 
-def test_a_run_without_barapi_fixtures_imports_nothing_heavy(pytester: pytest.Pytester) -> None:
-    modules = modules_after_run(pytester, "def test_plain():\n    assert 1 + 1 == 2\n")
-    assert "pytest_barapi.plugin" in modules  # the plugin was loaded, and stayed light
+def test_a_run_without_barapi_fixtures_imports_only_settings_and_secrets(
+    pytester: pytest.Pytester,
+) -> None:
+    modules = modules_after_run(pytester, PLAIN_TEST)
     assert heavy(modules) == set()
+    assert {name for name in modules if name.startswith("pytest_barapi.")} == {
+        "pytest_barapi.plugin",
+        "pytest_barapi.settings",
+        "pytest_barapi.secrets",
+    }
+
+
+def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A test could print a configured password: it is masked from the start."""
+    point_barapi_at("https://barapi.example.test", monkeypatch)
+    modules = modules_after_run(pytester, PLAIN_TEST)
+    assert heavy(modules) == set()
+    assert modules & LATER == {"pytest_barapi.scrubbing"}
 
 
 def test_the_heavy_parts_load_once_a_test_needs_the_session(
@@ -49,4 +78,5 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     modules = modules_after_run(
         pytester, "def test_me(barapi_session):\n    assert barapi_session.get('/v1/me').ok\n"
     )
-    assert {"requests", "urllib3", *HEAVY_OWN} <= heavy(modules)
+    assert {"requests", "urllib3"} <= heavy(modules)
+    assert LATER - {"pytest_barapi.cassette"} <= modules

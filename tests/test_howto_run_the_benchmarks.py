@@ -19,7 +19,7 @@ def test_the_quick_benchmark_runs_and_prints_its_tables() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert "| cost | goal | ratio (median) | spread (IQR) | medians |" in out
+    assert "| cost | goal | ratio (median) | spread (IQR) | medians, with / without |" in out
     assert "| start-up: `pytest -q`, 300 plain tests" in out
     assert "| per request: `barapi_session` / `requests.Session`" in out
     assert "| tests | no xdist | -n 2 | replay |" in out
