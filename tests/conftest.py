@@ -51,3 +51,41 @@ def point_barapi_at(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BARAPI_PASSWORD", reference_server.PASSWORD)
     monkeypatch.setenv("BARAPI_CLIENT_ID", reference_server.CLIENT_ID)
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", reference_server.CLIENT_SECRET)
+
+
+CASSETTE = "cassettes/barapi_token.yaml"
+
+
+@pytest.fixture
+def user_suite(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
+    """A user's suite: non-secret settings in pytest.ini, credentials only in the environment."""
+    pytester.makeini(
+        f"""
+        [pytest]
+        barapi_url = {barapi_server.url}
+        barapi_cassette = {CASSETTE}
+        """
+    )
+    pytester.makepyfile(
+        test_api="""
+        import pytest
+
+        def test_token(barapi_token):
+            assert barapi_token.token_type == "Bearer"
+
+        @pytest.mark.vcr
+        def test_me(barapi_session):
+            response = barapi_session.get("/v1/me")
+            assert response.status_code == 200
+            assert response.json()["user"] == "alice@example.test"
+        """
+    )
+    return pytester
+
+
+def go_offline(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer) -> None:
+    """No credentials (nor URL) in the environment, and a barapi that answers nothing."""
+    for name in list(os.environ):
+        if name.startswith("BARAPI_"):
+            monkeypatch.delenv(name)
+    httpserver.clear()

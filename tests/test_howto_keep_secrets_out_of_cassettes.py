@@ -16,9 +16,9 @@ import yaml
 from pytest_httpserver import HTTPServer
 
 from tests import reference_server
+from tests.conftest import CASSETTE
 from tests.reference_server import ReferenceServer
 
-CASSETTE = "cassettes/barapi_token.yaml"
 PASSWORD = "p@ss w0rd&=/+%~"
 CLIENT_SECRET = "s3cr3t/+&= ~client"
 
@@ -47,30 +47,6 @@ def special_credentials(barapi_server: ReferenceServer, monkeypatch: pytest.Monk
     barapi_server.clients[reference_server.CLIENT_ID] = CLIENT_SECRET
     monkeypatch.setenv("BARAPI_PASSWORD", PASSWORD)
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", CLIENT_SECRET)
-
-
-@pytest.fixture
-def user_suite(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
-    pytester.makeini(
-        f"""
-        [pytest]
-        barapi_url = {barapi_server.url}
-        barapi_cassette = {CASSETTE}
-        """
-    )
-    pytester.makepyfile(
-        test_api="""
-        import pytest
-
-        def test_token(barapi_token):
-            assert barapi_token.token_type == "Bearer"
-
-        @pytest.mark.vcr
-        def test_me(barapi_session):
-            assert barapi_session.get("/v1/me").status_code == 200
-        """
-    )
-    return pytester
 
 
 @pytest.mark.usefixtures("special_credentials")

@@ -8,51 +8,22 @@ are gone: only the cassettes can make the suite pass, and the server's log prove
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
+from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
 
-CASSETTE = "cassettes/barapi_token.yaml"
+EIGHT_TOKEN_TESTS = """
+import pytest
 
-
-@pytest.fixture
-def user_suite(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
-    """A user's suite: non-secret settings in pytest.ini, credentials only in the environment."""
-    pytester.makeini(
-        f"""
-        [pytest]
-        barapi_url = {barapi_server.url}
-        barapi_cassette = {CASSETTE}
-        """
-    )
-    pytester.makepyfile(
-        test_api="""
-        import pytest
-
-        def test_token(barapi_token):
-            assert barapi_token.token_type == "Bearer"
-
-        @pytest.mark.vcr
-        def test_me(barapi_session):
-            response = barapi_session.get("/v1/me")
-            assert response.status_code == 200
-            assert response.json()["user"] == "alice@example.test"
-        """
-    )
-    return pytester
-
-
-def go_offline(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer) -> None:
-    """No credentials (nor URL) in the environment, and a barapi that answers nothing."""
-    for name in list(os.environ):
-        if name.startswith("BARAPI_"):
-            monkeypatch.delenv(name)
-    httpserver.clear()
+@pytest.mark.parametrize("n", range(8))
+def test_token(barapi_token, n):
+    assert barapi_token.token_type == "Bearer"
+"""
 
 
 def recorded_expires_in(path: Path) -> int:
@@ -338,15 +309,7 @@ def test_replay_under_xdist(
     httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    user_suite.makepyfile(
-        test_more="""
-        import pytest
-
-        @pytest.mark.parametrize("n", range(8))
-        def test_token(barapi_token, n):
-            assert barapi_token.token_type == "Bearer"
-        """
-    )
+    user_suite.makepyfile(test_more=EIGHT_TOKEN_TESTS)
     user_suite.runpytest("--record-mode=once").assert_outcomes(passed=10)
     go_offline(monkeypatch, httpserver)
 
@@ -364,15 +327,7 @@ def test_recording_under_xdist_leaves_one_whole_cassette(
     httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    user_suite.makepyfile(
-        test_more="""
-        import pytest
-
-        @pytest.mark.parametrize("n", range(8))
-        def test_token(barapi_token, n):
-            assert barapi_token.token_type == "Bearer"
-        """
-    )
+    user_suite.makepyfile(test_more=EIGHT_TOKEN_TESTS)
 
     result = user_suite.runpytest_subprocess("-n", "2", "--record-mode=once", "-k", "test_more")
 
