@@ -76,6 +76,8 @@ def test_the_fixtures_document_themselves(pytester: pytest.Pytester) -> None:
             "*one OAuth password-grant exchange per run*",
             "barapi_session [[]session scope[]]*",
             "*requests.Session*",
+            "barapi_session_factory [[]session scope[]]*",
+            "*for other identities*",
         ]
     )
 
