@@ -7,7 +7,6 @@ JSON-escaped), so a leak is caught even where a placeholder did not go in.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from pytest_barapi.identity import Identity
+from pytest_barapi.scrubbing import basic_credentials
 
 # What a recorded request says instead of each credential. A replay sends exactly these.
 REQUEST_PLACEHOLDERS = {
@@ -70,9 +70,8 @@ class CassetteScan:
             secret = identity.client_secret.reveal()
             scan.secrets.append(("the client secret", secret))
             client = identity.client_id or ""
-            # HTTP Basic client authentication (RFC 6749 §2.3.1), as sent and as specified.
-            for user, password in ((client, secret), (quote_plus(client), quote_plus(secret))):
-                basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+            # HTTP Basic client authentication (RFC 6749 §2.3.1): the forms the scrubber masks.
+            for basic in sorted(basic_credentials(client, secret)):
                 scan.secrets.append(("the client credentials (HTTP Basic)", basic))
         if identity.user:
             scan.identifiers.append(("the user name", identity.user))

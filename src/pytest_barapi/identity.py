@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pytest_barapi.secrets import Secret
-from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi.settings import CREDENTIALS, OPTIONS, Settings
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ class Identity:
 
     def missing(self) -> list[str]:
         """``--barapi-user / BARAPI_USER``-style names of each credential that is not set."""
-        names = ("user", "password", "client_id", "client_secret")
-        return [OPTIONS[name].where() for name in names if not getattr(self, name)]
+        return [OPTIONS[name].where() for name in CREDENTIALS if not getattr(self, name)]
 
     def password_grant(self) -> dict[str, str]:
         """The form body of RFC 6749 §4.3, exactly as barapi's API page shows it."""

@@ -104,9 +104,6 @@ class Settings:
     def token_url(self) -> str:
         return self.url + "/oauth/token"
 
-    def missing_credentials(self) -> list[Option]:
-        return [OPTIONS[name] for name in CREDENTIALS if not getattr(self, name)]
-
     def header(self) -> str:
         def shown(name: str) -> str:
             value = getattr(self, name)
