@@ -11,6 +11,7 @@ from pytest_httpserver import HTTPServer
 # Imported here, before any pytester run: an in-process run forgets the modules it imported,
 # and the plugin imports these (and vcrpy) lazily, so each run would get fresh copies whose
 # classes do not match the ones other modules kept (requests' cookie jars fail exactly so).
+import pytest_barapi.broker
 import pytest_barapi.cassette
 import pytest_barapi.exchange
 import pytest_barapi.session  # noqa: F401

@@ -134,15 +134,15 @@ CANNED_ACCESS_TOKEN = "canned-access-token-Zq81"
     [
         (
             {"headers": {"X-Debug": f"password={PASSWORD}"}},
-            "the password (raw) at interactions/response/headers/X-Debug",
+            "the password at interactions/response/headers/X-Debug",
         ),
         (
             {"json": {"note": f"client_secret={quote_plus(CLIENT_SECRET)}"}},
-            "the client secret (URL-encoded) at interactions/response/body/string",
+            "the client secret at interactions/response/body/string",
         ),
         (
             {"headers": {"X-Token": CANNED_ACCESS_TOKEN}},
-            "the access token (raw) at interactions/response/headers/X-Token",
+            "the access token at interactions/response/headers/X-Token",
         ),
     ],
     ids=["password-in-a-header", "url-encoded-secret-in-the-body", "token-in-a-header"],

@@ -19,7 +19,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pytest_barapi import Secret
-from pytest_barapi.scrubbing import Scrubber
+from pytest_barapi.masking import Masker
 from pytest_barapi.secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.reference_server import ReferenceServer
@@ -165,7 +165,7 @@ def test_every_form_of_a_known_secret_is_masked_and_nothing_else() -> None:
         f"raw {secret} form {quote_plus(secret)} json {json.dumps(secret)} "
         f"basic {basic} unrelated fake-s3cret"
     )
-    assert Scrubber(known).mask(text) == (
+    assert Masker(known).mask(text) == (
         'raw ******** form ******** json "********" basic ********== unrelated fake-s3cret'
     )
 

@@ -20,6 +20,8 @@ LATER = {
     "pytest_barapi.broker",
     "pytest_barapi.cassette",
     "pytest_barapi.exchange",
+    "pytest_barapi.masking",
+    "pytest_barapi.outcome",
     "pytest_barapi.scrubbing",
     "pytest_barapi.session",
     "pytest_barapi.sharing",
@@ -50,14 +52,16 @@ def heavy(modules: set[str]) -> set[str]:
     return {name for name in modules if name.split(".")[0] in HEAVY}
 
 
-def test_a_run_without_barapi_fixtures_imports_only_settings_and_secrets(
+def test_a_run_without_barapi_fixtures_imports_only_settings_secrets_and_run_state(
     pytester: pytest.Pytester,
 ) -> None:
     modules = modules_after_run(pytester, PLAIN_TEST)
     assert heavy(modules) == set()
     assert {name for name in modules if name.startswith("pytest_barapi.")} == {
         "pytest_barapi.plugin",
+        "pytest_barapi.run",
         "pytest_barapi.settings",
+        "pytest_barapi.identity",
         "pytest_barapi.secrets",
     }
 
@@ -69,7 +73,7 @@ def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
     point_barapi_at("https://barapi.example.test", monkeypatch)
     modules = modules_after_run(pytester, PLAIN_TEST)
     assert heavy(modules) == set()
-    assert modules & LATER == {"pytest_barapi.scrubbing"}
+    assert modules & LATER == {"pytest_barapi.masking", "pytest_barapi.scrubbing"}
 
 
 def test_the_heavy_parts_load_once_a_test_needs_the_session(

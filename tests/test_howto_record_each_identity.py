@@ -73,11 +73,12 @@ def test_each_identity_replays_its_own_exchange(
 def settings_with(cassette: Path | None) -> Settings:
     return Settings(
         url="https://barapi.cloud",
-        user="alice",
-        password=Secret("alice's password"),
-        client_id="client",
-        client_secret=Secret("client secret"),
-        scope="",
+        identity=Identity(
+            user="alice",
+            password=Secret("alice's password"),
+            client_id="client",
+            client_secret=Secret("client secret"),
+        ),
         timeout=30,
         cassette=cassette,
         sources={},
@@ -94,7 +95,7 @@ def test_cassette_names_depend_on_user_client_and_scope_never_on_a_password(
             settings, Identity(user, Secret(password), "client", Secret("s"), scope)
         )
 
-    assert cassette_path(settings, Identity.configured(settings)) == tmp_path / "barapi_token.yaml"
+    assert cassette_path(settings, settings.identity) == tmp_path / "barapi_token.yaml"
     bob = path("bob")
     assert bob is not None
     assert bob.parent == tmp_path
@@ -103,4 +104,4 @@ def test_cassette_names_depend_on_user_client_and_scope_never_on_a_password(
     assert path("bob") == bob  # stable
     assert path("bob", password="another") == bob  # a password is not in the name
     assert len({bob, path("carol"), path("bob", scope="read")}) == 3
-    assert cassette_path(settings_with(None), Identity.configured(settings)) is None
+    assert cassette_path(settings_with(None), settings.identity) is None

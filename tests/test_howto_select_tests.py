@@ -70,16 +70,13 @@ def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
 
 def test_the_fixtures_document_themselves(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures")
-    result.stdout.fnmatch_lines(
-        [
-            "barapi_token [[]session scope[]]*",
-            "*one OAuth password-grant exchange per run*",
-            "barapi_session [[]session scope[]]*",
-            "*requests.Session*",
-            "barapi_session_factory [[]session scope[]]*",
-            "*for other identities*",
-        ]
-    )
+    # One at a time: pytest sorts them by "file:line" as text, which moves with the code.
+    for name, summary in (
+        ("barapi_token", "*one OAuth password-grant exchange per run*"),
+        ("barapi_session", "*requests.Session*"),
+        ("barapi_session_factory", "*for other identities*"),
+    ):
+        result.stdout.fnmatch_lines([f"{name} [[]session scope[]]*", summary])
 
 
 def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_barapi.identity import Identity
+from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import Secret
 from pytest_barapi.sharing import SharedOutcomes
 from tests import reference_server
@@ -157,21 +158,21 @@ def test_no_worker_waits_forever_for_another(tmp_path: Path) -> None:
     )
     holding, release = threading.Event(), threading.Event()
 
-    def stuck_exchange() -> str:
+    def stuck_exchange() -> Failure:
         holding.set()
         release.wait(10)
-        return "never mind"
+        return Failure("never mind")
 
     holder = threading.Thread(target=shared.decide, args=(identity, stuck_exchange))
     holder.start()
     assert holding.wait(10)
     try:
-        outcome = shared.decide(identity, lambda: "a second exchange must not happen")
+        outcome = shared.decide(identity, lambda: Failure("a second exchange must not happen"))
     finally:
         release.set()
         holder.join()
-    assert isinstance(outcome, str)
-    assert outcome.startswith(
+    assert isinstance(outcome, Failure)
+    assert outcome.message.startswith(
         "gave up after 0.2s waiting for another pytest-xdist worker's token exchange"
     )
-    assert outcome.endswith("or raise --barapi-timeout / BARAPI_TIMEOUT")
+    assert outcome.message.endswith("or raise --barapi-timeout / BARAPI_TIMEOUT")

@@ -6,11 +6,11 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_barapi.errors import BarapiError
     from pytest_barapi.secrets import Secret
+    from pytest_barapi.session import BarapiSession, SessionFactory
     from pytest_barapi.token import BarapiToken
 
-__all__ = ["BarapiError", "BarapiToken", "Secret"]
+__all__ = ["BarapiSession", "BarapiToken", "Secret", "SessionFactory"]
 
 # Imported on first use (PEP 562): pytest imports this package to load the plugin, and a run
 # that uses no barapi fixture should not pay for the token module.

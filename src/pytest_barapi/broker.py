@@ -1,4 +1,9 @@
-"""One exchange per identity per run: the outcome, token or error, is decided once and kept."""
+"""One exchange per identity per run: the broker decides each outcome once and keeps it.
+
+The broker is the only orchestrator: it asks the cassette module to replay or record, the
+exchange module to send a grant, and the sharing module to make each decision once per run
+under pytest-xdist. None of them calls back into it.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,25 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from pytest_barapi.errors import BarapiError, GrantRefused
+from pytest_barapi import cassette
+from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
+from pytest_barapi.masking import Masker
+from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import KnownSecrets
-from pytest_barapi.settings import Settings
+from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pytest_barapi.sharing import SharedOutcomes
 
 # A token is renewed this long before it expires (so a request never leaves with a token
 # that dies on the way), but never earlier than its last tenth of life (short-lived tokens).
 RENEW_BEFORE = 60.0
 RENEW_FRACTION = 0.1
+RENEWING = "renewing the token failed: "
 
 
 def renewal_margin(token: BarapiToken) -> float:
@@ -31,38 +42,37 @@ def renewal_margin(token: BarapiToken) -> float:
 class TokenBroker:
     """Hands out the token of each identity, exchanging at most once for it.
 
-    A failure is kept as its message: every later caller gets the same error and no request
+    A failure is kept like a token: every later caller gets the same failure and no request
     is sent again (a wrong password must cost one request, not one per test). A token about
     to expire, or that barapi rejected, is renewed once (:meth:`renew`). Under pytest-xdist,
-    ``sharing`` makes every decision once per run instead of once per worker. Every
-    credential and token it handles is added to ``known_secrets`` for the report scrubber.
+    ``sharing`` makes every decision once per run instead of once per worker. Each token is
+    added to ``known_secrets`` as it arrives, for the masker.
     """
 
     settings: Settings
-    known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
+    known_secrets: KnownSecrets
     sharing: SharedOutcomes | None = None
-    _outcomes: dict[Identity, BarapiToken | str] = field(default_factory=dict, repr=False)
+    _outcomes: dict[Identity, Outcome] = field(default_factory=dict, repr=False)
     # A test may use its session from several threads: one renewal, not one per thread.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        # Known from the start, not from the first exchange: a test can print a credential
-        # it read from the environment before (or without) any token is asked for.
-        self._know(Identity.configured(self.settings))
+        self._masker = Masker(self.known_secrets)
 
-    def token(self, identity: Identity) -> BarapiToken:
-        """The current token of ``identity``, renewed first if it is about to expire."""
+    def token(self, identity: Identity) -> Outcome:
+        """The current token of ``identity`` (renewed first if it is about to expire), or why
+        there is none."""
         with self._lock:
             outcome = self._outcomes.get(identity)
             if outcome is None:
                 outcome = self._decide(identity, stale=None)
-            # Also right after the first decision: a worker that starts late may find an
-            # old token in the run's sharing file.
+            # Also right after the first decision: a worker that starts late may be handed
+            # an old token by the others.
             if isinstance(outcome, BarapiToken) and _expiring(outcome):
                 outcome = self._decide(identity, stale=outcome)
-        return _token_or_raise(outcome)
+            return outcome
 
-    def renew(self, identity: Identity, rejected: str) -> BarapiToken:
+    def renew(self, identity: Identity, rejected: str) -> Outcome:
         """A token to replace the access token barapi just rejected (401 ``invalid_token``).
 
         Renews only if ``rejected`` is still the current token: requests that failed with the
@@ -80,77 +90,79 @@ class TokenBroker:
                 and outcome.access_token == rejected
             ):
                 outcome = self._decide(identity, stale=outcome)
-        return _token_or_raise(outcome)
+            return outcome
 
-    def _decide(self, identity: Identity, stale: BarapiToken | None) -> BarapiToken | str:
-        self._know(identity)
+    def _decide(self, identity: Identity, stale: BarapiToken | None) -> Outcome:
         if stale is None:
             work = partial(self._obtain, identity)
         else:
             work = partial(self._renew, identity, stale)
         outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
-        if isinstance(outcome, BarapiToken):
-            self.known_secrets.add(outcome.access_token, outcome.refresh_token)
+        self._know(outcome)  # also one another worker decided
         self._outcomes[identity] = outcome
         return outcome
 
-    def _know(self, identity: Identity) -> None:
-        self.known_secrets.add_pair(identity.user, identity.password)
-        self.known_secrets.add_pair(identity.client_id, identity.client_secret)
+    def _know(self, outcome: Outcome) -> None:
+        if isinstance(outcome, BarapiToken):
+            self.known_secrets.add(outcome.access_token, outcome.refresh_token)
 
-    def _obtain(self, identity: Identity) -> BarapiToken | str:
-        """The once-per-run work for an identity: its token, or why there is none."""
-        if self.settings.cassette is not None:
-            # The cassette decides: replay (no credentials needed), or go live and record.
-            from pytest_barapi.cassette import through_cassette
+    def _obtain(self, identity: Identity) -> Outcome:
+        """The once-per-run work for an identity: replayed, recorded, or live."""
+        path = cassette.cassette_path(self.settings, identity)
+        if path is None:
+            return self._password_grant(identity)
+        if not cassette.records_afresh(self.settings):
+            recorded = cassette.load(self.settings, path)
+            if isinstance(recorded, Failure):
+                return recorded
+            if recorded is not None:
+                # Replay needs no credentials and sends nothing.
+                return cassette.replay(self.settings, identity, path, recorded, self._masker)
+            not_recorded = cassette.not_recorded(self.settings, path)
+            if not_recorded is not None:
+                return not_recorded
+        return self._record(identity, path)
 
-            return through_cassette(self.settings, identity, self._live)
-        return self._live(identity)
-
-    def _live(self, identity: Identity) -> BarapiToken | str:
+    def _record(self, identity: Identity, path: Path) -> Outcome:
         missing = identity.missing()
         if missing:
-            return "missing credentials, no request sent: set " + ", ".join(missing)
-        return self._exchange(identity)
+            return cassette.credentials_missing(self.settings, path, _where(missing))
+        with cassette.recording(self.settings, identity, path, self.known_secrets) as recording:
+            # Known before the file is scanned: the scan looks for every secret the run knows.
+            outcome = recording.keep(self._password_grant(identity))
+        return recording.outcome(outcome)
 
-    def _exchange(self, identity: Identity) -> BarapiToken | str:
-        from pytest_barapi.exchange import post_grant
+    def _password_grant(self, identity: Identity) -> Outcome:
+        missing = identity.missing()
+        if missing:
+            return Failure("missing credentials, no request sent: set " + _where(missing))
+        outcome = self._post(identity.password_grant())
+        self._know(outcome)
+        return outcome
 
-        try:
-            return post_grant(
-                self.settings.token_url,
-                identity.password_grant(),
-                timeout=self.settings.timeout,
-                secrets=identity.secrets(),
-            )
-        except BarapiError as error:
-            return str(error)
-
-    def _renew(self, identity: Identity, stale: BarapiToken) -> BarapiToken | str:
+    def _renew(self, identity: Identity, stale: BarapiToken) -> Outcome:
         """RFC 6749 §6 with the same client; if refused, one password grant instead."""
-        from pytest_barapi.exchange import post_grant
-
         if stale.refresh_token:
-            try:
-                renewed = post_grant(
-                    self.settings.token_url,
-                    identity.refresh_grant(stale.refresh_token),
-                    timeout=self.settings.timeout,
-                    secrets=[*identity.secrets(), stale.access_token, stale.refresh_token],
-                )
-            except GrantRefused:
-                pass  # a revoked or expired refresh token: one password grant instead
-            except BarapiError as error:
-                return f"renewing the token failed: {error}"
-            else:
+            renewed = self._post(identity.refresh_grant(stale.refresh_token))
+            if isinstance(renewed, BarapiToken):
                 # A server that does not rotate may leave the refresh token out (§6): keep ours.
                 if renewed.refresh_token is None:
                     renewed = replace(renewed, refresh_token=stale.refresh_token)
                 return renewed
-        outcome = self._exchange(identity)
-        if isinstance(outcome, str):
-            return f"renewing the token failed: {outcome}"
-        return outcome
+            if not renewed.refused:
+                return renewed.prefixed(RENEWING)
+            # A revoked or expired refresh token: one password grant instead.
+        outcome = self._password_grant(identity)
+        return outcome.prefixed(RENEWING) if isinstance(outcome, Failure) else outcome
+
+    def _post(self, form: dict[str, str]) -> Outcome:
+        return post_grant(
+            self.settings.token_url, form, timeout=self.settings.timeout, masker=self._masker
+        )
+
+
+def _where(missing: list[str]) -> str:
+    return ", ".join(OPTIONS[name].where() for name in missing)
 
 
 def _expiring(token: BarapiToken) -> bool:
@@ -159,9 +171,3 @@ def _expiring(token: BarapiToken) -> bool:
     if token.replayed or not token.expires_in or token.expires_in <= 0:
         return False
     return token.expires_within(renewal_margin(token))
-
-
-def _token_or_raise(outcome: BarapiToken | str) -> BarapiToken:
-    if isinstance(outcome, str):
-        raise BarapiError(outcome)
-    return outcome

@@ -1,9 +1,11 @@
 """The token-exchange cassette: record the exchange once with vcrpy, replay it offline.
 
 pytest-recording cannot record session-scoped fixtures, so this module drives vcrpy itself for
-the one token exchange, and follows pytest-recording's ``--record-mode`` and
-``--disable-recording`` so that one flag controls every cassette of a run. vcrpy is imported
-here only, and only once a cassette is used.
+the token exchange, and follows pytest-recording's ``--record-mode`` and ``--disable-recording``
+so that one flag controls every cassette of a run. It offers what the broker orchestrates:
+:func:`load` and :func:`replay` an identity's cassette, or :func:`recording` what happens inside
+a block, keeping the file only if the block got a token. vcrpy is imported here only, and only
+once a cassette is used.
 
 A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_scrub` says how): a file
 that still holds a real value after scrubbing is deleted, and the exchange fails.
@@ -16,7 +18,7 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,8 +31,10 @@ from pytest_barapi.cassette_scrub import (
     CassetteScan,
     fix_content_length,
 )
-from pytest_barapi.errors import BarapiError
 from pytest_barapi.identity import Identity
+from pytest_barapi.masking import Masker
+from pytest_barapi.outcome import Failure, Outcome
+from pytest_barapi.secrets import KnownSecrets, Secret
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
@@ -39,56 +43,52 @@ MATCH_ON = ("method", "scheme", "host", "port", "path")
 RECORD = "pytest --record-mode=once"
 RERECORD = "pytest --record-mode=rewrite"
 
-Live = Callable[[Identity], "BarapiToken | str"]
+Recorded = tuple[list[Any], list[Any]]
 
 
 def cassette_path(settings: Settings, identity: Identity) -> Path | None:
-    """Where the exchange of ``identity`` is recorded, one file per identity; None: no cassette.
+    """Where the exchange of ``identity`` is recorded, one file per identity; None: no cassette
+    (none configured, or ``--disable-recording``: live, the cassette neither read nor written).
 
     The configured identity uses ``barapi_cassette`` itself. Any other identity (say, from
     ``barapi_session_factory``) uses a sibling file named after a short hash of its user,
     client id and scope, so no identity ever replays another's token. Never a hash of a
     password: a short hash in a committed file name is a password check anyone can run.
     """
-    if settings.cassette is None:
+    if settings.cassette is None or settings.recording_disabled:
         return None
     configured = settings.cassette
-    if identity == Identity.configured(settings):
+    if identity == settings.identity:
         return configured
     key = json.dumps([identity.user, identity.client_id, identity.scope])
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return configured.with_name(f"{configured.stem}.{digest}{configured.suffix}")
 
 
-def through_cassette(settings: Settings, identity: Identity, live: Live) -> BarapiToken | str:
-    """The token of ``identity``, replayed from its cassette or obtained live (and recorded).
+def records_afresh(settings: Settings) -> bool:
+    """Whether the run re-records every cassette (``--record-mode=all`` or ``rewrite``).
 
-    ``live`` is the broker's own exchange. Replay needs no credentials and sends nothing.
-    Returns the token or the message of why there is none, as the broker keeps outcomes.
+    vcrpy has no "rewrite"; for a token cassette both mean: record afresh, never replay.
     """
-    path = cassette_path(settings, identity)
-    assert path is not None
-    if settings.recording_disabled:
-        return live(identity)
-    try:
-        if settings.record_mode in ("all", "rewrite"):
-            # vcrpy has no "rewrite"; for a one-exchange cassette both mean: record afresh.
-            return _record(settings, identity, path, live)
-        recorded = _load(settings, path)
-        if recorded is not None:
-            return _replay(settings, identity, path, recorded)
-        if settings.record_mode == "none":
-            raise BarapiError(
-                f"no cassette at {_shown(path)} to replay (--record-mode=none); record it once "
-                f"with credentials set: {RECORD}"
-            )
-        return _record(settings, identity, path, live)
-    except BarapiError as error:
-        return str(error)
-    except Exception as error:
-        # A bug (ours or vcrpy's) mid-exchange: frames below may hold the request body, so
-        # report it by name once, like any failed exchange, rather than as a traceback.
-        return f"the cassette {_shown(path)} failed unexpectedly ({type(error).__name__})"
+    return settings.record_mode in ("all", "rewrite")
+
+
+def not_recorded(settings: Settings, path: Path) -> Failure | None:
+    """Why a cassette that is not there cannot be recorded in this run; None: it can be."""
+    if settings.record_mode != "none":
+        return None
+    return Failure(
+        f"no cassette at {_shown(path)} to replay (--record-mode=none); record it once "
+        f"with credentials set: {RECORD}"
+    )
+
+
+def credentials_missing(settings: Settings, path: Path, missing: str) -> Failure:
+    """Why recording cannot start: ``missing`` says which settings to set."""
+    return Failure(
+        f"recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) needs "
+        f"credentials; no request sent: set {missing}"
+    )
 
 
 def drop_authorization(vcr: Any) -> None:
@@ -118,14 +118,34 @@ def drop_authorization(vcr: Any) -> None:
     vcr.get_merged_config = get_merged_config
 
 
-def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> BarapiToken | str:
-    missing = identity.missing()
-    if missing:
-        return (
-            f"recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) needs "
-            "credentials; no request sent: set " + ", ".join(missing)
-        )
-    scan = CassetteScan.of(identity)
+@dataclass
+class Recording:
+    """What :func:`recording` yields: the block says whether its outcome is worth keeping."""
+
+    path: Path
+    _kept: bool = False
+    _problem: str | None = None
+
+    def keep(self, outcome: Outcome) -> Outcome:
+        """Keep the recording if ``outcome`` is a token (a failed exchange is never saved)."""
+        self._kept = isinstance(outcome, BarapiToken)
+        return outcome
+
+    def outcome(self, outcome: Outcome) -> Outcome:
+        """``outcome``, unless the cassette could not be kept: then why not."""
+        return outcome if self._problem is None else Failure(self._problem)
+
+
+@contextmanager
+def recording(
+    settings: Settings, identity: Identity, path: Path, known: KnownSecrets
+) -> Iterator[Recording]:
+    """Record the token endpoint traffic of the block into ``path``, scrubbed and scanned.
+
+    The file is written only if the block called :meth:`Recording.keep` with a token; every
+    token the recorded answer carries is added to ``known``.
+    """
+    scan = CassetteScan(identity, known)
     persister = _Persister(scan=scan)
     vcr = _vcr(
         path,
@@ -140,23 +160,22 @@ def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> B
         before_record_response=scan.scrub_response,
     )
     vcr.register_persister(persister)
+    kept = Recording(path)
     try:
         with _vcrpy_silenced(), vcr.use_cassette(str(path)):
-            outcome = live(identity)
-            if isinstance(outcome, str):
-                raise _NotRecorded(outcome)
-    except _NotRecorded as failed:
-        return failed.message
-    if persister.problem is not None:
-        raise BarapiError(persister.problem)
-    return outcome
+            yield kept
+            if not kept._kept:
+                raise _Discarded  # leave vcrpy's block by an exception, so it saves nothing
+    except _Discarded:
+        pass
+    kept._problem = persister.problem
 
 
-def _replay(
-    settings: Settings, identity: Identity, path: Path, recorded: tuple[list[Any], list[Any]]
-) -> BarapiToken:
-    from vcr.errors import CannotOverwriteExistingCassetteException
-
+def replay(
+    settings: Settings, identity: Identity, path: Path, recorded: Recorded, masker: Masker
+) -> Outcome:
+    """The token recorded in ``path`` for ``identity``: a placeholder only the recorded API
+    calls accept. Needs no credentials and sends nothing."""
     from pytest_barapi.exchange import post_grant
 
     vcr = _vcr(path, record_mode="none", match_on=MATCH_ON)
@@ -164,22 +183,23 @@ def _replay(
     # The replay sends what the recording holds: placeholders, never a credential. The token
     # is built as the answer arrives, so its lifetime counts from now: however old the
     # cassette, the replayed token is not born expired (and so not renewed).
-    credentials = ("client_id", "client_secret", "username", "password")
-    form = {
-        "grant_type": "password",
-        **{name: REQUEST_PLACEHOLDERS[name] for name in credentials},
-        "scope": identity.scope,
-    }
-    try:
-        with _vcrpy_silenced(), vcr.use_cassette(str(path)):
-            token = post_grant(settings.token_url, form, timeout=settings.timeout, secrets=[])
-        return replace(token, replayed=True)
-    except CannotOverwriteExistingCassetteException:
-        message = f"the cassette {_shown(path)} has no token exchange to replay; re-record it: "
-    raise BarapiError(message + RERECORD)
+    placeholders = identity.overridden(
+        user=REQUEST_PLACEHOLDERS["username"],
+        password=Secret(REQUEST_PLACEHOLDERS["password"]),
+        client_id=REQUEST_PLACEHOLDERS["client_id"],
+        client_secret=Secret(REQUEST_PLACEHOLDERS["client_secret"]),
+    )
+    with _vcrpy_silenced(), vcr.use_cassette(str(path)):
+        outcome = post_grant(
+            settings.token_url,
+            placeholders.password_grant(),
+            timeout=settings.timeout,
+            masker=masker,
+        )
+    return replace(outcome, replayed=True) if isinstance(outcome, BarapiToken) else outcome
 
 
-def _load(settings: Settings, path: Path) -> tuple[list[Any], list[Any]] | None:
+def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     """The recorded interactions, checked to hold a token exchange for our URL; None: no file."""
     from vcr import matchers
     from vcr.request import Request
@@ -192,9 +212,9 @@ def _load(settings: Settings, path: Path) -> tuple[list[Any], list[Any]] | None:
     except FileNotFoundError:
         return None
     except (OSError, UnicodeError) as error:
-        raise BarapiError(f"{unreadable}: unreadable ({type(error).__name__}){fix}") from None
+        return Failure(f"{unreadable}: unreadable ({type(error).__name__}){fix}")
     if not text.strip():
-        raise BarapiError(f"{unreadable}: the file is empty{fix}")
+        return Failure(f"{unreadable}: the file is empty{fix}")
     try:
         requests, responses, *_metadata = deserialize(text, _serializer(path))
     except Exception as error:
@@ -202,14 +222,14 @@ def _load(settings: Settings, path: Path) -> tuple[list[Any], list[Any]] | None:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         reason = f"not a vcrpy cassette ({type(error).__name__}{where})"
-        raise BarapiError(f"{unreadable}: {reason}{fix}") from None
+        return Failure(f"{unreadable}: {reason}{fix}")
     if not requests:
-        raise BarapiError(f"{unreadable}: it holds no recorded exchange{fix}")
+        return Failure(f"{unreadable}: it holds no recorded exchange{fix}")
     wanted = Request("POST", settings.token_url, b"", {})
     match_on = [getattr(matchers, name) for name in MATCH_ON]
     if not any(matchers.requests_match(wanted, request, match_on) for request in requests):
         recorded = requests[0]
-        raise BarapiError(
+        return Failure(
             f"the cassette {_shown(path)} was recorded for {recorded.method} "
             f"{_without_userinfo(recorded.uri)}, not POST {settings.token_url} "
             f"({OPTIONS['url'].where()}, from {settings.sources['url']}); re-record it for "
@@ -258,11 +278,11 @@ class _Persister:
     What went wrong is kept in ``problem`` instead.
     """
 
-    recorded: tuple[list[Any], list[Any]] | None = None
+    recorded: Recorded | None = None
     scan: CassetteScan | None = None
     problem: str | None = None
 
-    def load_cassette(self, cassette_path: str, serializer: Any) -> tuple[list[Any], list[Any]]:
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Recorded:
         from vcr.persisters.filesystem import CassetteNotFoundError
 
         if self.recorded is None:
@@ -272,10 +292,11 @@ class _Persister:
     def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
         from vcr.serialize import serialize
 
-        assert self.scan is not None, "a replay never saves"
         path = Path(cassette_path)
         temporary = None
         try:
+            if self.scan is None:
+                raise RuntimeError("a replay never saves")
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, temporary = tempfile.mkstemp(
                 dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
@@ -303,12 +324,8 @@ class _Persister:
                 Path(temporary).unlink(missing_ok=True)
 
 
-class _NotRecorded(Exception):
-    """The live exchange failed: leave the ``with`` by an exception, so vcrpy saves nothing."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+class _Discarded(Exception):
+    """The block got no token: leave vcrpy's ``with`` by an exception, so it saves nothing."""
 
 
 def _shown(path: Path) -> str:

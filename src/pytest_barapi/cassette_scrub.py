@@ -1,20 +1,21 @@
 """What a token-exchange cassette may hold: placeholders in, every real value scanned out.
 
 The credentials in the recorded request and the tokens in the recorded response are replaced
-by fixed placeholders; the written file is then scanned for the real values (raw, URL-encoded,
-JSON-escaped), so a leak is caught even where a placeholder did not go in.
+by fixed placeholders; the written file is then scanned with the run's masker, so a leak in any
+form it knows is caught even where a placeholder did not go in.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from pytest_barapi.identity import Identity
-from pytest_barapi.scrubbing import basic_credentials
+from pytest_barapi.masking import Masker
+from pytest_barapi.secrets import KnownSecrets
 
 # What a recorded request says instead of each credential. A replay sends exactly these.
 REQUEST_PLACEHOLDERS = {
@@ -51,33 +52,17 @@ VOCABULARY = frozenset(
 
 @dataclass
 class CassetteScan:
-    """The real values a cassette must not hold, and the response scrubber that collects them.
+    """The response scrubber, and the scan of the written file for what must not be there.
 
-    Secrets (password, client secret, every token the response carried) are looked for
-    anywhere in the file; the user name and client id in the recorded requests only, as they
-    may rightly appear elsewhere (a user named "barapi" in the host name).
+    Secrets (every one the run knows, including each token the response carried) are looked
+    for anywhere in the file; the user name and client id in the recorded requests only, as
+    they may rightly appear elsewhere (a user named "barapi" in the host name).
     """
 
-    secrets: list[tuple[str, str]] = field(default_factory=list)
-    identifiers: list[tuple[str, str]] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, identity: Identity) -> CassetteScan:
-        scan = cls()
-        if identity.password:
-            scan.secrets.append(("the password", identity.password.reveal()))
-        if identity.client_secret:
-            secret = identity.client_secret.reveal()
-            scan.secrets.append(("the client secret", secret))
-            client = identity.client_id or ""
-            # HTTP Basic client authentication (RFC 6749 §2.3.1): the forms the scrubber masks.
-            for basic in sorted(basic_credentials(client, secret)):
-                scan.secrets.append(("the client credentials (HTTP Basic)", basic))
-        if identity.user:
-            scan.identifiers.append(("the user name", identity.user))
-        if identity.client_id:
-            scan.identifiers.append(("the client id", identity.client_id))
-        return scan
+    identity: Identity
+    known: KnownSecrets
+    # What each token of the answer is called, to name it in a finding.
+    _tokens: dict[str, str] = field(default_factory=dict)
 
     def scrub_response(self, response: dict[str, Any]) -> dict[str, Any] | None:
         """vcrpy's before_record_response: tokens become placeholders; failures are dropped."""
@@ -91,7 +76,9 @@ class CassetteScan:
             return None
         for name, placeholder in RESPONSE_PLACEHOLDERS.items():
             if body.get(name) is not None:
-                self.secrets.append((f"the {name.replace('_', ' ')}", str(body[name])))
+                # Every token the answer carries is a secret of the run from now on.
+                self.known.add(str(body[name]))
+                self._tokens[f"the {name.replace('_', ' ')}"] = str(body[name])
                 body[name] = placeholder
         text = json.dumps(body).encode()
         headers = {
@@ -103,26 +90,43 @@ class CassetteScan:
         return {**response, "headers": headers, "body": {"string": text}}
 
     def leak(self, text: str, data: Any) -> str | None:
-        """Which real value the written file (``text``, parsed as ``data``) still holds, where."""
-        for what, value in self.secrets:
-            for form, needle in _forms(value):
-                for where, string in _strings(data, ""):
-                    if _occurs(needle, string):
-                        return f"{what} ({form}) at {where.lstrip('/')}"
-                if _occurs(needle, text):
-                    return f"{what} ({form}) in the file"
+        """What the written file (``text``, parsed as ``data``) still holds, and where."""
+        masker = Masker(self.known)
+        for where, string in _strings(data, ""):
+            if masker.reveals(_without_vocabulary(string)):
+                return f"{self._what(string)} at {where.lstrip('/')}"
+        if masker.reveals(_without_vocabulary(text)):
+            return f"{self._what(text)} in the file"
         interactions = data.get("interactions") if isinstance(data, dict) else None
         requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
-        for what, value in self.identifiers:
-            for form, needle in _forms(value):
-                for request in requests:
-                    if not isinstance(request, dict):
-                        continue
-                    for part in ("body", "headers"):
-                        for where, string in _strings(request.get(part), f"request/{part}"):
-                            if _occurs(needle, string):
-                                return f"{what} ({form}) at {where}"
+        identifiers = [
+            ("the user name", self.identity.user),
+            ("the client id", self.identity.client_id),
+        ]
+        for what, value in identifiers:
+            if not value:
+                continue
+            masker = _masker_of(value)
+            for request in requests:
+                if not isinstance(request, dict):
+                    continue
+                for part in ("body", "headers"):
+                    for where, string in _strings(request.get(part), f"request/{part}"):
+                        if masker.reveals(_without_vocabulary(string)):
+                            return f"{what} at {where}"
         return None
+
+    def _what(self, text: str) -> str:
+        """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
+        named = [
+            ("the password", self.identity.password),
+            ("the client secret", self.identity.client_secret),
+        ]
+        values = [(what, secret.reveal()) for what, secret in named if secret]
+        for what, value in [*values, *self._tokens.items()]:
+            if _masker_of(value).reveals(_without_vocabulary(text)):
+                return what
+        return "a secret of the run"
 
 
 def fix_content_length(request: Any) -> Any:
@@ -132,42 +136,23 @@ def fix_content_length(request: Any) -> Any:
     return request
 
 
-def _forms(value: str) -> Iterator[tuple[str, str]]:
-    seen = set()
-    for form, text in (
-        ("raw", value),
-        ("URL-encoded", quote_plus(value)),
-        ("URL-encoded", quote(value, safe="")),
-        ("URL-encoded", quote(value)),
-        ("JSON-escaped", json.dumps(value)[1:-1]),
-    ):
-        if text and text not in seen:
-            seen.add(text)
-            yield form, text
+def _masker_of(value: str) -> Masker:
+    known = KnownSecrets()
+    known.add(value)
+    return Masker(known)
 
 
-def _occurs(needle: str, text: str) -> bool:
-    """Whether ``needle`` is in ``text`` anywhere but inside a vocabulary word."""
-    start = text.find(needle)
-    if start < 0:
-        return False
-    covered = [
-        (at, at + len(word))
-        for word in VOCABULARY
-        if needle in word
-        for at in _positions(word, text)
-    ]
-    for at in _positions(needle, text, start):
-        if not any(begin <= at and at + len(needle) <= end for begin, end in covered):
-            return True
-    return False
+# A vocabulary word standing on its own (a field name, a placeholder), not inside a longer
+# value: a weak password equal to one ("password") is not a leak where it is only that word.
+_VOCABULARY_WORD = re.compile(
+    r"(?<![\w-])(?:"
+    + "|".join(re.escape(word) for word in sorted(VOCABULARY, key=len, reverse=True))
+    + r")(?![\w-])"
+)
 
 
-def _positions(needle: str, text: str, start: int = 0) -> Iterator[int]:
-    at = text.find(needle, start)
-    while at >= 0:
-        yield at
-        at = text.find(needle, at + 1)
+def _without_vocabulary(text: str) -> str:
+    return _VOCABULARY_WORD.sub("\0", text)
 
 
 def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:

@@ -1,8 +1,10 @@
 """The one place that talks OAuth: POST a grant to <url>/oauth/token, read the answer.
 
-Every failure becomes a :class:`BarapiError` whose message names the cause and the setting to
-fix. It is raised ``from None`` and built from plain strings, so no frame or exception that
-held the request body (ours, requests', urllib3's) travels with it.
+The answer is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
+:class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
+A failure is built from plain strings, so no frame or exception that held the request body
+(ours, requests', urllib3's) travels with it; whatever it quotes of the answer is masked with
+the run's masker (a server may echo the request body).
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from pytest_barapi.errors import BarapiError, GrantRefused
-from pytest_barapi.scrubbing import Scrubber
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.masking import Masker
+from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS
 from pytest_barapi.token import BarapiToken
 
@@ -67,26 +68,21 @@ def _retry(timeout: float) -> DeadlineRetry:
     return retry
 
 
-def post_grant(
-    url: str, form: dict[str, str], *, timeout: float, secrets: list[str]
-) -> BarapiToken:
-    """Send one grant (with retries on connection errors and 5xx) and return its token."""
-    message = None
+def post_grant(url: str, form: dict[str, str], *, timeout: float, masker: Masker) -> Outcome:
+    """Send one grant (with retries on connection errors and 5xx); its token, or why not."""
     with requests.Session() as http:
         http.trust_env = False  # no netrc credentials or proxies from the user's environment
         http.mount(url, HTTPAdapter(max_retries=_retry(timeout)))
         try:
             response = http.post(url, data=form, timeout=timeout, allow_redirects=False)
         except requests.RequestException as error:
-            message = _transport_failure(error, url, timeout)
+            return Failure(_transport_failure(error, url, timeout))
         except Exception as error:
             # A bug of ours or a library's: its traceback would pass through frames holding
             # the form, so only its type and (masked) text leave here.
-            detail = _masked(str(error), secrets)
-            message = f"unexpected {type(error).__name__} posting to {url}: {detail}"
-    if message is not None:
-        raise BarapiError(message) from None
-    return _read_answer(url, response, secrets)
+            detail = masker.mask(str(error))
+            return Failure(f"unexpected {type(error).__name__} posting to {url}: {detail}")
+    return _read_answer(url, response, masker)
 
 
 def _transport_failure(error: BaseException, url: str, timeout: float) -> str:
@@ -121,7 +117,7 @@ def _transport_failure(error: BaseException, url: str, timeout: float) -> str:
     return f"{cause} for {url}; check {OPTIONS['url'].where()}"
 
 
-def _read_answer(url: str, response: requests.Response, secrets: list[str]) -> BarapiToken:
+def _read_answer(url: str, response: requests.Response, masker: Masker) -> Outcome:
     status = f"HTTP {response.status_code}"
     content_type = response.headers.get("Content-Type", "no content type")
     try:
@@ -129,43 +125,43 @@ def _read_answer(url: str, response: requests.Response, secrets: list[str]) -> B
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        excerpt = _masked(response.text[:EXCERPT], secrets)
+        excerpt = masker.mask(response.text[:EXCERPT])
         kind = "not JSON" if body is None else "JSON but not an object"
-        raise BarapiError(
+        return Failure(
             f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; "
             f"check {OPTIONS['url'].where()}"
         )
     if 400 <= response.status_code < 500:
-        raise GrantRefused(_refusal(url, status, body, secrets))
+        return Failure(_refusal(url, status, body, masker), refused=True)
     if response.status_code != 200:
-        raise BarapiError(_refusal(url, status, body, secrets))
+        return Failure(_refusal(url, status, body, masker))
     return _token(url, body)
 
 
-def _refusal(url: str, status: str, body: dict[str, Any], secrets: list[str]) -> str:
+def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> str:
     error = body.get("error")
     if not isinstance(error, str):
-        excerpt = _masked(str(body)[:EXCERPT], secrets)
+        excerpt = masker.mask(str(body)[:EXCERPT])
         return f"{url} answered {status} without an OAuth error code: {excerpt}"
     description = body.get("error_description")
-    detail = f" ({_masked(str(description), secrets)})" if description else ""
+    detail = f" ({masker.mask(str(description))})" if description else ""
     fix = ", ".join(OPTIONS[name].where() for name in FIXES.get(error, ()))
     advice = f"; check {fix}" if fix else ""
     return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
 
 
-def _token(url: str, body: dict[str, Any]) -> BarapiToken:
+def _token(url: str, body: dict[str, Any]) -> Outcome:
     for name in ("access_token", "token_type"):
         if not isinstance(body.get(name), str) or not body[name]:
-            raise BarapiError(f"{url} answered HTTP 200 without {name!r} in its JSON")
+            return Failure(f"{url} answered HTTP 200 without {name!r} in its JSON")
     if body["token_type"].lower() != "bearer":
-        raise BarapiError(f"{url} issued a {body['token_type']!r} token; barapi uses Bearer")
+        return Failure(f"{url} issued a {body['token_type']!r} token; barapi uses Bearer")
     expires_in = body.get("expires_in")
     if expires_in is not None:
         try:
             expires_in = int(expires_in)
         except (TypeError, ValueError):
-            raise BarapiError(f"{url} answered a non-integer expires_in") from None
+            return Failure(f"{url} answered a non-integer expires_in")
     refresh = body.get("refresh_token")
     scope = body.get("scope")
     return BarapiToken(
@@ -175,10 +171,3 @@ def _token(url: str, body: dict[str, Any]) -> BarapiToken:
         refresh_token=refresh if isinstance(refresh, str) else None,
         scope=scope if isinstance(scope, str) else None,
     )
-
-
-def _masked(text: str, secrets: list[str]) -> str:
-    # A server may echo the request body: the secrets come back form-encoded, not plain.
-    known = KnownSecrets()
-    known.add(*secrets)
-    return Scrubber(known).mask(text)

@@ -1,11 +1,13 @@
-"""Who the exchange authenticates as: a user and a client, with their secrets kept masked."""
+"""Who the exchange authenticates as, and the form of each grant it makes as that identity."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from pytest_barapi.secrets import Secret
-from pytest_barapi.settings import CREDENTIALS, OPTIONS, Settings
+
+# The credentials a password grant needs, by setting name.
+CREDENTIALS = ("user", "password", "client_id", "client_secret")
 
 
 @dataclass(frozen=True)
@@ -17,16 +19,6 @@ class Identity:
     client_id: str | None
     client_secret: Secret | None
     scope: str = ""
-
-    @classmethod
-    def configured(cls, settings: Settings) -> Identity:
-        return cls(
-            user=settings.user,
-            password=settings.password,
-            client_id=settings.client_id,
-            client_secret=settings.client_secret,
-            scope=settings.scope,
-        )
 
     def overridden(
         self,
@@ -50,19 +42,21 @@ class Identity:
         )
 
     def missing(self) -> list[str]:
-        """``--barapi-user / BARAPI_USER``-style names of each credential that is not set."""
-        return [OPTIONS[name].where() for name in CREDENTIALS if not getattr(self, name)]
+        """The names (from :data:`CREDENTIALS`) of each credential that is not set."""
+        return [name for name in CREDENTIALS if not getattr(self, name)]
+
+    def credential_pairs(self) -> list[tuple[str | None, Secret | None]]:
+        """Each secret with the name it travels with (HTTP Basic carries them together)."""
+        return [(self.user, self.password), (self.client_id, self.client_secret)]
 
     def password_grant(self) -> dict[str, str]:
         """The form body of RFC 6749 §4.3, exactly as barapi's API page shows it."""
-        assert self.password is not None
-        assert self.client_secret is not None
         return {
             "grant_type": "password",
             "client_id": self.client_id or "",
-            "client_secret": self.client_secret.reveal(),
+            "client_secret": _revealed(self.client_secret),
             "username": self.user or "",
-            "password": self.password.reveal(),
+            "password": _revealed(self.password),
             "scope": self.scope,
         }
 
@@ -74,17 +68,18 @@ class Identity:
         as ``[""]``), and sending the configured scope again is refused by a server that
         granted less.
         """
-        assert self.client_secret is not None
         return {
             "grant_type": "refresh_token",
             "refresh_token": refresh_token,
             "client_id": self.client_id or "",
-            "client_secret": self.client_secret.reveal(),
+            "client_secret": _revealed(self.client_secret),
         }
-
-    def secrets(self) -> list[str]:
-        return [s.reveal() for s in (self.password, self.client_secret) if s]
 
 
 def _secret(value: str | Secret) -> Secret:
     return value if isinstance(value, Secret) else Secret(value)
+
+
+def _revealed(secret: Secret | None) -> str:
+    # A grant is only built once missing() is empty; "" would be refused, never sent blind.
+    return secret.reveal() if secret is not None else ""

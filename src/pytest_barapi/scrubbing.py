@@ -1,161 +1,88 @@
-"""Masks every known secret, in every form it takes, in what pytest reports and logs.
+"""Where masked text is put back: pytest's reports, warnings, log output and --debug traces.
 
 A test can print a token, log it, put it in a local variable, or fail an assertion that
 compares it; pytest then copies it into the failure report, the captured output and the log.
-The scrubber rewrites reports (and log lines, and warnings) before any reporter sees them, so
-the terminal, junit xml, log files and xdist's serialized reports only ever hold ``********``.
-
-A secret shows up in more forms than its plain text: URL-encoded in a form body or a query,
-escaped in JSON or a Python repr, base64-encoded with its name in an HTTP Basic header, or cut
-short next to ``...`` where pytest truncates a long repr. Each form is masked.
+:class:`SecretMasking` rewrites reports (and log lines, and warnings) before any reporter sees
+them, so the terminal, junit xml, log files and xdist's serialized reports only ever hold
+``********``. What counts as a secret, in which forms, is :mod:`pytest_barapi.masking`'s.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import logging
-import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_barapi.secrets import MASK, KnownSecrets
-
-# A piece of a secret shorter than this, cut off by "...", is not worth hiding (and could
-# match innocent text); a longer one is masked.
-FRAGMENT = 8
-ELLIPSIS = "..."
+from pytest_barapi.masking import Masker
+from pytest_barapi.secrets import KnownSecrets
 
 
-def _json_ascii(text: str) -> str:
-    return json.dumps(text)[1:-1]
+class SecretMasking:
+    """The pytest plugin that masks known secrets in reports, warnings, log output and --debug
+    traces, before anything prints or serializes them."""
 
+    def __init__(self, known: KnownSecrets, config: pytest.Config) -> None:
+        self.masker = Masker(known)
+        self.mask_trace(config.pluginmanager.trace.root)
+        # pytest's logging plugin exists from its own (trylast) pytest_configure on: when
+        # this is registered mid-run, there is no pytest_sessionstart to wait for.
+        logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
+        if logging_plugin is not None:
+            self.mask_log_output(logging_plugin)
 
-def _json_unicode(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)[1:-1]
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+        self.mask_log_output(logging_plugin)
 
+    # tryfirst wrappers are the outermost: the masking comes after every other plugin has
+    # finished the report, and before any reporter (terminal, junitxml, xdist) reads it.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        self.scrub_report(report)
+        return report
 
-def _python(text: str) -> str:
-    return repr(text)[1:-1]
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_make_collect_report(
+        self,
+    ) -> Generator[None, pytest.CollectReport | None, pytest.CollectReport | None]:
+        report = yield
+        if report is not None:
+            self.scrub_report(report)
+        return report
 
-
-# Escaped once, or twice: --debug traces the repr of a list of assertion lines, each of
-# which holds the repr of the compared string.
-ESCAPES = (_json_ascii, _json_unicode, _python)
-ESCAPE_DEPTH = 2
-
-
-def forms(secret: str) -> set[str]:
-    """How ``secret`` looks in a form body or URL, in bytes, and escaped in JSON or a repr."""
-    written = {
-        secret,
-        quote(secret),
-        quote(secret, safe=""),
-        quote_plus(secret),
-        repr(secret.encode())[2:-1],
-    }
-    for _ in range(ESCAPE_DEPTH):
-        written |= {escape(form) for form in written for escape in ESCAPES}
-    return written
-
-
-def basic_credentials(name: str, secret: str) -> set[str]:
-    """The base64 of ``name:secret`` as HTTP Basic sends it (RFC 7617, and RFC 6749 §2.3.1,
-    which form-encodes both halves first), without padding so any padding still matches."""
-    encoded = set()
-    for pair in (f"{name}:{secret}", f"{quote_plus(name)}:{quote_plus(secret)}"):
-        raw = pair.encode()
-        for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-            encoded.add(b64.decode().rstrip("="))
-    return encoded
-
-
-class Scrubber:
-    """Masks the secrets in ``known`` (as they are when called: tokens arrive mid-run)."""
-
-    def __init__(self, known: KnownSecrets) -> None:
-        self.known = known
-        self._key: tuple[frozenset[str], frozenset[tuple[str, str]]] | None = None
-        self._forms: list[str] = []
-        self._pattern: re.Pattern[str] | None = None
-
-    # -- text -------------------------------------------------------------------------------
-
-    def mask(self, text: str) -> str:
-        """``text`` with every form of every known secret, and every cut-off piece of one
-        next to ``...``, replaced by ``********``."""
-        pattern = self._compiled()
-        if pattern is None:
-            return text
-        text = pattern.sub(MASK, text)
-        spans = sorted(set(self._fragments(text)))
-        for start, end in reversed(_merged(spans)):
-            text = text[:start] + MASK + text[end:]
-        return text
-
-    def reveals(self, text: str) -> bool:
-        return self.mask(text) != text
-
-    def _compiled(self) -> re.Pattern[str] | None:
-        key = (self.known.values(), self.known.pairs())
-        if key != self._key:
-            found: set[str] = set()
-            for value in key[0]:
-                found |= forms(value)
-            for name, secret in key[1]:
-                for encoded in basic_credentials(name, secret):
-                    found |= forms(encoded)
-            found.discard("")
-            # Longest first: one form can contain another (a secret within a longer one).
-            self._forms = sorted(found, key=len, reverse=True)
-            alternatives = "|".join(re.escape(form) for form in self._forms)
-            self._pattern = re.compile(alternatives) if alternatives else None
-            self._key = key
-        return self._pattern
-
-    def _fragments(self, text: str) -> Iterator[tuple[int, int]]:
-        """Spans of the head of a secret right before ``...`` and of its tail right after,
-        as pytest leaves them when it shortens a long repr or explanation."""
-        if ELLIPSIS not in text:
-            return
-        for match in re.finditer(re.escape(ELLIPSIS), text):
-            before, after = match.start(), match.end()
-            for form in self._forms:
-                if len(form) <= FRAGMENT:
-                    continue
-                head = _longest_head(text, before, form)
-                if head:
-                    yield before - head, before
-                tail = _longest_tail(text, after, form)
-                if tail:
-                    yield after, after + tail
-
-    # -- reports ----------------------------------------------------------------------------
+    # A historic hook takes no wrapper; tryfirst still runs before the reporters' impls.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
+        self.scrub_warning(warning_message)
 
     def scrub_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
         """Mask secrets in everything a reporter reads from ``report``, in place."""
-        if not _has_text(report) or self._compiled() is None:
+        if not _has_text(report) or not self.masker.known.values():
             return
-        report.sections = [(self.mask(title), self.mask(text)) for title, text in report.sections]
+        report.sections = [
+            (self.masker.mask(title), self.masker.mask(text)) for title, text in report.sections
+        ]
         report.longrepr = self._longrepr(report.longrepr)
         wasxfail = getattr(report, "wasxfail", None)
         if isinstance(wasxfail, str):
-            report.wasxfail = self.mask(wasxfail)  # type: ignore[union-attr]
+            report.wasxfail = self.masker.mask(wasxfail)  # type: ignore[union-attr]
         if isinstance(report, pytest.TestReport):
             report.user_properties = [
-                (self.mask(name), self._value(value)) for name, value in report.user_properties
+                (self.masker.mask(name), self._value(value))
+                for name, value in report.user_properties
             ]
 
     def _longrepr(self, longrepr: Any) -> Any:
         if longrepr is None:
             return None
         if isinstance(longrepr, str):
-            return self.mask(longrepr)
+            return self.masker.mask(longrepr)
         if isinstance(longrepr, tuple):  # a skip: (path, lineno, reason)
             return tuple(self._value(item) for item in longrepr)
         if hasattr(longrepr, "toterminal"):
@@ -167,7 +94,7 @@ class Scrubber:
                 rendered = str(longrepr)
             except Exception:
                 return longrepr
-            return self.mask(rendered) if self.reveals(rendered) else longrepr
+            return self.masker.mask(rendered) if self.masker.reveals(rendered) else longrepr
         return self._value(longrepr)
 
     def _scrub_repr(self, repr_: Any, seen: set[int]) -> None:
@@ -183,7 +110,7 @@ class Scrubber:
 
     def _scrubbed(self, value: Any, seen: set[int]) -> Any:
         if isinstance(value, str):
-            masked = self.mask(value)
+            masked = self.masker.mask(value)
             return value if masked == value else masked
         if type(value) in (list, tuple):
             items = [self._scrubbed(item, seen) for item in value]
@@ -203,22 +130,20 @@ class Scrubber:
     def _value(self, value: Any) -> Any:
         """A string masked; anything else as is, unless its text reveals a secret."""
         if isinstance(value, str):
-            return self.mask(value)
+            return self.masker.mask(value)
         try:
             text = str(value)
         except Exception:
             return value
-        return self.mask(text) if self.reveals(text) else value
-
-    # -- warnings and logs ------------------------------------------------------------------
+        return self.masker.mask(text) if self.masker.reveals(text) else value
 
     def scrub_warning(self, warning_message: warnings.WarningMessage) -> None:
         """Mask the text of a recorded warning, before the summary or xdist shows it."""
         message = warning_message.message
         text = str(message)
-        if not self.reveals(text):
+        if not self.masker.reveals(text):
             return
-        masked = self.mask(text)
+        masked = self.masker.mask(text)
         try:
             replacement = type(message)(masked)
         except Exception:
@@ -233,14 +158,14 @@ class Scrubber:
             handler = getattr(logging_plugin, name, None)
             if isinstance(handler, logging.Handler):
                 inner = handler.formatter or logging.Formatter()
-                handler.setFormatter(MaskingFormatter(inner, self))
+                handler.setFormatter(MaskingFormatter(inner, self.masker))
 
     def mask_trace(self, tracer: Any) -> None:
         """Mask what ``--debug`` writes: it traces hook arguments and results, such as the
         values a failing assertion compares. (The command line is written before this.)"""
         write = getattr(tracer, "_writer", None)  # pluggy's TagTracer has no public getter
         if write is not None:
-            tracer.setwriter(lambda text: write(self.mask(text)))
+            tracer.setwriter(lambda text: write(self.masker.mask(text)))
 
 
 def _has_text(report: pytest.TestReport | pytest.CollectReport) -> bool:
@@ -258,47 +183,10 @@ class MaskingFormatter(logging.Formatter):
     """Wraps a handler's formatter: the record stays intact for other handlers (``caplog``
     must see what the test logged), only this handler's output is masked."""
 
-    def __init__(self, inner: logging.Formatter, scrubber: Scrubber) -> None:
+    def __init__(self, inner: logging.Formatter, masker: Masker) -> None:
         super().__init__()
         self.inner = inner
-        self.scrubber = scrubber
+        self.masker = masker
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.scrubber.mask(self.inner.format(record))
-
-
-def _longest_head(text: str, end: int, form: str) -> int:
-    """Length of the longest proper head of ``form`` (at least FRAGMENT) ending at ``end``."""
-    probe = text[end - FRAGMENT : end] if end >= FRAGMENT else ""
-    if len(probe) < FRAGMENT:
-        return 0
-    at = form.rfind(probe, 0, len(form) - 1)
-    while at != -1:
-        length = at + FRAGMENT
-        if text.endswith(form[:length], 0, end):
-            return length
-        at = form.rfind(probe, 0, at + FRAGMENT - 1)
-    return 0
-
-
-def _longest_tail(text: str, start: int, form: str) -> int:
-    """Length of the longest proper tail of ``form`` (at least FRAGMENT) starting at ``start``."""
-    probe = text[start : start + FRAGMENT]
-    if len(probe) < FRAGMENT:
-        return 0
-    at = form.find(probe, 1)
-    while at != -1:
-        if text.startswith(form[at:], start):
-            return len(form) - at
-        at = form.find(probe, at + 1)
-    return 0
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
+        return self.masker.mask(self.inner.format(record))

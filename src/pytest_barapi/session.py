@@ -44,6 +44,9 @@ class BearerAuth(requests.auth.AuthBase):
     def _retry_with_renewed_token(
         self, response: requests.Response, **kwargs: Any
     ) -> requests.Response:
+        # The way requests' own HTTPDigestAuth.handle_401 answers a challenge: consume and
+        # release the first answer, copy the request with the new credentials and cookies,
+        # send it through the same connection adapter, and chain the first into its history.
         request = response.request
         if (
             self.renew is None

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import Secret
 
 if TYPE_CHECKING:
@@ -66,7 +67,6 @@ OPTIONS = {
         ),
     )
 }
-CREDENTIALS = ("user", "password", "client_id", "client_secret")
 LOOPBACK_NAMES = {"localhost"}
 
 
@@ -88,11 +88,8 @@ def add_options(parser: pytest.Parser) -> None:
 @dataclass(frozen=True)
 class Settings:
     url: str
-    user: str | None
-    password: Secret | None
-    client_id: str | None
-    client_secret: Secret | None
-    scope: str
+    # The configured credentials and scope: who barapi_token and barapi_session are for.
+    identity: Identity
     timeout: float
     cassette: Path | None
     sources: Mapping[str, str]
@@ -106,14 +103,14 @@ class Settings:
 
     def header(self) -> str:
         def shown(name: str) -> str:
-            value = getattr(self, name)
+            value = getattr(self.identity, name)
             source = self.sources[name]
             if OPTIONS[name].secret:
                 return f"{name}: set ({source})" if value else f"{name}: not set"
             return f"{name}: {value if value is not None else '-'} ({source})"
 
-        names = ("url", "user", "client_id", "password", "client_secret")
-        parts = [shown(name) for name in names]
+        names = ("user", "client_id", "password", "client_secret")
+        parts = [f"url: {self.url} ({self.sources['url']})", *(shown(name) for name in names)]
         if self.cassette is not None:
             mode = "disabled" if self.recording_disabled else self.record_mode
             source = self.sources["cassette"]
@@ -155,11 +152,13 @@ def resolve(config: pytest.Config) -> Settings:
     cassette = raw["cassette"]
     return Settings(
         url=_checked_url(raw["url"] or "", sources["url"]),
-        user=raw["user"],
-        password=secret("password"),
-        client_id=raw["client_id"],
-        client_secret=secret("client_secret"),
-        scope=raw["scope"] or "",
+        identity=Identity(
+            user=raw["user"],
+            password=secret("password"),
+            client_id=raw["client_id"],
+            client_secret=secret("client_secret"),
+            scope=raw["scope"] or "",
+        ),
         timeout=_checked_timeout(raw["timeout"] or "", sources["timeout"]),
         cassette=Path(config.rootpath, cassette) if cassette else None,
         sources=sources,

@@ -32,7 +32,9 @@ from typing import Any
 
 import pytest
 
+from pytest_barapi import outcome as outcomes
 from pytest_barapi.identity import Identity
+from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
@@ -45,8 +47,6 @@ SLACK = 10.0
 
 _directory_key = pytest.StashKey[Path]()
 _run_key = pytest.StashKey[str]()
-
-Outcome = BarapiToken | str
 
 
 def lock_wait(settings: Settings) -> float:
@@ -115,13 +115,13 @@ class SharedOutcomes:
         try:
             directory = self._private_directory()
         except OSError as error:
-            return f"cannot share the token between pytest-xdist workers: {error}"
+            return Failure(f"cannot share the token between pytest-xdist workers: {error}")
         name = self._name(identity)
         lock = FileLock(directory / f"{name}.lock", timeout=self.wait, mode=0o600)
         try:
             lock.acquire()
         except Timeout:
-            return (
+            return Failure(
                 f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
                 f"exchange (lock {lock.lock_file}); it seems stuck. Check that barapi answers, "
                 f"or raise {OPTIONS['timeout'].where()}"
@@ -166,25 +166,22 @@ class SharedOutcomes:
 
 
 def _settled(shared: Outcome, stale: BarapiToken | None) -> bool:
-    if stale is None or isinstance(shared, str):
+    if stale is None or isinstance(shared, Failure):
         return True
     return shared.access_token != stale.access_token
 
 
 def _read(path: Path) -> Outcome | None:
     try:
-        data = json.loads(path.read_text())
-        if "error" in data:
-            return str(data["error"])
-        return BarapiToken.from_json(data["token"])
+        return outcomes.from_json(json.loads(path.read_text()))
     except FileNotFoundError:
         return None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, TypeError):
         return None  # unreadable (it never should be: it is written whole): decide again
 
 
 def _write(path: Path, outcome: Outcome) -> None:
-    data = {"error": outcome} if isinstance(outcome, str) else {"token": outcome.to_json()}
+    data = outcomes.to_json(outcome)
     # mkstemp makes the file 0600; the rename makes it appear whole or not at all.
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
     try:

@@ -1,0 +1,111 @@
+"""What one pytest run holds for barapi: its settings, the secrets it knows, and its broker.
+
+Kept in one stash key. A run that uses no barapi fixture pays only for the settings: the
+masking is turned on once a secret can be known, and the broker (with requests, vcrpy and the
+xdist sharing) is built when a test first needs a token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, NoReturn
+
+import pytest
+
+from pytest_barapi import settings as barapi_settings
+from pytest_barapi.secrets import KnownSecrets
+
+if TYPE_CHECKING:
+    from pytest_barapi.broker import TokenBroker
+    from pytest_barapi.identity import Identity
+    from pytest_barapi.outcome import Outcome
+    from pytest_barapi.session import BarapiSession
+    from pytest_barapi.token import BarapiToken
+
+MASKING = "barapi-secret-masking"
+
+
+@dataclass
+class BarapiRun:
+    """The run's barapi state, and the way from an identity to its token and session."""
+
+    config: pytest.Config
+    settings: barapi_settings.Settings
+    known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
+    _broker: TokenBroker | None = field(default=None, repr=False)
+
+    @classmethod
+    def start(cls, config: pytest.Config) -> BarapiRun:
+        run = cls(config, barapi_settings.resolve(config))
+        # Known from the start, not from the first exchange: a test can print a credential it
+        # read from the environment before (or without) any token is asked for.
+        run.know(run.settings.identity)
+        return run
+
+    def know(self, identity: Identity) -> None:
+        """Register the secrets of ``identity`` for masking: the one place that does."""
+        for name, secret in identity.credential_pairs():
+            self.known_secrets.add_pair(name, secret)
+        if self.known_secrets.values():
+            self._mask_secrets()
+
+    def token(self, identity: Identity) -> BarapiToken:
+        """The current token of ``identity``; a test that needs it fails if there is none."""
+        return self._token_or_fail(identity, self.broker().token(identity))
+
+    def renew(self, identity: Identity, rejected: str) -> BarapiToken:
+        """A token in place of ``rejected``, which barapi just refused."""
+        return self._token_or_fail(identity, self.broker().renew(identity, rejected))
+
+    def session(self, identity: Identity) -> BarapiSession:
+        """A new session that authenticates as ``identity`` (the caller closes it)."""
+        from pytest_barapi.session import BarapiSession, BearerAuth, origin
+
+        auth = BearerAuth(
+            origin(self.settings.url),
+            lambda: self.token(identity),
+            lambda rejected: self.renew(identity, rejected),
+        )
+        return BarapiSession(self.settings.url, auth, self.settings.timeout)
+
+    def message(self, identity: Identity, failure: object) -> str:
+        """How a failure reads in a test: which identity, then what went wrong."""
+        if identity == self.settings.identity:
+            return f"barapi: {failure}"
+        return f"barapi (barapi_session_factory, user {identity.user!r}): {failure}"
+
+    def broker(self) -> TokenBroker:
+        """The run's broker, built when a test first needs a token (see the module docstring)."""
+        if self._broker is None:
+            from pytest_barapi import sharing
+            from pytest_barapi.broker import TokenBroker
+
+            self._mask_secrets()
+            self._broker = TokenBroker(
+                self.settings,
+                known_secrets=self.known_secrets,
+                sharing=sharing.for_worker(self.config, self.settings),
+            )
+        return self._broker
+
+    def _token_or_fail(self, identity: Identity, outcome: Outcome) -> BarapiToken:
+        from pytest_barapi.outcome import Failure
+
+        if isinstance(outcome, Failure):
+            # No traceback: the same short message for every test that needs the token, and
+            # no frame that saw the request body.
+            _fail(self.message(identity, outcome))
+        return outcome
+
+    def _mask_secrets(self) -> None:
+        """Mask known secrets from now on. A run with no secret to know yet has nothing to
+        mask, and does not pay for a hook around every report."""
+        if not self.config.pluginmanager.has_plugin(MASKING):
+            from pytest_barapi.scrubbing import SecretMasking
+
+            masking = SecretMasking(self.known_secrets, self.config)
+            self.config.pluginmanager.register(masking, MASKING)
+
+
+def _fail(message: str) -> NoReturn:
+    pytest.fail(message, pytrace=False)
