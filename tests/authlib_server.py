@@ -16,8 +16,9 @@ The token endpoint is Authlib's ``AuthorizationServer`` with its password and re
 grants and Bearer tokens; ``/v1/me`` is protected by Authlib's ``ResourceProtector``. The glue
 to werkzeug (pytest-httpserver's server) is one small request class, what Authlib's Flask
 integration does without Flask. Attributes, counters and knobs have ReferenceServer's names,
-so a test can be parametrized over both; the knobs only this server has are
-``client_auth_methods`` and ``token_path``. The fake credentials are ReferenceServer's.
+so a test can be parametrized over both; only this server has the knobs
+``client_auth_methods`` and ``token_path``, and it records how each token request's client
+authenticated (``client_auth_used``). The fake credentials are ReferenceServer's.
 """
 
 from __future__ import annotations
