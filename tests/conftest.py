@@ -16,6 +16,7 @@ import pytest_barapi.cassette
 import pytest_barapi.exchange
 import pytest_barapi.session  # noqa: F401
 from tests import reference_server
+from tests.authlib_server import AuthlibServer
 from tests.reference_server import ReferenceServer
 
 
@@ -31,6 +32,18 @@ def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
 def barapi_server(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> ReferenceServer:
     """The reference barapi on loopback, with BARAPI_* pointing a user's run at it."""
     server = ReferenceServer(httpserver)
+    point_barapi_at(server.url, monkeypatch)
+    return server
+
+
+@pytest.fixture
+def authlib_server(httpserver: HTTPServer, monkeypatch: pytest.MonkeyPatch) -> AuthlibServer:
+    """Authlib's reading of barapi on loopback, with BARAPI_* pointing a user's run at it.
+
+    Same credentials, counters and knobs as ``barapi_server``; its token endpoint wants the
+    client in HTTP Basic unless ``client_auth_methods`` says otherwise.
+    """
+    server = AuthlibServer(httpserver)
     point_barapi_at(server.url, monkeypatch)
     return server
 
