@@ -9,13 +9,17 @@ the run's masker (a server may echo the request body).
 
 from __future__ import annotations
 
-import time
+import contextlib
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
+from urllib3.exceptions import HTTPError
 
+from pytest_barapi.deadline import Deadline, DeadlineAdapter, DeadlineRetry, DeadlineTimeout
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS
@@ -23,6 +27,10 @@ from pytest_barapi.token import BarapiToken
 
 RETRIES = 3
 EXCERPT = 200
+# A token answer is a few hundred bytes; more than this is not one, and is not read further
+# (nor inflated further, for a compressed body).
+MAX_ANSWER = 1024 * 1024
+CHUNK = 64 * 1024
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
@@ -30,26 +38,22 @@ FIXES = {
     "unauthorized_client": ("client_id",),
     "invalid_scope": ("scope",),
 }
+# The exception names a transport failure's chain holds, by what they mean for the user.
+TIMEOUTS = frozenset(
+    {
+        "Timeout",
+        "ReadTimeout",
+        "ConnectTimeout",
+        "ReadTimeoutError",
+        "ConnectTimeoutError",
+        "TimeoutError",
+        "timeout",
+    }
+)
+NOT_HTTP = frozenset({"BadStatusLine", "LineTooLong", "UnknownProtocol", "HeaderParsingError"})
 
 
-class DeadlineRetry(Retry):
-    """urllib3's Retry, stopped once the exchange's whole time budget is spent."""
-
-    deadline = float("inf")
-
-    def new(self, **kw: Any) -> DeadlineRetry:
-        retry = super().new(**kw)
-        retry.deadline = self.deadline
-        return retry
-
-    def is_exhausted(self) -> bool:
-        return super().is_exhausted() or time.monotonic() >= self.deadline
-
-    def get_backoff_time(self) -> float:
-        return min(super().get_backoff_time(), max(0.0, self.deadline - time.monotonic()))
-
-
-def _retry(timeout: float) -> DeadlineRetry:
+def _retry(deadline: Deadline) -> DeadlineRetry:
     # Only what cannot have reached the server (connect) or what the server says was not done
     # (5xx) is retried; a 4xx never is: the endpoint rate-limits and may lock the account.
     retry = DeadlineRetry(
@@ -64,88 +68,239 @@ def _retry(timeout: float) -> DeadlineRetry:
         raise_on_status=False,
         respect_retry_after_header=False,
     )
-    retry.deadline = time.monotonic() + timeout
+    retry.deadline = deadline
     return retry
 
 
-def post_grant(url: str, form: dict[str, str], *, timeout: float, masker: Masker) -> Outcome:
-    """Send one grant (with retries on connection errors and 5xx); its token, or why not."""
-    with requests.Session() as http:
-        http.trust_env = False  # no netrc credentials or proxies from the user's environment
-        http.mount(url, HTTPAdapter(max_retries=_retry(timeout)))
+class _NoNetrc(requests.auth.AuthBase):
+    """Set as the session's auth so that requests never adds credentials from ``~/.netrc``
+    (it looks there only when a request has no auth); it adds nothing itself."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+def post_grant(
+    url: str,
+    form: dict[str, str],
+    *,
+    timeout: float,
+    masker: Masker,
+    where: Mapping[str, str] | None = None,
+) -> Outcome:
+    """Send one grant (with retries on connection errors and 5xx); its token, or why not.
+
+    ``timeout`` bounds the whole exchange: connecting, retries, and reading the answer.
+    ``where`` says how the user sets each credential of this grant, for the advice in a
+    refusal (default: the option, ``--barapi-user / BARAPI_USER``).
+    """
+    how = _Wording(where or {})
+    with Deadline(timeout) as deadline, _retry_warnings_silenced(), requests.Session() as http:
+        # requests' environment is the user's network: proxies, NO_PROXY, REQUESTS_CA_BUNDLE,
+        # CURL_CA_BUNDLE. Its .netrc lookup is not: a grant carries its own credentials only.
+        http.trust_env = True
+        http.auth = _NoNetrc()
+        http.mount(url, DeadlineAdapter(deadline, max_retries=_retry(deadline)))
         try:
-            response = http.post(url, data=form, timeout=timeout, allow_redirects=False)
-        except requests.RequestException as error:
-            return Failure(_transport_failure(error, url, timeout))
+            response = http.post(
+                url,
+                data=form,
+                # requests takes a urllib3 Timeout as it is (its typing stubs say otherwise).
+                timeout=DeadlineTimeout(deadline),  # type: ignore[arg-type]
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                body = _read_body(url, response, how)
+        except (requests.RequestException, HTTPError, OSError) as error:
+            return Failure(_transport_failure(error, url, deadline, how))
         except Exception as error:
+            blocked = _blocked(error, url)
+            if blocked is not None:
+                return Failure(blocked)
             # A bug of ours or a library's: its traceback would pass through frames holding
             # the form, so only its type and (masked) text leave here.
             detail = masker.mask(str(error))
             return Failure(f"unexpected {type(error).__name__} posting to {url}: {detail}")
-    return _read_answer(url, response, masker)
+    if isinstance(body, Failure):
+        return body
+    if deadline.expired:
+        # Its sockets were shut down mid-answer: what was read may be cut short.
+        return Failure(_timed_out(url, deadline, how))
+    return _read_answer(url, response, body, masker, how)
 
 
-def _transport_failure(error: BaseException, url: str, timeout: float) -> str:
-    """Say which of timeout, refused, unknown host, TLS, or other it was, with the fix."""
-    # requests wraps urllib3 wraps socket errors; the names along the chain tell them apart.
-    names: set[str] = set()
-    seen: object = error
-    while isinstance(seen, BaseException) and len(names) < 20:
-        names.add(type(seen).__name__)
-        seen = seen.__cause__ or seen.__context__ or getattr(seen, "reason", None)
-    if names & {
-        "Timeout",
-        "ReadTimeout",
-        "ConnectTimeout",
-        "ReadTimeoutError",
-        "ConnectTimeoutError",
-        "TimeoutError",
-        "timeout",
-    }:
-        return (
-            f"timed out after {timeout:g}s waiting for {url}; check that barapi is up, "
-            f"or raise {OPTIONS['timeout'].where()}"
+class _Wording:
+    """How the user sets each setting, for the advice a failure gives."""
+
+    def __init__(self, where: Mapping[str, str]) -> None:
+        self.where = where
+
+    def __call__(self, name: str) -> str:
+        return self.where.get(name) or OPTIONS[name].where()
+
+
+def _read_body(url: str, response: requests.Response, how: _Wording) -> bytes | Failure:
+    """The decoded body, at most :data:`MAX_ANSWER` of it (a compressed body is inflated no
+    further than that); a Failure if there is more, or if it cannot be decoded."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := response.raw.read(CHUNK, decode_content=True):
+            size += len(chunk)
+            if size > MAX_ANSWER:
+                return Failure(
+                    f"{url} answered more than 1 MiB (HTTP {response.status_code}), which is "
+                    f"not a token; check {how('url')}"
+                )
+            chunks.append(chunk)
+    except HTTPError as error:
+        if "DecodeError" not in _names(error):
+            raise
+        encoding = response.headers.get("Content-Encoding", "none")
+        return Failure(
+            f"{url} sent a body that could not be decoded (Content-Encoding: {encoding}); "
+            f"check {how('url')}"
         )
+    return b"".join(chunks)
+
+
+@contextlib.contextmanager
+def _retry_warnings_silenced() -> Iterator[None]:
+    """urllib3 logs a WARNING for each retry ("Retrying (...) after connection broken by
+    ..."); the failure says what happened in one line, so the exchange's own are dropped."""
+    token = _EXCHANGING.set(True)
+    try:
+        yield
+    finally:
+        _EXCHANGING.reset(token)
+
+
+# Set while this thread (context) is posting a grant: other threads' requests keep their logs.
+_EXCHANGING: ContextVar[bool] = ContextVar("barapi_exchanging", default=False)
+
+
+class _DropExchangeRetries(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (_EXCHANGING.get() and str(record.msg).startswith("Retrying ("))
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_DropExchangeRetries())
+
+
+def _names(error: BaseException) -> set[str]:
+    """The class names along an exception's chain: requests wraps urllib3 wraps http.client
+    and socket errors, and the chain tells a timeout from a refusal from garbage. (Names, not
+    bases: urllib3's NewConnectionError is a ConnectTimeoutError, for history's sake.)"""
+    names: set[str] = set()
+    todo: list[object] = [error]
+    seen: set[int] = set()
+    while todo and len(seen) < 20:
+        current = todo.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        names.add(type(current).__name__)
+        # urllib3 keeps the cause in .reason (MaxRetryError) or in args (ProtocolError).
+        todo += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        todo += current.args
+    return names
+
+
+def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: _Wording) -> str:
+    """Say which of timeout, refused, unknown host, TLS, garbage, or other it was, with the
+    fix."""
+    names = _names(error)
+    if deadline.passed() or names & TIMEOUTS:
+        return _timed_out(url, deadline, how)
+    if "RemoteDisconnected" in names:
+        return f"{url} closed the connection without answering; check {how('url')}"
+    if names & NOT_HTTP:
+        return f"{url} answered something that is not HTTP; check {how('url')}"
+    if "IncompleteRead" in names:
+        return f"{url} closed the connection in the middle of its answer; check {how('url')}"
     if names & {"NameResolutionError", "gaierror"}:
         cause = "unknown host"
     elif "ConnectionRefusedError" in names:
         cause = "connection refused"
     elif names & {"SSLError", "SSLCertVerificationError"}:
         cause = "TLS handshake failed"
+    elif names & {"ConnectionResetError", "BrokenPipeError"}:
+        return f"{url} closed the connection without answering; check {how('url')}"
     else:
         cause = f"could not connect ({type(error).__name__})"
-    return f"{cause} for {url}; check {OPTIONS['url'].where()}"
+    return f"{cause} for {url}; check {how('url')}"
 
 
-def _read_answer(url: str, response: requests.Response, masker: Masker) -> Outcome:
+def _timed_out(url: str, deadline: Deadline, how: _Wording) -> str:
+    return (
+        f"timed out after {deadline.seconds:g}s waiting for {url}; check that barapi is up, "
+        f"or raise {how('timeout')}"
+    )
+
+
+def _blocked(error: BaseException, url: str) -> str | None:
+    """The message for a connection a test plugin refused to open, or None."""
+    name = type(error).__name__
+    if name in ("SocketBlockedError", "SocketConnectBlockedError"):
+        plugin, allow = "pytest-socket", "--allow-hosts"
+    elif isinstance(error, RuntimeError) and str(error).startswith("Network is disabled"):
+        plugin, allow = "pytest-recording's --block-network", "--allowed-hosts"
+        name = "RuntimeError"
+    else:
+        return None
+    return (
+        f"the network is blocked by {plugin} ({name}): no request sent to {url}; replay "
+        f"the token from a cassette ({OPTIONS['cassette'].where()}, recorded once with "
+        f"--record-mode=once), or let the host through ({allow})"
+    )
+
+
+def _read_answer(
+    url: str, response: requests.Response, content: bytes, masker: Masker, how: _Wording
+) -> Outcome:
     status = f"HTTP {response.status_code}"
+    if 300 <= response.status_code < 400:
+        location = response.headers.get("Location")
+        to = f"redirecting to {masker.mask(location)!r}" if location else "without a Location"
+        return Failure(
+            f"{url} answered {status} {to}; a grant is not sent on to another address: "
+            f"set {how('url')} to barapi's own"
+        )
+    if response.status_code == 429:
+        retry_after = response.headers.get("Retry-After")
+        when = f", Retry-After: {masker.mask(retry_after)}" if retry_after else ""
+        return Failure(
+            f"{url} answered HTTP 429 Too Many Requests{when}: barapi is rate-limiting token "
+            "requests; not retried, wait before running again"
+        )
     content_type = response.headers.get("Content-Type", "no content type")
     try:
-        body = response.json()
+        body = json.loads(content)
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        excerpt = masker.mask(response.text[:EXCERPT])
+        text = content.decode(response.encoding or "utf-8", errors="replace")
+        excerpt = masker.mask(text[:EXCERPT])
         kind = "not JSON" if body is None else "JSON but not an object"
         return Failure(
-            f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; "
-            f"check {OPTIONS['url'].where()}"
+            f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; check {how('url')}"
         )
     if 400 <= response.status_code < 500:
-        return Failure(_refusal(url, status, body, masker), refused=True)
+        return Failure(_refusal(url, status, body, masker, how), refused=True)
     if response.status_code != 200:
-        return Failure(_refusal(url, status, body, masker))
+        return Failure(_refusal(url, status, body, masker, how))
     return _token(url, body)
 
 
-def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> str:
+def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker, how: _Wording) -> str:
     error = body.get("error")
     if not isinstance(error, str):
         excerpt = masker.mask(str(body)[:EXCERPT])
         return f"{url} answered {status} without an OAuth error code: {excerpt}"
     description = body.get("error_description")
     detail = f" ({masker.mask(str(description))})" if description else ""
-    fix = ", ".join(OPTIONS[name].where() for name in FIXES.get(error, ()))
+    fix = ", ".join(how(name) for name in FIXES.get(error, ()))
     advice = f"; check {fix}" if fix else ""
     return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
 
@@ -160,7 +315,7 @@ def _token(url: str, body: dict[str, Any]) -> Outcome:
     if expires_in is not None:
         try:
             expires_in = int(expires_in)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             return Failure(f"{url} answered a non-integer expires_in")
     refresh = body.get("refresh_token")
     scope = body.get("scope")

@@ -7,13 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+# A lifetime longer than this is as good as "never expires", and is cut to it: datetime ends
+# at year 9999 and a float at 1e308, and a token's repr must never fail on a server's number.
+LONGEST_LIFETIME = 10 * 365 * 24 * 3600
+
 
 @dataclass(frozen=True, repr=False)
 class BarapiToken:
     """An OAuth 2 bearer token, as the token endpoint sent it.
 
-    ``expires_in`` is the server's figure, or None if it sent none; ``obtained_at`` is the
-    epoch second the answer arrived, so ``expires_at`` is when the token stops working.
+    ``expires_in`` is the server's figure (cut to :data:`LONGEST_LIFETIME`, either way), or
+    None if it sent none; ``obtained_at`` is the epoch second the answer arrived, so
+    ``expires_at`` is when the token stops working.
     """
 
     access_token: str
@@ -24,6 +29,11 @@ class BarapiToken:
     obtained_at: float = field(default_factory=time.time)
     # From a cassette: a placeholder that only the recorded API calls accept, never renewed.
     replayed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.expires_in is not None and abs(self.expires_in) > LONGEST_LIFETIME:
+            longest = LONGEST_LIFETIME if self.expires_in > 0 else -LONGEST_LIFETIME
+            object.__setattr__(self, "expires_in", longest)
 
     @property
     def expires_at(self) -> datetime | None:

@@ -1,0 +1,149 @@
+"""One time budget for a whole grant: connect, retries, the answer's headers and its body.
+
+A socket timeout bounds each wait for one more byte, not the exchange: a server that trickles
+its answer a byte a second, or its headers, never trips it. So the exchange runs under a
+:class:`Deadline`: every connect and read waits at most for what is left of the budget, retries
+stop when it is spent, and when it runs out a timer shuts down the sockets the exchange opened,
+which ends whatever read is blocked on them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool
+from urllib3.util import Timeout
+from urllib3.util.retry import Retry
+
+# A connect or read given no time at all would not wait, and fail with something that is not
+# a timeout; it gets this instead, and times out.
+AT_LEAST = 0.001
+
+
+class Deadline:
+    """``seconds`` from now, for everything one grant does; a context manager that arms it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
+
+    def remaining(self) -> float:
+        return max(AT_LEAST, self.at - time.monotonic())
+
+    def passed(self) -> bool:
+        return self.expired or time.monotonic() >= self.at
+
+    def watch(self, sock: object) -> None:
+        """Shut ``sock`` down when the time is up (now, if it already is)."""
+        if not isinstance(sock, socket.socket):
+            return  # vcrpy's stand-in while replaying: nothing to wait for
+        with self._lock:
+            if not self.expired:
+                self._sockets.append(sock)
+                return
+        _shut(sock)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    # The plain socket's shutdown, also for a TLS socket: it wakes the thread blocked reading
+    # it (the read sees the end of the stream) without touching the TLS state that thread uses.
+    # OSError: already closed, so nothing is waiting on it.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class DeadlineTimeout(Timeout):
+    """urllib3's Timeout whose connect and read timeouts are what is left of the deadline,
+    asked afresh for each connection and each retry."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        super().__init__(connect=deadline.seconds, read=deadline.seconds)
+        self.deadline = deadline
+
+    def clone(self) -> DeadlineTimeout:
+        return DeadlineTimeout(self.deadline)
+
+    @property
+    def connect_timeout(self) -> float:
+        return self.deadline.remaining()
+
+    @property
+    def read_timeout(self) -> float:
+        return self.deadline.remaining()
+
+
+class DeadlineRetry(Retry):
+    """urllib3's Retry, stopped once the deadline has passed."""
+
+    deadline: Deadline | None = None
+
+    def new(self, **kw: Any) -> DeadlineRetry:
+        retry = super().new(**kw)
+        retry.deadline = self.deadline
+        return retry
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or (self.deadline is not None and self.deadline.passed())
+
+    def get_backoff_time(self) -> float:
+        backoff = super().get_backoff_time()
+        if self.deadline is None:
+            return backoff
+        return min(backoff, max(0.0, self.deadline.at - time.monotonic()))
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections are watched by ``deadline``."""
+
+    def __init__(self, deadline: Deadline, **kwargs: Any) -> None:
+        self.deadline = deadline
+        super().__init__(**kwargs)
+
+    def get_connection_with_tls_context(self, *args: Any, **kwargs: Any) -> ConnectionPool:
+        return self._watched(super().get_connection_with_tls_context(*args, **kwargs))
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> ConnectionPool:
+        # What send() asks instead, before requests 2.32.2.
+        return self._watched(super().get_connection(*args, **kwargs))
+
+    def _watched(self, pool: ConnectionPool) -> ConnectionPool:
+        if not isinstance(pool, HTTPConnectionPool):
+            return pool
+        # The pool is this grant's alone (a new session per grant): its connections, whatever
+        # their class (plain, TLS, through a proxy or SOCKS, vcrpy's), report their socket.
+        base = pool.ConnectionCls
+        if getattr(base, "deadline", None) is not self.deadline:
+            deadline = self.deadline
+
+            def connect(connection: Any) -> None:
+                base.connect(connection)
+                deadline.watch(connection.sock)
+
+            pool.ConnectionCls = type(
+                base.__name__, (base,), {"connect": connect, "deadline": deadline}
+            )
+        return pool
