@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pytest_barapi import cassette
 from pytest_barapi.exchange import post_grant
-from pytest_barapi.identity import Identity
+from pytest_barapi.identity import CREDENTIALS, Identity
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import KnownSecrets
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 RENEW_BEFORE = 60.0
 RENEW_FRACTION = 0.1
 RENEWING = "renewing the token failed: "
+FACTORY = "barapi_session_factory"
 
 
 def renewal_margin(token: BarapiToken) -> float:
@@ -55,6 +56,10 @@ class TokenBroker:
     _outcomes: dict[Identity, Outcome] = field(default_factory=dict, repr=False)
     # A test may use its session from several threads: one renewal, not one per thread.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # The access token each identity got by renewing one barapi rejected. If barapi rejects
+    # that one too, the token is not the problem, and renewing again would cost a grant per
+    # API call: the 401 goes back to the test instead.
+    _renewed_on_rejection: dict[Identity, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._masker = Masker(self.known_secrets)
@@ -75,8 +80,10 @@ class TokenBroker:
     def renew(self, identity: Identity, rejected: str) -> Outcome:
         """A token to replace the access token barapi just rejected (401 ``invalid_token``).
 
-        Renews only if ``rejected`` is still the current token: requests that failed with the
-        same token share one renewal.
+        Renews only if ``rejected`` is still the current token (requests that failed with the
+        same token share one renewal), and was not itself the renewal of a rejected token (an
+        API that rejects every token costs one renewal, not one per call). Otherwise the
+        current token comes back, and the caller keeps the 401.
         """
         with self._lock:
             outcome = self._outcomes.get(identity)
@@ -88,8 +95,11 @@ class TokenBroker:
                 # the 401 goes back to the test as recorded.
                 and not outcome.replayed
                 and outcome.access_token == rejected
+                and self._renewed_on_rejection.get(identity) != rejected
             ):
                 outcome = self._decide(identity, stale=outcome)
+                if isinstance(outcome, BarapiToken):
+                    self._renewed_on_rejection[identity] = outcome.access_token
             return outcome
 
     def _decide(self, identity: Identity, stale: BarapiToken | None) -> Outcome:
@@ -126,7 +136,7 @@ class TokenBroker:
     def _record(self, identity: Identity, path: Path) -> Outcome:
         missing = identity.missing()
         if missing:
-            return cassette.credentials_missing(self.settings, path, _where(missing))
+            return cassette.credentials_missing(self.settings, path, _where(identity, missing))
         with cassette.recording(self.settings, identity, path, self.known_secrets) as recording:
             # Known before the file is scanned: the scan looks for every secret the run knows.
             outcome = recording.keep(self._password_grant(identity))
@@ -135,15 +145,15 @@ class TokenBroker:
     def _password_grant(self, identity: Identity) -> Outcome:
         missing = identity.missing()
         if missing:
-            return Failure("missing credentials, no request sent: set " + _where(missing))
-        outcome = self._post(identity.password_grant())
+            return Failure("missing credentials, no request sent: set " + _where(identity, missing))
+        outcome = self._post(identity, identity.password_grant())
         self._know(outcome)
         return outcome
 
     def _renew(self, identity: Identity, stale: BarapiToken) -> Outcome:
         """RFC 6749 §6 with the same client; if refused, one password grant instead."""
         if stale.refresh_token:
-            renewed = self._post(identity.refresh_grant(stale.refresh_token))
+            renewed = self._post(identity, identity.refresh_grant(stale.refresh_token))
             if isinstance(renewed, BarapiToken):
                 # A server that does not rotate may leave the refresh token out (§6): keep ours.
                 if renewed.refresh_token is None:
@@ -155,14 +165,30 @@ class TokenBroker:
         outcome = self._password_grant(identity)
         return outcome.prefixed(RENEWING) if isinstance(outcome, Failure) else outcome
 
-    def _post(self, form: dict[str, str]) -> Outcome:
+    def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:
         return post_grant(
-            self.settings.token_url, form, timeout=self.settings.timeout, masker=self._masker
+            self.settings.token_url,
+            form,
+            timeout=self.settings.timeout,
+            masker=self._masker,
+            where={name: _how(identity, name) for name in (*CREDENTIALS, "scope")},
         )
 
 
-def _where(missing: list[str]) -> str:
-    return ", ".join(OPTIONS[name].where() for name in missing)
+def _where(identity: Identity, missing: list[str]) -> str:
+    return ", ".join(_how(identity, name, missing=True) for name in missing)
+
+
+def _how(identity: Identity, name: str, *, missing: bool = False) -> str:
+    """How the user sets ``name`` for ``identity``: the factory argument it came from, or the
+    setting. A credential a factory call left out is the configured one, so when it is
+    missing, either would do."""
+    argument = f"{FACTORY}({name}=...)"
+    if name in identity.given:
+        return argument
+    if identity.given and missing:
+        return f"{argument} or {OPTIONS[name].where()}"
+    return OPTIONS[name].where()
 
 
 def _expiring(token: BarapiToken) -> bool:

@@ -47,9 +47,6 @@ class Deadline:
     def remaining(self) -> float:
         return max(AT_LEAST, self.at - time.monotonic())
 
-    def passed(self) -> bool:
-        return self.expired or time.monotonic() >= self.at
-
     def watch(self, sock: object) -> None:
         """Shut ``sock`` down when the time is up (now, if it already is)."""
         if not isinstance(sock, socket.socket):
@@ -107,13 +104,13 @@ class DeadlineRetry(Retry):
         return retry
 
     def is_exhausted(self) -> bool:
-        return super().is_exhausted() or (self.deadline is not None and self.deadline.passed())
-
-    def get_backoff_time(self) -> float:
-        backoff = super().get_backoff_time()
-        if self.deadline is None:
-            return backoff
-        return min(backoff, max(0.0, self.deadline.at - time.monotonic()))
+        if super().is_exhausted():
+            return True
+        # A try that could not start before the deadline is not made: it would have no time
+        # left, and its timeout would hide what the tries before it met.
+        return self.deadline is not None and (
+            time.monotonic() + self.get_backoff_time() >= self.deadline.at
+        )
 
 
 class DeadlineAdapter(HTTPAdapter):

@@ -211,7 +211,7 @@ def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: 
     """Say which of timeout, refused, unknown host, TLS, garbage, or other it was, with the
     fix."""
     names = _names(error)
-    if deadline.passed() or names & TIMEOUTS:
+    if deadline.expired or names & TIMEOUTS:
         return _timed_out(url, deadline, how)
     if "RemoteDisconnected" in names:
         return f"{url} closed the connection without answering; check {how('url')}"

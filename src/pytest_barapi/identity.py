@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 from pytest_barapi.secrets import Secret
 
@@ -19,6 +20,9 @@ class Identity:
     client_id: str | None
     client_secret: Secret | None
     scope: str = ""
+    # The names a barapi_session_factory call passed, so that advice names those arguments
+    # rather than the settings. Not part of who it is: the same credentials, the same identity.
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
     def overridden(
         self,
@@ -40,6 +44,10 @@ class Identity:
             client_secret=self.client_secret if client_secret is None else _secret(client_secret),
             scope=self.scope if scope is None else scope,
         )
+
+    def given_by_factory(self, names: Iterable[str]) -> Identity:
+        """This identity, knowing that a ``barapi_session_factory`` call passed ``names``."""
+        return replace(self, given=frozenset(names))
 
     def missing(self) -> list[str]:
         """The names (from :data:`CREDENTIALS`) of each credential that is not set."""

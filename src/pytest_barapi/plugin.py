@@ -38,15 +38,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "barapi: the test uses a barapi fixture (added automatically)."
     )
+    if config.option.help or config.option.version:
+        # Whatever BARAPI_* holds, --help and --version work: they run no test.
+        return
     config.stash[run_key] = BarapiRun.start(config)
-    for option in barapi_settings.secrets_in_ini(config):
-        config.issue_config_time_warning(
-            pytest.PytestConfigWarning(
-                f"barapi: {option.ini} is set in an ini file ({config.inipath}), which tends "
-                f"to get committed; set the {option.env} environment variable instead."
-            ),
-            stacklevel=2,
-        )
+    barapi_settings.warn_about_secrets_in_ini(config)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -133,6 +129,7 @@ def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFacto
 
     def session_as(**credentials: str | Secret | None) -> BarapiSession:
         identity = run.settings.identity.overridden(**credentials)  # type: ignore[arg-type]
+        identity = identity.given_by_factory(credentials)
         if identity not in sessions:
             run.know(identity)
             run.token(identity)  # exchange now: a failure errors at this call

@@ -10,6 +10,7 @@ them, so the terminal, junit xml, log files and xdist's serialized reports only 
 from __future__ import annotations
 
 import contextlib
+import linecache
 import logging
 import warnings
 from collections.abc import Generator
@@ -138,7 +139,14 @@ class SecretMasking:
         return self.masker.mask(text) if self.masker.reveals(text) else value
 
     def scrub_warning(self, warning_message: warnings.WarningMessage) -> None:
-        """Mask the text of a recorded warning, before the summary or xdist shows it."""
+        """Mask the text of a recorded warning, and the source line shown with it, before the
+        summary or xdist shows them."""
+        line = warning_message.line
+        if line is None:
+            # What pytest's summary would read, later, from the file the warning points at.
+            line = linecache.getline(warning_message.filename, warning_message.lineno)
+        if self.masker.reveals(line):
+            warning_message.line = self.masker.mask(line)
         message = warning_message.message
         text = str(message)
         if not self.masker.reveals(text):

@@ -61,6 +61,9 @@ class BearerAuth(requests.auth.AuthBase):
         _ = response.content
         response.close()
         token = self.renew(rejected)
+        if token.access_token == rejected:
+            # Not renewed (see TokenBroker.renew): sending it again would be rejected again.
+            return response
         retry = request.copy()
         extract_cookies_to_jar(retry._cookies, request, response.raw)  # type: ignore[attr-defined,no-untyped-call]
         retry.prepare_cookies(retry._cookies)  # type: ignore[attr-defined]

@@ -7,7 +7,9 @@ derived from its name, so the three can never drift apart.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -68,6 +70,18 @@ OPTIONS = {
     )
 }
 LOOPBACK_NAMES = {"localhost"}
+# Longer than any exchange can sensibly wait, short enough for every clock and socket API.
+LONGEST_TIMEOUT = 24 * 3600.0
+# The whole shape a base URL may have: scheme, host (a name, an IPv4 address, or an IPv6 one
+# in brackets), port, path; ASCII. What the URL is checked with (urllib.parse) and what
+# connects (urllib3, under requests) split anything else differently: for
+# "http://0.0.0.0:8080\@127.0.0.1:9" the first sees host 127.0.0.1, the second dials 0.0.0.0.
+# Within this shape they agree (tests/test_howto_survive_hostile_settings.py holds them to it),
+# so urllib3 (most of the cost of importing requests) is not imported at start-up to check.
+PLAIN_URL = re.compile(
+    r"[A-Za-z]+://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
+)
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -107,10 +121,11 @@ class Settings:
             source = self.sources[name]
             if OPTIONS[name].secret:
                 return f"{name}: set ({source})" if value else f"{name}: not set"
-            return f"{name}: {value if value is not None else '-'} ({source})"
+            return f"{name}: {value or '-'} ({source})"
 
-        names = ("user", "client_id", "password", "client_secret")
+        names = ("user", "client_id", "password", "client_secret", "scope")
         parts = [f"url: {self.url} ({self.sources['url']})", *(shown(name) for name in names)]
+        parts.append(f"timeout: {self.timeout:g}s ({self.sources['timeout']})")
         if self.cassette is not None:
             mode = "disabled" if self.recording_disabled else self.record_mode
             source = self.sources["cassette"]
@@ -122,6 +137,35 @@ def secrets_in_ini(config: pytest.Config) -> list[Option]:
     """Secret options written in the ini file, used or not (a CLI flag or env var may win):
     the file is what gets committed."""
     return [option for option in OPTIONS.values() if option.secret and config.getini(option.ini)]
+
+
+def warn_about_secrets_in_ini(config: pytest.Config) -> None:
+    """One warning per secret written in the ini file, shown at its line there."""
+    for option in secrets_in_ini(config):
+        warning = pytest.PytestConfigWarning(
+            f"barapi: {option.ini} is set in an ini file ({config.inipath}), which tends "
+            f"to get committed; set the {option.env} environment variable instead."
+        )
+        path = config.inipath
+        if path is None:  # set with -o, not in a file
+            config.issue_config_time_warning(warning, stacklevel=2)
+            continue
+        # pytest shows a config-time warning at the frame that issued it; a frame compiled as
+        # line N of the ini file points the user there (as Jinja does for its templates).
+        # Its source line, the secret in clear, is masked like any warning's.
+        lineno = _line_of(path, option.ini)
+        code = compile("\n" * (lineno - 1) + "warn(warning, stacklevel=2)", str(path), "exec")
+        exec(code, {"warn": config.issue_config_time_warning, "warning": warning})
+
+
+def _line_of(path: Path, key: str) -> int:
+    """The line of ``path`` that sets ``key`` (ini or toml syntax), or 1."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return 1
+    setting = re.compile(rf"\s*{re.escape(key)}\s*[=:]")
+    return next((n for n, line in enumerate(lines, 1) if setting.match(line)), 1)
 
 
 def _raw(config: pytest.Config, option: Option) -> tuple[str | None, str]:
@@ -170,18 +214,58 @@ def resolve(config: pytest.Config) -> Settings:
 
 def _checked_url(url: str, source: str) -> str:
     where = f"{OPTIONS['url'].where()} (from {source})"
+    problem = _url_problem(url)
+    if problem is not None:
+        raise pytest.UsageError(f"barapi: {where} {problem}")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    hostname = parts.hostname or ""
+    if parts.scheme == "http" and not _is_loopback(hostname):
         raise pytest.UsageError(
-            f"barapi: {where} must be an http(s) URL with a host, like https://barapi.cloud; "
-            f"got {url!r}"
-        )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise pytest.UsageError(
-            f"barapi: {where} is plain http to {parts.hostname!r}: a password only travels "
+            f"barapi: {where} is plain http to {hostname!r}: a password only travels "
             "over https (http is allowed for loopback: 127.0.0.0/8, ::1, localhost)"
         )
     return url.rstrip("/")
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes ``url`` unfit for a base URL, or None."""
+    # A URL with an @ may hold a password: only what follows the last @ is echoed.
+    shown = repr(url) if "@" not in url else repr("...@" + url.rsplit("@", 1)[1])
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return f"must not contain whitespace or control characters; got {shown}"
+    if "\\" in url:
+        return (
+            "must not contain a backslash: URL parsers disagree on where its host ends; "
+            f"got {shown}"
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http(s) URL with a host, like https://barapi.cloud; got {shown}"
+    if "@" in parts.netloc:
+        return (
+            "must not contain a user name or password (user:password@host): set "
+            f"{OPTIONS['user'].where()} and {OPTIONS['password'].where()} instead"
+        )
+    if "?" in url or "#" in url:
+        return (
+            "must not have a query string or fragment (?... or #...): the token endpoint "
+            f"is <url>/oauth/token; got {shown}"
+        )
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        return f"must have a port from 1 to 65535; got {shown}"
+    if not PLAIN_URL.fullmatch(url):
+        return (
+            "must be a plain http(s)://host[:port][/path] URL in ASCII (a host name, an IPv4 "
+            f"address, or an IPv6 address in brackets); got {shown}"
+        )
+    return None
 
 
 def _is_loopback(host: str) -> bool:
@@ -197,10 +281,11 @@ def _checked_timeout(text: str, source: str) -> float:
     try:
         timeout = float(text)
     except ValueError:
-        timeout = 0.0
-    if not timeout > 0:
+        timeout = math.nan
+    # nan, inf and 1e400 parse as floats: none of them is a time to wait.
+    if not (math.isfinite(timeout) and 0 < timeout <= LONGEST_TIMEOUT):
         raise pytest.UsageError(
             f"barapi: {OPTIONS['timeout'].where()} (from {source}) must be a positive number "
-            f"of seconds; got {text!r}"
+            f"of seconds, at most {LONGEST_TIMEOUT:g} (a day); got {text!r}"
         )
     return timeout
