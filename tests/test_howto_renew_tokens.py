@@ -80,13 +80,56 @@ def test_a_second_401_goes_back_to_the_test(
             assert response.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
             assert [r.status_code for r in response.history] == [401]
 
-        def test_later_calls_recover(barapi_session):
-            assert barapi_session.get("/v1/me").status_code == 200
+        def test_the_renewed_token_is_not_renewed_again(barapi_session):
+            response = barapi_session.get("/v1/me")
+            assert response.status_code == 401
+            assert response.history == []  # not sent again either
         """
     )
     pytester.runpytest().assert_outcomes(passed=3)
+    assert barapi_server.grant_types() == ["password", "refresh_token"]
+    assert barapi_server.api_requests == 4
+
+
+def test_an_api_that_rejects_every_token_costs_one_renewal_not_one_per_call(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    for n in range(1, 50):
+        barapi_server.before_api_request[n] = barapi_server.revoke_access_tokens
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.parametrize("n", range(20))
+        def test_me(barapi_session, n):
+            assert barapi_session.get("/v1/me").status_code == 401
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=20)
+    assert barapi_server.grant_types() == ["password", "refresh_token"]
+    assert barapi_server.api_requests == 21  # the first call was sent again, once
+
+
+def test_a_renewed_token_rejected_again_is_still_renewed_before_it_expires(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    barapi_server.expires_in = 3
+    barapi_server.before_api_request[1] = barapi_server.revoke_access_tokens
+    barapi_server.before_api_request[2] = barapi_server.revoke_access_tokens
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_rejected_twice(barapi_session):
+            assert barapi_session.get("/v1/me").status_code == 401
+
+        def test_after_its_expiry(barapi_session):
+            time.sleep(3)
+            assert barapi_session.get("/v1/me").status_code == 200
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
     assert barapi_server.grant_types() == ["password", "refresh_token", "refresh_token"]
-    assert barapi_server.api_requests == 5
 
 
 def test_a_refused_refresh_falls_back_to_one_password_grant(

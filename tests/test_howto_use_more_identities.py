@@ -56,8 +56,8 @@ def test_a_failing_identity_fails_alone_and_once(
     assert barapi_server.token_request_count == 2
     message = (
         "barapi (barapi_session_factory, user 'bob@example.test'): the token endpoint refused "
-        "the grant: invalid_grant (Invalid credentials given.), HTTP 400; check --barapi-user "
-        "/ BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
+        "the grant: invalid_grant (Invalid credentials given.), HTTP 400; check "
+        "barapi_session_factory(user=...), barapi_session_factory(password=...)"
     )
     assert result.outlines.count(message) == 10
     assert "wrong-password-Wb2" not in result.stdout.str()
