@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests import reference_server
 from tests.reference_server import CLIENT_SECRET, PASSWORD, ReferenceServer
 
 
@@ -104,11 +105,17 @@ def test_a_secret_in_an_ini_file_works_with_a_warning(
 ) -> None:
     value = {"barapi_password": PASSWORD, "barapi_client_secret": CLIENT_SECRET}[key]
     monkeypatch.delenv(key.upper())
-    pytester.makeini(f"[pytest]\n{key} = {value}\n")
+    pytester.makeini(f"[pytest]\nbarapi_user = {reference_server.USER}\n{key} = {value}\n")
     pytester.makepyfile("def test_token(barapi_token): pass")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, warnings=1)
+    # Shown where it is written, the line itself masked.
     result.stdout.fnmatch_lines(
-        [f"*barapi: {key} is set in an ini file*set the {key.upper()} environment variable*"]
+        [
+            "tox.ini:3",
+            f"*tox.ini:3: PytestConfigWarning: barapi: {key} is set in an ini file*set the "
+            f"{key.upper()} environment variable*",
+            f"    {key} = ********",
+        ]
     )
     assert value not in result.stdout.str()

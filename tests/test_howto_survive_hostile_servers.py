@@ -311,3 +311,30 @@ def test_credentials_in_netrc_are_never_sent(
     httpserver.expect_request("/oauth/token").respond_with_handler(token)
     assert isinstance(post(url), BarapiToken)
     assert sent == [None]
+
+
+# A network blocked by a test plugin: say which, and what to do instead.
+
+
+def test_a_blocked_network_names_the_way_out(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    # The exchange happens inside the test, where pytest-recording's block applies.
+    pytester.makepyfile(
+        """
+        def test_bob(barapi_session_factory):
+            barapi_session_factory(scope="read")
+        """
+    )
+    result = pytester.runpytest("--block-network")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi (barapi_session_factory, user 'alice@example.test'): the network is blocked "
+            "by pytest-recording's --block-network (RuntimeError): no request sent to "
+            f"{barapi_server.url}/oauth/token; replay the token from a cassette "
+            "(--barapi-cassette / BARAPI_CASSETTE, recorded once with --record-mode=once), or "
+            "let the host through (--allowed-hosts)"
+        ]
+    )
+    assert barapi_server.token_request_count == 0

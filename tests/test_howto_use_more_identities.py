@@ -149,3 +149,34 @@ def test_other_identities_stay_secret(
     assert "bob@example.test" in output  # the locals are shown...
     for secret in [reference_server.OTHER_PASSWORD, *barapi_server.issued_secrets()]:
         assert secret not in output  # ...but no password or token
+
+
+def test_a_missing_factory_password_names_the_argument(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    pytester.makepyfile(
+        """
+        import os
+
+        def test_bob(barapi_session_factory):
+            barapi_session_factory(user="bob@example.test", password=os.getenv("BOB_PASSWORD"))
+
+        def test_carol(barapi_session_factory):
+            barapi_session_factory(user="carol@example.test")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            # Passed, and None: only the argument can help.
+            "barapi (barapi_session_factory, user 'bob@example.test'): missing credentials, no "
+            "request sent: set barapi_session_factory(password=...)",
+            # Left out: the configured password would do too.
+            "barapi (barapi_session_factory, user 'carol@example.test'): missing credentials, "
+            "no request sent: set barapi_session_factory(password=...) or --barapi-password / "
+            "BARAPI_PASSWORD",
+        ]
+    )
+    assert barapi_server.token_request_count == 0
