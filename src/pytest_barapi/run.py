@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from pytest_barapi.token import BarapiToken
 
 MASKING = "barapi-secret-masking"
+# Whether stdin was a terminal when the run started, before pytest's capture replaced it.
+stdin_is_a_terminal_key: pytest.StashKey[bool] = pytest.StashKey()
 
 
 @dataclass
@@ -77,16 +79,26 @@ class BarapiRun:
     def broker(self) -> TokenBroker:
         """The run's broker, built when a test first needs a token (see the module docstring)."""
         if self._broker is None:
-            from pytest_barapi import sharing
+            from pytest_barapi import secret_sources, sharing
             from pytest_barapi.broker import TokenBroker
 
             self._mask_secrets()
+            stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,
                 sharing=sharing.for_worker(self.config, self.settings),
+                secret_sources=secret_sources.for_this_run(self.settings.url, stdin_is_a_terminal),
             )
         return self._broker
+
+    def summary(self) -> str | None:
+        """Where the secrets the settings left unset came from, if any was looked up."""
+        sources = self._broker.secret_sources if self._broker is not None else None
+        if sources is None or not sources.found:
+            return None
+        found = ", ".join(f"{name} from the {where}" for name, where in sources.found.items())
+        return f"barapi: {found}"
 
     def _token_or_fail(self, identity: Identity, outcome: Outcome) -> BarapiToken:
         from pytest_barapi.outcome import Failure
