@@ -1,4 +1,4 @@
-"""The one place that talks OAuth: POST a grant to <url>/oauth/token, read the answer.
+"""The one place that talks OAuth: POST a grant to the token endpoint, read the answer.
 
 The answer is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
 :class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
@@ -16,6 +16,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from pytest_barapi.identity import BODY, client_authenticated
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS
@@ -68,10 +69,17 @@ def _retry(timeout: float) -> DeadlineRetry:
     return retry
 
 
-def post_grant(url: str, form: dict[str, str], *, timeout: float, masker: Masker) -> Outcome:
-    """Send one grant (with retries on connection errors and 5xx); its token, or why not."""
+def post_grant(
+    url: str, form: dict[str, str], *, timeout: float, masker: Masker, client_auth: str = BODY
+) -> Outcome:
+    """Send one grant (with retries on connection errors and 5xx); its token, or why not.
+
+    ``form`` holds the client's credentials; ``client_auth`` says where they travel.
+    """
+    form, headers = client_authenticated(form, client_auth)
     with requests.Session() as http:
         http.trust_env = False  # no netrc credentials or proxies from the user's environment
+        http.headers.update(headers)
         http.mount(url, HTTPAdapter(max_retries=_retry(timeout)))
         try:
             response = http.post(url, data=form, timeout=timeout, allow_redirects=False)
