@@ -9,6 +9,7 @@ the run's masker (a server may echo the request body).
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -27,10 +28,13 @@ EXCERPT = 200
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
-    "invalid_client": ("client_id", "client_secret"),
+    "invalid_client": ("client_id", "client_secret", "client_auth"),
     "unauthorized_client": ("client_id",),
     "invalid_scope": ("scope",),
 }
+# invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
+# 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
+ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
 
 
 class DeadlineRetry(Retry):
@@ -153,9 +157,18 @@ def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> str
         return f"{url} answered {status} without an OAuth error code: {excerpt}"
     description = body.get("error_description")
     detail = f" ({masker.mask(str(description))})" if description else ""
-    fix = ", ".join(OPTIONS[name].where() for name in FIXES.get(error, ()))
+    fix = ", ".join(OPTIONS[name].where() for name in _fixes(error, description))
     advice = f"; check {fix}" if fix else ""
     return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
+
+
+def _fixes(error: str, description: object) -> tuple[str, ...]:
+    """The settings to check for an error code, by RFC 6749 §5.2 first."""
+    if error in FIXES:
+        return FIXES[error]
+    if error == "invalid_request" and ABOUT_THE_USER.search(str(description or "")):
+        return FIXES["invalid_grant"]
+    return ()
 
 
 def _token(url: str, body: dict[str, Any]) -> Outcome:
