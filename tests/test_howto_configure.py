@@ -19,7 +19,8 @@ def test_the_default_url_and_nothing_set(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest()
     assert header_line(result) == (
         "barapi: url: https://barapi.cloud (default), user: - (default), "
-        "client_id: - (default), password: not set, client_secret: not set"
+        "client_id: - (default), password: not set, client_secret: not set, "
+        "client_auth: body (default), token_path: /oauth/token (default)"
     )
 
 
@@ -32,14 +33,20 @@ def test_cli_beats_env_beats_ini(
         barapi_url = https://ini.example.test
         barapi_user = ini-user
         barapi_client_id = ini-client
+        barapi_client_auth = basic
+        barapi_token_path = /ini/token
         """
     )
     monkeypatch.setenv("BARAPI_URL", "https://env.example.test")
     monkeypatch.setenv("BARAPI_USER", "env-user")
-    result = pytester.runpytest("--barapi-url=https://cli.example.test")
+    monkeypatch.setenv("BARAPI_TOKEN_PATH", "/env/token")
+    result = pytester.runpytest(
+        "--barapi-url=https://cli.example.test", "--barapi-token-path=/cli/token"
+    )
     assert header_line(result) == (
         "barapi: url: https://cli.example.test (cli), user: env-user (env), "
-        "client_id: ini-client (ini), password: not set, client_secret: not set"
+        "client_id: ini-client (ini), password: not set, client_secret: not set, "
+        "client_auth: basic (ini), token_path: /cli/token (cli)"
     )
 
 

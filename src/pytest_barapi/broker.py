@@ -172,7 +172,11 @@ class TokenBroker:
 
     def _post(self, form: dict[str, str]) -> Outcome:
         return post_grant(
-            self.settings.token_url, form, timeout=self.settings.timeout, masker=self._masker
+            self.settings.token_url,
+            form,
+            timeout=self.settings.timeout,
+            masker=self._masker,
+            client_auth=self.settings.client_auth,
         )
 
 

@@ -1,4 +1,4 @@
-"""The one place that talks OAuth: POST a grant to <url>/oauth/token, read the answer.
+"""The one place that talks OAuth: POST a grant to the token endpoint, read the answer.
 
 The answer is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
 :class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
@@ -17,6 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from pytest_barapi.identity import BODY, client_authenticated
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS
@@ -32,10 +33,13 @@ CARRIED_TOKEN = re.compile(
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
-    "invalid_client": ("client_id", "client_secret"),
+    "invalid_client": ("client_id", "client_secret", "client_auth"),
     "unauthorized_client": ("client_id",),
     "invalid_scope": ("scope",),
 }
+# invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
+# 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
+ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
 
 
 class DeadlineRetry(Retry):
@@ -74,10 +78,17 @@ def _retry(timeout: float) -> DeadlineRetry:
     return retry
 
 
-def post_grant(url: str, form: dict[str, str], *, timeout: float, masker: Masker) -> Outcome:
-    """Send one grant (with retries on connection errors and 5xx); its token, or why not."""
+def post_grant(
+    url: str, form: dict[str, str], *, timeout: float, masker: Masker, client_auth: str = BODY
+) -> Outcome:
+    """Send one grant (with retries on connection errors and 5xx); its token, or why not.
+
+    ``form`` holds the client's credentials; ``client_auth`` says where they travel.
+    """
+    form, headers = client_authenticated(form, client_auth)
     with requests.Session() as http:
         http.trust_env = False  # no netrc credentials or proxies from the user's environment
+        http.headers.update(headers)
         http.mount(url, HTTPAdapter(max_retries=_retry(timeout)))
         try:
             response = http.post(url, data=form, timeout=timeout, allow_redirects=False)
@@ -151,9 +162,18 @@ def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> str
         return f"{url} answered {status} without an OAuth error code: {excerpt}"
     description = body.get("error_description")
     detail = f" ({masker.mask(str(description))})" if description else ""
-    fix = ", ".join(OPTIONS[name].where() for name in FIXES.get(error, ()))
+    fix = ", ".join(OPTIONS[name].where() for name in _fixes(error, description))
     advice = f"; check {fix}" if fix else ""
     return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
+
+
+def _fixes(error: str, description: object) -> tuple[str, ...]:
+    """The settings to check for an error code, by RFC 6749 §5.2 first."""
+    if error in FIXES:
+        return FIXES[error]
+    if error == "invalid_request" and ABOUT_THE_USER.search(str(description or "")):
+        return FIXES["invalid_grant"]
+    return ()
 
 
 def _token(url: str, body: dict[str, Any]) -> Outcome:
