@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+import keyring  # noqa: F401 (imported early on purpose, see below)
 import pytest
 import vcr  # noqa: F401 (imported early on purpose, see below)
 from pytest_httpserver import HTTPServer

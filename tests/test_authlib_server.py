@@ -20,7 +20,7 @@ from tests.reference_server import CLIENT_ID, CLIENT_SECRET, OTHER_USER, PASSWOR
 PASSWORD_GRANT = {"grant_type": "password", "username": USER, "password": PASSWORD, "scope": ""}
 # client_secret_basic: the client in an Authorization: Basic header (RFC 6749 §2.3.1).
 BASIC_AUTH = (CLIENT_ID, CLIENT_SECRET)
-# client_secret_post: the client in the form, as the plugin sends it today.
+# client_secret_post: the client in the form, as the plugin sends it by default.
 IN_THE_BODY = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
 NO_STORE = {"Content-Type": "application/json", "Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -277,7 +277,7 @@ def test_other_users_sign_in_too(authlib_server: AuthlibServer) -> None:
 def test_a_users_suite_passes_through_the_plugin_when_the_body_is_accepted(
     pytester: pytest.Pytester, authlib_server: AuthlibServer
 ) -> None:
-    authlib_server.client_auth_methods = BODY  # what the plugin sends today
+    authlib_server.client_auth_methods = BODY  # what the plugin sends by default
     pytester.makepyfile(
         """
         def test_me(barapi_session):

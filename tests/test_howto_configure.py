@@ -21,7 +21,8 @@ def test_the_default_url_and_nothing_set(pytester: pytest.Pytester) -> None:
     assert header_line(result) == (
         "barapi: url: https://barapi.cloud (default), user: - (default), "
         "client_id: - (default), password: not set, client_secret: not set, "
-        "scope: - (default), timeout: 30s (default)"
+        "scope: - (default), client_auth: body (default), token_path: /oauth/token (default), "
+        "timeout: 30s (default)"
     )
 
 
@@ -35,15 +36,23 @@ def test_cli_beats_env_beats_ini(
         barapi_user = ini-user
         barapi_client_id = ini-client
         barapi_scope = read
+        barapi_client_auth = basic
+        barapi_token_path = /ini/token
         """
     )
     monkeypatch.setenv("BARAPI_URL", "https://env.example.test")
     monkeypatch.setenv("BARAPI_USER", "env-user")
-    result = pytester.runpytest("--barapi-url=https://cli.example.test", "--barapi-timeout=5")
+    monkeypatch.setenv("BARAPI_TOKEN_PATH", "/env/token")
+    result = pytester.runpytest(
+        "--barapi-url=https://cli.example.test",
+        "--barapi-token-path=/cli/token",
+        "--barapi-timeout=5",
+    )
     assert header_line(result) == (
         "barapi: url: https://cli.example.test (cli), user: env-user (env), "
         "client_id: ini-client (ini), password: not set, client_secret: not set, "
-        "scope: read (ini), timeout: 5s (cli)"
+        "scope: read (ini), client_auth: basic (ini), token_path: /cli/token (cli), "
+        "timeout: 5s (cli)"
     )
 
 

@@ -24,6 +24,7 @@ from pytest_barapi.token import BarapiToken
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pytest_barapi.secret_sources import SecretSources
     from pytest_barapi.sharing import SharedOutcomes
 
 # A token is renewed this long before it expires (so a request never leaves with a token
@@ -53,6 +54,8 @@ class TokenBroker:
     settings: Settings
     known_secrets: KnownSecrets
     sharing: SharedOutcomes | None = None
+    # Where a secret the settings leave unset is looked up when a grant needs it.
+    secret_sources: SecretSources | None = None
     _outcomes: dict[Identity, Outcome] = field(default_factory=dict, repr=False)
     # A test may use its session from several threads: one renewal, not one per thread.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -134,6 +137,7 @@ class TokenBroker:
         return self._record(identity, path)
 
     def _record(self, identity: Identity, path: Path) -> Outcome:
+        identity = self._completed(identity)
         missing = identity.missing()
         if missing:
             return cassette.credentials_missing(self.settings, path, _where(identity, missing))
@@ -143,6 +147,7 @@ class TokenBroker:
         return recording.outcome(outcome)
 
     def _password_grant(self, identity: Identity) -> Outcome:
+        identity = self._completed(identity)
         missing = identity.missing()
         if missing:
             return Failure("missing credentials, no request sent: set " + _where(identity, missing))
@@ -153,7 +158,8 @@ class TokenBroker:
     def _renew(self, identity: Identity, stale: BarapiToken) -> Outcome:
         """RFC 6749 §6 with the same client; if refused, one password grant instead."""
         if stale.refresh_token:
-            renewed = self._post(identity, identity.refresh_grant(stale.refresh_token))
+            completed = self._completed(identity)
+            renewed = self._post(completed, completed.refresh_grant(stale.refresh_token))
             if isinstance(renewed, BarapiToken):
                 # A server that does not rotate may leave the refresh token out (§6): keep ours.
                 if renewed.refresh_token is None:
@@ -165,12 +171,23 @@ class TokenBroker:
         outcome = self._password_grant(identity)
         return outcome.prefixed(RENEWING) if isinstance(outcome, Failure) else outcome
 
+    def _completed(self, identity: Identity) -> Identity:
+        """``identity`` with the secrets the settings left unset, from the keyring or a prompt
+        (asked once: the sources remember their answers)."""
+        if self.secret_sources is None or not identity.missing():
+            return identity
+        completed = self.secret_sources.complete(identity)
+        for name, secret in completed.credential_pairs():
+            self.known_secrets.add_pair(name, secret)  # masked before it is ever sent
+        return completed
+
     def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:
         return post_grant(
             self.settings.token_url,
             form,
             timeout=self.settings.timeout,
             masker=self._masker,
+            client_auth=self.settings.client_auth,
             where={name: _how(identity, name) for name in (*CREDENTIALS, "scope")},
         )
 

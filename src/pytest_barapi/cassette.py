@@ -195,6 +195,8 @@ def replay(
             placeholders.password_grant(),
             timeout=settings.timeout,
             masker=masker,
+            # As recorded, if the ini says so; either way the header is not matched on.
+            client_auth=settings.client_auth,
         )
     return replace(outcome, replayed=True) if isinstance(outcome, BarapiToken) else outcome
 

@@ -1,4 +1,4 @@
-"""The one place that talks OAuth: POST a grant to <url>/oauth/token, read the answer.
+"""The one place that talks OAuth: POST a grant to the token endpoint, read the answer.
 
 The answer is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
 :class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -20,6 +21,7 @@ import requests
 from urllib3.exceptions import HTTPError
 
 from pytest_barapi.deadline import Deadline, DeadlineAdapter, DeadlineRetry, DeadlineTimeout
+from pytest_barapi.identity import BODY, client_authenticated
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS
@@ -31,13 +33,21 @@ EXCERPT = 200
 # (nor inflated further, for a compressed body).
 MAX_ANSWER = 1024 * 1024
 CHUNK = 64 * 1024
+# A token in an answer we do not accept (a 201, a BOM before the JSON, a JSON array, a form):
+# it is still a live token, and the excerpt must not show it.
+CARRIED_TOKEN = re.compile(
+    r"""["']?(?:access_token|refresh_token|id_token)["']?\s*[:=]\s*["']?([^"'&\s,}]+)"""
+)
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
-    "invalid_client": ("client_id", "client_secret"),
+    "invalid_client": ("client_id", "client_secret", "client_auth"),
     "unauthorized_client": ("client_id",),
     "invalid_scope": ("scope",),
 }
+# invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
+# 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
+ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
 # The exception names a transport failure's chain holds, by what they mean for the user.
 TIMEOUTS = frozenset(
     {
@@ -86,20 +96,24 @@ def post_grant(
     *,
     timeout: float,
     masker: Masker,
+    client_auth: str = BODY,
     where: Mapping[str, str] | None = None,
 ) -> Outcome:
     """Send one grant (with retries on connection errors and 5xx); its token, or why not.
 
+    ``form`` holds the client's credentials; ``client_auth`` says where they travel.
     ``timeout`` bounds the whole exchange: connecting, retries, and reading the answer.
     ``where`` says how the user sets each credential of this grant, for the advice in a
     refusal (default: the option, ``--barapi-user / BARAPI_USER``).
     """
     how = _Wording(where or {})
+    form, headers = client_authenticated(form, client_auth)
     with Deadline(timeout) as deadline, _retry_warnings_silenced(), requests.Session() as http:
         # requests' environment is the user's network: proxies, NO_PROXY, REQUESTS_CA_BUNDLE,
         # CURL_CA_BUNDLE. Its .netrc lookup is not: a grant carries its own credentials only.
         http.trust_env = True
         http.auth = _NoNetrc()
+        http.headers.update(headers)
         http.mount(url, DeadlineAdapter(deadline, max_retries=_retry(deadline)))
         try:
             response = http.post(
@@ -281,7 +295,7 @@ def _read_answer(
         body = None
     if not isinstance(body, dict):
         text = content.decode(response.encoding or "utf-8", errors="replace")
-        excerpt = masker.mask(text[:EXCERPT])
+        excerpt = _excerpt(text, masker)
         kind = "not JSON" if body is None else "JSON but not an object"
         return Failure(
             f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; check {how('url')}"
@@ -296,13 +310,22 @@ def _read_answer(
 def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker, how: _Wording) -> str:
     error = body.get("error")
     if not isinstance(error, str):
-        excerpt = masker.mask(str(body)[:EXCERPT])
+        excerpt = _excerpt(str(body), masker)
         return f"{url} answered {status} without an OAuth error code: {excerpt}"
     description = body.get("error_description")
     detail = f" ({masker.mask(str(description))})" if description else ""
-    fix = ", ".join(how(name) for name in FIXES.get(error, ()))
+    fix = ", ".join(how(name) for name in _fixes(error, description))
     advice = f"; check {fix}" if fix else ""
     return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
+
+
+def _fixes(error: str, description: object) -> tuple[str, ...]:
+    """The settings to check for an error code, by RFC 6749 §5.2 first."""
+    if error in FIXES:
+        return FIXES[error]
+    if error == "invalid_request" and ABOUT_THE_USER.search(str(description or "")):
+        return FIXES["invalid_grant"]
+    return ()
 
 
 def _token(url: str, body: dict[str, Any]) -> Outcome:
@@ -326,3 +349,10 @@ def _token(url: str, body: dict[str, Any]) -> Outcome:
         refresh_token=refresh if isinstance(refresh, str) else None,
         scope=scope if isinstance(scope, str) else None,
     )
+
+
+def _excerpt(text: str, masker: Masker) -> str:
+    """The head of an answer for a message, every secret in it masked."""
+    masker.known.add(*CARRIED_TOKEN.findall(text))
+    # Masked first, cut after: a cut can leave the head of a secret no mask would match.
+    return masker.mask(text)[:EXCERPT]

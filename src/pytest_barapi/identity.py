@@ -1,14 +1,23 @@
-"""Who the exchange authenticates as, and the form of each grant it makes as that identity."""
+"""Who the exchange authenticates as, the form of each grant it makes as that identity, and
+where the client's credentials travel (the form or an HTTP Basic header)."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from urllib.parse import quote
 
 from pytest_barapi.secrets import Secret
 
 # The credentials a password grant needs, by setting name.
 CREDENTIALS = ("user", "password", "client_id", "client_secret")
+# How the client authenticates to the token endpoint (RFC 6749 §2.3.1): with client_id and
+# client_secret in the form, as barapi documents, or in an HTTP Basic header.
+BODY = "body"
+BASIC = "basic"
+CLIENT_AUTHS = (BODY, BASIC)
+CLIENT_FIELDS = ("client_id", "client_secret")
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class Identity:
             client_id=self.client_id if client_id is None else client_id,
             client_secret=self.client_secret if client_secret is None else _secret(client_secret),
             scope=self.scope if scope is None else scope,
+            given=self.given,
         )
 
     def given_by_factory(self, names: Iterable[str]) -> Identity:
@@ -91,3 +101,29 @@ def _secret(value: str | Secret) -> Secret:
 def _revealed(secret: Secret | None) -> str:
     # A grant is only built once missing() is empty; "" would be refused, never sent blind.
     return secret.reveal() if secret is not None else ""
+
+
+def client_authenticated(
+    form: dict[str, str], client_auth: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The form and headers that send the grant ``form`` with the client authenticated the
+    ``client_auth`` way: ``body`` leaves the form as it is; ``basic`` moves client_id and
+    client_secret into an ``Authorization: Basic`` header, out of the form (§2.3.1: one method
+    per request; the header names the client, so the form need not).
+    """
+    if client_auth != BASIC:
+        return form, {}
+    rest = {name: value for name, value in form.items() if name not in CLIENT_FIELDS}
+    credentials = basic_credentials(form["client_id"], form["client_secret"])
+    return rest, {"Authorization": f"Basic {credentials}"}
+
+
+def basic_credentials(client_id: str, client_secret: str) -> str:
+    """The credentials of an ``Authorization: Basic`` header as RFC 6749 §2.3.1 builds them:
+    id and secret each form-encoded, joined by ":", then base64.
+
+    A space is encoded as %20, not +: a form decoder reads both as a space, and a server that
+    only percent-decodes (Authlib does) reads only %20 as one.
+    """
+    pair = f"{quote(client_id, safe='')}:{quote(client_secret, safe='')}"
+    return base64.b64encode(pair.encode()).decode()

@@ -8,13 +8,14 @@ filelock come with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds thi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_barapi import settings as barapi_settings
-from pytest_barapi.run import BarapiRun
+from pytest_barapi.run import BarapiRun, stdin_is_a_terminal_key
 
 if TYPE_CHECKING:
     from pytest_barapi.identity import Identity
@@ -32,6 +33,13 @@ sharing_planned_key: pytest.StashKey[bool] = pytest.StashKey()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     barapi_settings.add_options(parser)
+
+
+# tryfirst wrapper: before pytest's capture (started in this hook) replaces stdin.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> Generator[None, None, None]:
+    early_config.stash[stdin_is_a_terminal_key] = bool(sys.stdin and sys.stdin.isatty())
+    return (yield)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -64,6 +72,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     return config.stash[run_key].settings.header()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    summary = config.stash[run_key].summary()
+    if summary is not None:
+        terminalreporter.write_line(summary)
 
 
 @pytest.hookimpl(tryfirst=True)

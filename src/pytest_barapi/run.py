@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from pytest_barapi import settings as barapi_settings
+from pytest_barapi.identity import BASIC, basic_credentials
 from pytest_barapi.secrets import KnownSecrets
 
 if TYPE_CHECKING:
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from pytest_barapi.token import BarapiToken
 
 MASKING = "barapi-secret-masking"
+# Whether stdin was a terminal when the run started, before pytest's capture replaced it.
+stdin_is_a_terminal_key: pytest.StashKey[bool] = pytest.StashKey()
 
 
 @dataclass
@@ -46,6 +49,12 @@ class BarapiRun:
         """Register the secrets of ``identity`` for masking: the one place that does."""
         for name, secret in identity.credential_pairs():
             self.known_secrets.add_pair(name, secret)
+        client_id, client_secret = identity.client_id, identity.client_secret
+        if self.settings.client_auth == BASIC and client_id and client_secret:
+            # The header exactly as sent: the masker's own HTTP Basic forms encode a space in
+            # the id or secret as +, where we send %20.
+            sent = basic_credentials(client_id, client_secret.reveal())
+            self.known_secrets.add(sent.rstrip("="))
         if self.known_secrets.values():
             self._mask_secrets()
 
@@ -77,16 +86,26 @@ class BarapiRun:
     def broker(self) -> TokenBroker:
         """The run's broker, built when a test first needs a token (see the module docstring)."""
         if self._broker is None:
-            from pytest_barapi import sharing
+            from pytest_barapi import secret_sources, sharing
             from pytest_barapi.broker import TokenBroker
 
             self._mask_secrets()
+            stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,
                 sharing=sharing.for_worker(self.config, self.settings),
+                secret_sources=secret_sources.for_this_run(self.settings.url, stdin_is_a_terminal),
             )
         return self._broker
+
+    def summary(self) -> str | None:
+        """Where the secrets the settings left unset came from, if any was looked up."""
+        sources = self._broker.secret_sources if self._broker is not None else None
+        if sources is None or not sources.found:
+            return None
+        found = ", ".join(f"{name} from the {where}" for name, where in sources.found.items())
+        return f"barapi: {found}"
 
     def _token_or_fail(self, identity: Identity, outcome: Outcome) -> BarapiToken:
         from pytest_barapi.outcome import Failure

@@ -1,10 +1,13 @@
-"""Where masked text is put back: pytest's reports, warnings, log output and --debug traces.
+"""The exits: every way pytest's text leaves the process, each masked on its way out.
 
 A test can print a token, log it, put it in a local variable, or fail an assertion that
-compares it; pytest then copies it into the failure report, the captured output and the log.
-:class:`SecretMasking` rewrites reports (and log lines, and warnings) before any reporter sees
-them, so the terminal, junit xml, log files and xdist's serialized reports only ever hold
-``********``. What counts as a secret, in which forms, is :mod:`pytest_barapi.masking`'s.
+compares it; pytest then copies it into reports, the captured output and the log, and an
+interrupt or an internal error prints frames full of locals. :class:`SecretMasking` masks at
+each exit: the terminal writer (whatever pytest prints: reports, tracebacks of interrupts and
+internal errors, the summary), reports before any reporter or xdist serializes them, the
+message of an exception that ends the session (``pytest.exit`` too), the junit xml document
+before it is written, the log file and live log, warnings, and ``--debug`` traces. What
+counts as a secret, in which forms, is :mod:`pytest_barapi.masking`'s.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import linecache
 import logging
 import warnings
 from collections.abc import Generator
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
@@ -28,6 +31,8 @@ class SecretMasking:
 
     def __init__(self, known: KnownSecrets, config: pytest.Config) -> None:
         self.masker = Masker(known)
+        self.config = config
+        self.mask_terminal(config)
         self.mask_trace(config.pluginmanager.trace.root)
         # pytest's logging plugin exists from its own (trylast) pytest_configure on: when
         # this is registered mid-run, there is no pytest_sessionstart to wait for.
@@ -37,6 +42,8 @@ class SecretMasking:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # Registered at start-up, this may have come before the terminal reporter existed.
+        self.mask_terminal(session.config)
         logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
         self.mask_log_output(logging_plugin)
 
@@ -56,6 +63,30 @@ class SecretMasking:
         if report is not None:
             self.scrub_report(report)
         return report
+
+    # The session-level hooks an exception can end the run from: its message (pytest.exit's
+    # reason, an error raised in a conftest hook) is printed by pytest straight to stderr.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_collection(self) -> Generator[None, object, object]:
+        return (yield from self._masking_what_ends_the_run())
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtestloop(self) -> Generator[None, object, object]:
+        return (yield from self._masking_what_ends_the_run())
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self) -> Generator[None, object, object]:
+        # Before junitxml's own hook writes the document: what record_xml_attribute and
+        # record_testsuite_property put there never went through a report.
+        self.mask_junit_xml()
+        return (yield from self._masking_what_ends_the_run())
+
+    def _masking_what_ends_the_run(self) -> Generator[None, object, object]:
+        try:
+            return (yield)
+        except BaseException as error:
+            self.mask_exception(error)
+            raise
 
     # A historic hook takes no wrapper; tryfirst still runs before the reporters' impls.
     @pytest.hookimpl(tryfirst=True)
@@ -138,6 +169,49 @@ class SecretMasking:
             return value
         return self.masker.mask(text) if self.masker.reveals(text) else value
 
+    def mask_exception(self, error: BaseException) -> None:
+        """Mask the message of ``error`` and of the exceptions it chains, in place."""
+        seen: set[int] = set()
+        current: BaseException | None = error
+        while current is not None and id(current) not in seen:
+            seen.add(id(current))
+            msg = getattr(current, "msg", None)
+            if isinstance(msg, str):  # pytest.exit's Exit keeps its reason here
+                with contextlib.suppress(AttributeError, TypeError):
+                    current.msg = self.masker.mask(msg)  # type: ignore[attr-defined]
+            current.args = tuple(
+                self.masker.mask(arg) if isinstance(arg, str) else arg for arg in current.args
+            )
+            current = current.__cause__ or current.__context__
+
+    def mask_terminal(self, config: pytest.Config) -> None:
+        """Mask whatever the terminal reporter writes, as it writes it."""
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        writer = getattr(reporter, "_tw", None)  # what config.get_terminal_writer() returns
+        stream = getattr(writer, "_file", None)
+        if stream is not None and not isinstance(stream, MaskingStream):
+            writer._file = MaskingStream(stream, self.masker)  # type: ignore[union-attr]
+
+    def mask_junit_xml(self) -> None:
+        """Mask the junit xml document (``--junitxml``) before it is written."""
+        try:
+            from _pytest.junitxml import xml_key
+        except ImportError:  # pragma: no cover - a pytest that moved it: reports still masked
+            return
+        xml = self.config.stash.get(xml_key, None)
+        if xml is None:
+            return
+        xml.global_properties = [
+            (self.masker.mask(str(name)), self.masker.mask(str(value)))
+            for name, value in xml.global_properties
+        ]
+        for reporter in xml.node_reporters_ordered:
+            attrs = getattr(reporter, "attrs", None)  # gone once the test case is finalized
+            if isinstance(attrs, dict):
+                for name, value in attrs.items():
+                    attrs[name] = self.masker.mask(str(value))
+            _mask_element(reporter.to_xml(), self.masker)
+
     def scrub_warning(self, warning_message: warnings.WarningMessage) -> None:
         """Mask the text of a recorded warning, and the source line shown with it, before the
         summary or xdist shows them."""
@@ -174,6 +248,31 @@ class SecretMasking:
         write = getattr(tracer, "_writer", None)  # pluggy's TagTracer has no public getter
         if write is not None:
             tracer.setwriter(lambda text: write(self.masker.mask(text)))
+
+
+class MaskingStream:
+    """A text stream that masks every write on its way to ``stream``; the rest is ``stream``'s."""
+
+    def __init__(self, stream: TextIO, masker: Masker) -> None:
+        self._stream = stream
+        self._masker = masker
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._masker.mask(text))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _mask_element(element: Any, masker: Masker) -> None:
+    """Mask an xml.etree element's attributes and text, and its children's, in place."""
+    for child in element.iter():
+        for name, value in child.attrib.items():
+            child.attrib[name] = masker.mask(value)
+        if child.text:
+            child.text = masker.mask(child.text)
+        if child.tail:
+            child.tail = masker.mask(child.tail)
 
 
 def _has_text(report: pytest.TestReport | pytest.CollectReport) -> bool:

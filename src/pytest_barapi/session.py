@@ -97,7 +97,7 @@ class BarapiSession(requests.Session):
     def __init__(self, base_url: str, auth: BearerAuth, timeout: float) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
-        self.auth = auth
+        self.auth: BearerAuth = auth
         self.timeout = timeout
         retry = Retry(
             total=3,
@@ -117,6 +117,12 @@ class BarapiSession(requests.Session):
         if isinstance(url, bytes):
             url = url.decode()
         return super().request(method, self.absolute(url), *args, **kwargs)
+
+    @property
+    def token(self) -> BarapiToken:
+        """The token the session sends next (renewed first if it is about to expire): for a
+        test that hands it to another client. ``barapi_token`` stays the first one."""
+        return self.auth.current_token()
 
     def absolute(self, url: str) -> str:
         if urlsplit(url).scheme:

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_barapi.identity import Identity
+from pytest_barapi.identity import BODY, CLIENT_AUTHS, Identity
 from pytest_barapi.secrets import Secret
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+
+TOKEN_PATH = "/oauth/token"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ OPTIONS = {
     for option in (
         Option(
             "url",
-            "base URL of barapi; the token endpoint is <url>/oauth/token.",
+            "base URL of barapi; the token endpoint is <url> followed by the token path.",
             "https://barapi.cloud",
         ),
         Option("user", "user name for the password grant."),
@@ -67,9 +69,22 @@ OPTIONS = {
             "cassette file that records and replays the token exchange "
             "(relative to the rootdir); unset: always exchange live.",
         ),
+        Option(
+            "client_auth",
+            "how the client authenticates to the token endpoint: body (client_id and "
+            "client_secret in the form, as barapi documents) or basic (HTTP Basic).",
+            BODY,
+        ),
+        Option(
+            "token_path",
+            "path of the token endpoint, joined to the URL (a path in the URL stays).",
+            TOKEN_PATH,
+        ),
     )
 }
 LOOPBACK_NAMES = {"localhost"}
+# The settings of the token endpoint itself, shown after the credentials in the header.
+ENDPOINT = ("client_auth", "token_path")
 # Longer than any exchange can sensibly wait, short enough for every clock and socket API.
 LONGEST_TIMEOUT = 24 * 3600.0
 # The whole shape a base URL may have: scheme, host (a name, an IPv4 address, or an IPv6 one
@@ -110,10 +125,14 @@ class Settings:
     # pytest-recording's switches, so one flag controls every cassette of the run.
     record_mode: str = "none"
     recording_disabled: bool = False
+    # How a standard OAuth server other than barapi may want the client and the endpoint.
+    client_auth: str = BODY
+    token_path: str = TOKEN_PATH
 
     @property
     def token_url(self) -> str:
-        return self.url + "/oauth/token"
+        # Joined, not resolved: a URL with a path prefix keeps it (https://host/prefix/o/token/).
+        return self.url + self.token_path
 
     def header(self) -> str:
         def shown(name: str) -> str:
@@ -125,6 +144,7 @@ class Settings:
 
         names = ("user", "client_id", "password", "client_secret", "scope")
         parts = [f"url: {self.url} ({self.sources['url']})", *(shown(name) for name in names)]
+        parts += [f"{name}: {getattr(self, name)} ({self.sources[name]})" for name in ENDPOINT]
         parts.append(f"timeout: {self.timeout:g}s ({self.sources['timeout']})")
         if self.cassette is not None:
             mode = "disabled" if self.recording_disabled else self.record_mode
@@ -209,6 +229,8 @@ def resolve(config: pytest.Config) -> Settings:
         # pytest-recording owns these flags; without it (-p no:recording) we replay only.
         record_mode=config.getoption("record_mode", None) or "none",
         recording_disabled=bool(config.getoption("disable_recording", False)),
+        client_auth=_checked_client_auth(raw["client_auth"] or "", sources["client_auth"]),
+        token_path=_checked_token_path(raw["token_path"] or "", sources["token_path"]),
     )
 
 
@@ -289,3 +311,29 @@ def _checked_timeout(text: str, source: str) -> float:
             f"of seconds, at most {LONGEST_TIMEOUT:g} (a day); got {text!r}"
         )
     return timeout
+
+
+def _checked_client_auth(text: str, source: str) -> str:
+    if text not in CLIENT_AUTHS:
+        allowed = " or ".join(CLIENT_AUTHS)
+        raise pytest.UsageError(
+            f"barapi: {OPTIONS['client_auth'].where()} (from {source}) must be {allowed}; "
+            f"got {text!r}"
+        )
+    return text
+
+
+def _checked_token_path(path: str, source: str) -> str:
+    # Appended to the URL as it is: anything but a plain path would change what it means
+    # (a query, a fragment) or how a server reads it (a backslash, a space).
+    if (
+        not path.startswith("/")
+        or any(character in path for character in "?#\\")
+        or any(character.isspace() for character in path)
+    ):
+        raise pytest.UsageError(
+            f"barapi: {OPTIONS['token_path'].where()} (from {source}) must be a path starting "
+            f"with /, without query, fragment, backslash or whitespace, like /oauth/token; "
+            f"got {path!r}"
+        )
+    return path
