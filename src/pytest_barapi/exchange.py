@@ -289,12 +289,13 @@ def _read_answer(
             "requests; not retried, wait before running again"
         )
     content_type = response.headers.get("Content-Type", "no content type")
+    # Decoded as requests' Response.text would (a BOM stays, and JSON does not take it).
+    text = content.decode(response.encoding or "utf-8", errors="replace")
     try:
-        body = json.loads(content)
+        body = json.loads(text)
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        text = content.decode(response.encoding or "utf-8", errors="replace")
         excerpt = _excerpt(text, masker)
         kind = "not JSON" if body is None else "JSON but not an object"
         return Failure(
