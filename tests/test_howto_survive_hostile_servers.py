@@ -338,3 +338,23 @@ def test_a_blocked_network_names_the_way_out(
         ]
     )
     assert barapi_server.token_request_count == 0
+
+
+def test_a_ca_bundle_from_the_environment_is_trusted(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    ca_file, context = hostile_server.certificate_authority(tmp_path)
+    server = HTTPServer(host="127.0.0.1", port=0, ssl_context=context)
+    server.expect_request("/oauth/token").respond_with_json(TOKEN)
+    server.start()
+    try:
+        url = server.url_for("").rstrip("/")
+        monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        assert failure(url) == (
+            f"TLS handshake failed for {url}/oauth/token; check --barapi-url / BARAPI_URL"
+        )
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca_file))
+        assert isinstance(post(url), BarapiToken)
+    finally:
+        server.stop()
