@@ -358,3 +358,35 @@ def test_a_ca_bundle_from_the_environment_is_trusted(
         assert isinstance(post(url), BarapiToken)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("flag", "error", "way"),
+    [
+        (
+            "--disable-socket",
+            "SocketBlockedError",
+            "let it use the network (@pytest.mark.enable_socket)",
+        ),
+        (
+            "--allow-hosts=192.0.2.1",
+            "SocketConnectBlockedError",
+            "let the host through (--allow-hosts)",
+        ),
+    ],
+)
+def test_a_network_blocked_by_pytest_socket_names_the_way_out(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, flag: str, error: str, way: str
+) -> None:
+    pytester.makepyfile("def test_token(barapi_token): pass")
+    result = pytester.runpytest_subprocess(flag)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: the network is blocked by pytest-socket ({error}): no request sent to "
+            f"{barapi_server.url}/oauth/token; replay the token from a cassette "
+            "(--barapi-cassette / BARAPI_CASSETTE, recorded once with --record-mode=once), or "
+            f"{way}"
+        ]
+    )
+    assert barapi_server.token_request_count == 0

@@ -256,17 +256,18 @@ def _timed_out(url: str, deadline: Deadline, how: _Wording) -> str:
 def _blocked(error: BaseException, url: str) -> str | None:
     """The message for a connection a test plugin refused to open, or None."""
     name = type(error).__name__
-    if name in ("SocketBlockedError", "SocketConnectBlockedError"):
-        plugin, allow = "pytest-socket", "--allow-hosts"
+    if name == "SocketBlockedError":  # pytest-socket's --disable-socket
+        plugin, way = "pytest-socket", "let it use the network (@pytest.mark.enable_socket)"
+    elif name == "SocketConnectBlockedError":  # pytest-socket's --allow-hosts, without this one
+        plugin, way = "pytest-socket", "let the host through (--allow-hosts)"
     elif isinstance(error, RuntimeError) and str(error).startswith("Network is disabled"):
-        plugin, allow = "pytest-recording's --block-network", "--allowed-hosts"
-        name = "RuntimeError"
+        plugin, way = "pytest-recording's --block-network", "let the host through (--allowed-hosts)"
     else:
         return None
     return (
         f"the network is blocked by {plugin} ({name}): no request sent to {url}; replay "
         f"the token from a cassette ({OPTIONS['cassette'].where()}, recorded once with "
-        f"--record-mode=once), or let the host through ({allow})"
+        f"--record-mode=once), or {way}"
     )
 
 
