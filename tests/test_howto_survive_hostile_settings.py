@@ -8,6 +8,7 @@ which the corpus below holds them to.
 
 from __future__ import annotations
 
+import random
 from urllib.parse import urlsplit
 
 import pytest
@@ -79,6 +80,31 @@ def test_a_url_that_is_accepted_is_read_alike_by_both_parsers(url: str) -> None:
     )
     assert ours.username is None
     assert (theirs.auth, theirs.query, theirs.fragment) == (None, None, None)
+
+
+def test_no_url_is_accepted_that_the_parsers_read_differently() -> None:
+    """Thousands of URLs made of the characters parsers disagree on: each one accepted is read
+    alike by both (and holds no credentials, query or fragment)."""
+    pieces = ["a", "1", ".", ":", "/", "@", "\\", "?", "#", "[", "]", "%", "-", "_", " ", "\t"]
+    pieces += ["\u00e9", "\uff0e", "127.0.0.1", "::1", "0.0.0.0", "8080", "%2e", "localhost"]
+    chance = random.Random(20261129)
+    accepted = 0
+    for _ in range(5000):
+        scheme = chance.choice(["http://", "https://", "HTTP://", "http:\\\\", "http:/"])
+        url = scheme + "".join(chance.choices(pieces, k=chance.randint(1, 8)))
+        try:
+            checked = _checked_url(url, "env")
+        except pytest.UsageError:
+            continue
+        accepted += 1
+        ours, theirs = urlsplit(checked), parse_url(checked)
+        assert (ours.scheme, ours.hostname, ours.port) == (
+            theirs.scheme,
+            (theirs.host or "").strip("[]").lower(),
+            theirs.port,
+        ), url
+        assert (theirs.auth, theirs.query, theirs.fragment, ours.username) == (None,) * 4, url
+    assert accepted > 50  # the corpus reaches the accepted side too
 
 
 def test_a_url_with_a_password_is_refused_without_showing_it(
