@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from pytest_barapi.errors import BarapiError, GrantRefused
 from pytest_barapi.identity import Identity
+from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
@@ -57,7 +58,7 @@ class TokenBroker:
             if outcome is None:
                 outcome = self._decide(identity, stale=None)
             # Also right after the first decision: a worker that starts late may find an
-            # old token in the run's sharing file.
+            # old token on the run's board of outcomes.
             if isinstance(outcome, BarapiToken) and _expiring(outcome):
                 outcome = self._decide(identity, stale=outcome)
         return _token_or_raise(outcome)
@@ -88,7 +89,12 @@ class TokenBroker:
             work = partial(self._obtain, identity)
         else:
             work = partial(self._renew, identity, stale)
-        outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
+        if self.sharing is None:
+            outcome = work()
+        else:
+            # Sharing speaks Outcome (token or Failure); this broker still keeps failures as text.
+            shared = self.sharing.decide(identity, lambda: _as_outcome(work()), stale)
+            outcome = shared if isinstance(shared, BarapiToken) else str(shared)
         if isinstance(outcome, BarapiToken):
             self.known_secrets.add(outcome.access_token, outcome.refresh_token)
         self._outcomes[identity] = outcome
@@ -104,7 +110,9 @@ class TokenBroker:
             # The cassette decides: replay (no credentials needed), or go live and record.
             from pytest_barapi.cassette import through_cassette
 
-            return through_cassette(self.settings, identity, self._live)
+            # A remote worker's recording would stay on its machine, where nobody looks.
+            record_here = self.sharing is None or self.sharing.local
+            return through_cassette(self.settings, identity, self._live, record_here=record_here)
         return self._live(identity)
 
     def _live(self, identity: Identity) -> BarapiToken | str:
@@ -159,6 +167,10 @@ def _expiring(token: BarapiToken) -> bool:
     if token.replayed or not token.expires_in or token.expires_in <= 0:
         return False
     return token.expires_within(renewal_margin(token))
+
+
+def _as_outcome(outcome: BarapiToken | str) -> Outcome:
+    return Failure(outcome) if isinstance(outcome, str) else outcome
 
 
 def _token_or_raise(outcome: BarapiToken | str) -> BarapiToken:

@@ -60,10 +60,14 @@ def cassette_path(settings: Settings, identity: Identity) -> Path | None:
     return configured.with_name(f"{configured.stem}.{digest}{configured.suffix}")
 
 
-def through_cassette(settings: Settings, identity: Identity, live: Live) -> BarapiToken | str:
+def through_cassette(
+    settings: Settings, identity: Identity, live: Live, record_here: bool = True
+) -> BarapiToken | str:
     """The token of ``identity``, replayed from its cassette or obtained live (and recorded).
 
     ``live`` is the broker's own exchange. Replay needs no credentials and sends nothing.
+    Without ``record_here`` (a pytest-xdist worker that may run on another machine), a
+    recording is refused rather than left where nobody looks for it.
     Returns the token or the message of why there is none, as the broker keeps outcomes.
     """
     path = cassette_path(settings, identity)
@@ -73,7 +77,7 @@ def through_cassette(settings: Settings, identity: Identity, live: Live) -> Bara
     try:
         if settings.record_mode in ("all", "rewrite"):
             # vcrpy has no "rewrite"; for a one-exchange cassette both mean: record afresh.
-            return _record(settings, identity, path, live)
+            return _record(settings, identity, path, live, record_here)
         recorded = _load(settings, path)
         if recorded is not None:
             return _replay(settings, identity, path, recorded)
@@ -82,7 +86,7 @@ def through_cassette(settings: Settings, identity: Identity, live: Live) -> Bara
                 f"no cassette at {_shown(path)} to replay (--record-mode=none); record it once "
                 f"with credentials set: {RECORD}"
             )
-        return _record(settings, identity, path, live)
+        return _record(settings, identity, path, live, record_here)
     except BarapiError as error:
         return str(error)
     except Exception as error:
@@ -118,7 +122,16 @@ def drop_authorization(vcr: Any) -> None:
     vcr.get_merged_config = get_merged_config
 
 
-def _record(settings: Settings, identity: Identity, path: Path, live: Live) -> BarapiToken | str:
+def _record(
+    settings: Settings, identity: Identity, path: Path, live: Live, record_here: bool
+) -> BarapiToken | str:
+    if not record_here:
+        return (
+            f"not recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) "
+            "on a pytest-xdist worker that may run on another machine or in another directory "
+            "(--tx ssh=, socket=, via= or chdir=): the cassette would stay there. Record it "
+            "without such workers (no --tx, or -n 2), then replay anywhere; no request sent"
+        )
     missing = identity.missing()
     if missing:
         return (

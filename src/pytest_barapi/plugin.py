@@ -2,8 +2,8 @@
 
 A run that uses no barapi fixture should not pay for them: at start-up only the settings and
 the secrets registry are imported. The broker (with the identity, token and xdist-sharing
-modules) is built when a test first needs a token, and requests, vcrpy and filelock come
-later still. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
+modules) is built when a test first needs a token, and requests and vcrpy come later
+still. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ FIXTURES = frozenset({"barapi_token", "barapi_session", "barapi_session_factory"
 settings_key: pytest.StashKey[barapi_settings.Settings] = pytest.StashKey()
 known_secrets_key: pytest.StashKey[KnownSecrets] = pytest.StashKey()
 broker_key: pytest.StashKey[TokenBroker] = pytest.StashKey()
-sharing_planned_key: pytest.StashKey[bool] = pytest.StashKey()
 MASKING = "barapi-secret-masking"
 
 
@@ -136,19 +135,11 @@ class SecretMasking:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist controller: a local worker learns where the run shares its tokens."""
+    """pytest-xdist controller: each worker, local or remote, gets a line to the run's
+    in-memory board of outcomes (see :mod:`pytest_barapi.sharing`)."""
     from pytest_barapi import sharing
 
-    sharing.plan(node.config, node)
-    node.config.stash[sharing_planned_key] = True
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    # On the controller, after every worker has finished.
-    if config.stash.get(sharing_planned_key, False):
-        from pytest_barapi import sharing
-
-        sharing.remove(config)
+    sharing.connect(node.config, node)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -225,7 +216,7 @@ def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
     ``expires_at``; its repr hides the tokens. If the exchange fails, every test that needs
     it errors with the same message and no further request is sent. Under pytest-xdist the
-    exchange is shared by all local workers. This is the token as first obtained;
+    exchange is shared by all workers. This is the token as first obtained;
     ``barapi_session`` follows renewals.
     """
     return _token(pytestconfig, _configured(pytestconfig))
