@@ -134,8 +134,10 @@ class OutcomeBoard:
         try:
             with self._lock:
                 replies = self._replies(channel, message)
-        except (ValueError, TypeError, IndexError):
-            return  # not our protocol: nothing to answer (and raising would close the line)
+        except Exception:
+            # Not our protocol: nothing to answer. Raising would close the worker's line, and
+            # execnet would send the exception's text (which may quote the message) along.
+            return
         for target, reply in replies:
             # Closed meanwhile: its own CLOSED hands any turn it got to the next in line.
             with contextlib.suppress(OSError, ValueError):
