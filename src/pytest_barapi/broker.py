@@ -111,7 +111,7 @@ class TokenBroker:
             from pytest_barapi.cassette import through_cassette
 
             # A remote worker's recording would stay on its machine, where nobody looks.
-            record_here = self.sharing is None or self.sharing.local
+            record_here = self.sharing is None or self.sharing.may_record
             return through_cassette(self.settings, identity, self._live, record_here=record_here)
         return self._live(identity)
 

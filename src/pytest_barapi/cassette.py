@@ -66,8 +66,8 @@ def through_cassette(
     """The token of ``identity``, replayed from its cassette or obtained live (and recorded).
 
     ``live`` is the broker's own exchange. Replay needs no credentials and sends nothing.
-    Without ``record_here`` (a pytest-xdist worker that may run on another machine), a
-    recording is refused rather than left where nobody looks for it.
+    Without ``record_here`` (a run with pytest-xdist workers that may run on another
+    machine), a recording is refused rather than left where nobody looks for it.
     Returns the token or the message of why there is none, as the broker keeps outcomes.
     """
     path = cassette_path(settings, identity)
@@ -127,10 +127,10 @@ def _record(
 ) -> BarapiToken | str:
     if not record_here:
         return (
-            f"not recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) "
-            "on a pytest-xdist worker that may run on another machine or in another directory "
-            "(--tx ssh=, socket=, via= or chdir=): the cassette would stay there. Record it "
-            "without such workers (no --tx, or -n 2), then replay anywhere; no request sent"
+            f"not recording the cassette {_shown(path)} (--record-mode={settings.record_mode}): "
+            "this run has pytest-xdist workers that may run on another machine or in another "
+            "directory (--tx ssh=, socket=, via= or chdir=), where the cassette would stay. "
+            "Record it without them (-n 2, or no xdist), then replay anywhere; no request sent"
         )
     missing = identity.missing()
     if missing:

@@ -50,7 +50,8 @@ WORKERINPUT = "barapi_sharing"
 GRANTS_PER_TURN = 2
 SLACK = 10.0
 
-_board_key = pytest.StashKey["OutcomeBoard"]()
+# Annotated, not subscripted: see plugin.py's stash keys.
+_board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
 CLOSED = ("closed",)  # what execnet hands the board's callback when a worker's channel closes
 
 
@@ -71,14 +72,18 @@ def connect(config: pytest.Config, node: Any) -> None:
         board = config.stash[_board_key] = OutcomeBoard()
     channel = node.gateway.newchannel()
     board.listen(channel)
-    spec = node.gateway.spec
     node.workerinput[WORKERINPUT] = {
         "channel": channel,
         "key": board.run_key,
-        # In the controller's directory on the controller's machine: where a cassette
-        # recorded by this worker is where the user looks for it.
-        "local": bool(spec.popen and not spec.via and not spec.chdir),
+        # A cassette is recorded by whichever worker decides first: only where every worker
+        # runs in the controller's directory on its machine does it land where users look.
+        # Decided for the whole run, so that a run does not record or not by chance.
+        "may_record": all(_local(spec) for spec in node.nodemanager.specs),
     }
+
+
+def _local(spec: Any) -> bool:
+    return bool(spec.popen and not spec.via and not spec.chdir)
 
 
 def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | None:
@@ -87,7 +92,9 @@ def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | No
     shared = workerinput.get(WORKERINPUT) if workerinput else None
     if not shared:
         return None
-    return SharedOutcomes(shared["channel"], shared["key"], lock_wait(settings), shared["local"])
+    return SharedOutcomes(
+        shared["channel"], shared["key"], lock_wait(settings), shared["may_record"]
+    )
 
 
 @dataclass
@@ -119,6 +126,15 @@ class OutcomeBoard:
 
     Its callback runs in execnet's receiver threads, one per worker: it never blocks. It only
     keeps the books under a short lock and sends the answers after letting go of it.
+
+    The messages, tuples of plain data (``key`` names the identity, ``request`` numbers a
+    worker's questions, ``outcome`` is :func:`~pytest_barapi.outcome.to_json`'s)::
+
+        worker -> board   ("decide", request, key, generation held, 0 for none)
+                          ("decided", request, key, outcome, age of the token in seconds)
+                          ("withdraw", request, key)   gave up waiting, or its work raised
+        board -> worker   ("outcome", request, generation, outcome, age)
+                          ("yours", request, generation decided so far)
     """
 
     def __init__(self) -> None:
@@ -195,10 +211,12 @@ class OutcomeBoard:
 class SharedOutcomes:
     """Worker side: the outcome of each identity, decided by one worker of the run."""
 
-    def __init__(self, channel: Channel, run_key: str, wait: float, local: bool = True) -> None:
+    def __init__(
+        self, channel: Channel, run_key: str, wait: float, may_record: bool = True
+    ) -> None:
         self.wait = wait
-        # Whether this worker runs where the controller does (for recording cassettes).
-        self.local = local
+        # False in a run with workers that may run elsewhere: a cassette would stay there.
+        self.may_record = may_record
         self._channel = channel
         self._run_key = run_key
         self._generations: dict[str, int] = {}
