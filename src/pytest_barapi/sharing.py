@@ -14,8 +14,9 @@ line. So a wrong password is one request for the whole run, and a renewal is one
 generations, not tokens, are compared, since a server may hand back the same access token
 on refresh. A worker that dies with the turn (its channel closes) hands it to the next in line.
 
-The board never learns a credential: identities are named by an HMAC keyed with a random
-per-run key that only the workers hold, in memory. Without xdist workers nothing here runs.
+The board never learns a credential: workers name identities by an HMAC keyed with a random
+per-run key that the controller hands them with the channel, and that lives only in memory.
+Without xdist workers nothing here runs.
 """
 
 from __future__ import annotations
@@ -282,8 +283,8 @@ class SharedOutcomes:
         return True
 
     def _key(self, identity: Identity) -> str:
-        # Keyed with a secret that only lives in the memory of this run's workers: the name
-        # tells the controller nothing, and cannot be used to guess a password.
+        # Keyed with a secret that only lives in this run's memory: the name tells the
+        # controller nothing, and, kept or logged anywhere, cannot be used to guess a password.
         fields = [
             identity.user,
             identity.password.reveal() if identity.password else None,
