@@ -56,7 +56,7 @@ class BarapiRun:
             sent = basic_credentials(client_id, client_secret.reveal())
             self.known_secrets.add(sent.rstrip("="))
         if self.known_secrets.values():
-            self._mask_secrets()
+            self.mask_secrets()
 
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
@@ -89,7 +89,7 @@ class BarapiRun:
             from pytest_barapi import secret_sources, sharing
             from pytest_barapi.broker import TokenBroker
 
-            self._mask_secrets()
+            self.mask_secrets()
             stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
             self._broker = TokenBroker(
                 self.settings,
@@ -116,7 +116,7 @@ class BarapiRun:
             _fail(self.message(identity, outcome))
         return outcome
 
-    def _mask_secrets(self) -> None:
+    def mask_secrets(self) -> None:
         """Mask known secrets from now on. A run with no secret to know yet has nothing to
         mask, and does not pay for a hook around every report."""
         if not self.config.pluginmanager.has_plugin(MASKING):
