@@ -65,7 +65,8 @@ def pytest_configure_node(node: Any) -> None:
     run = node.config.stash[run_key]
     # The tokens the workers share pass through here: mask them in what the controller prints.
     run.mask_secrets()
-    sharing.connect(node.config, node, run.known_secrets)
+    # The person at this terminal answers for the workers, which have none.
+    sharing.connect(node.config, node, run.known_secrets, run.secret_sources())
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -45,6 +45,8 @@ from pytest_barapi.token import BarapiToken
 if TYPE_CHECKING:
     from execnet import Channel
 
+    from pytest_barapi.secret_sources import SecretSources
+
 WORKERINPUT = "barapi_sharing"
 # While its turn lasts, a worker makes at most two grants (a refresh, then one password
 # grant); each can take about twice the timeout (connect and read of the last try). Past that
@@ -54,7 +56,9 @@ SLACK = 10.0
 
 # Annotated, not subscripted: see plugin.py's stash keys.
 _board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
-CLOSED = ("closed",)  # what execnet hands the board's callback when a worker's channel closes
+CLOSED = ("closed",)
+# How long a worker waits for the person at the controller's terminal to type a password.
+PERSON_WAIT = 300.0  # what execnet hands the board's callback when a worker's channel closes
 
 
 def lock_wait(settings: Settings) -> float:
@@ -62,7 +66,12 @@ def lock_wait(settings: Settings) -> float:
     return GRANTS_PER_TURN * 2 * settings.timeout + SLACK
 
 
-def connect(config: pytest.Config, node: Any, known_secrets: KnownSecrets) -> None:
+def connect(
+    config: pytest.Config,
+    node: Any,
+    known_secrets: KnownSecrets,
+    secret_sources: SecretSources | None = None,
+) -> None:
     """Controller side, for each xdist worker about to start: open its line to the board.
 
     Runs before xdist starts the worker's code and sends it ``workerinput``: the channel
@@ -71,7 +80,7 @@ def connect(config: pytest.Config, node: Any, known_secrets: KnownSecrets) -> No
     """
     board = config.stash.get(_board_key, None)
     if board is None:
-        board = config.stash[_board_key] = OutcomeBoard(known_secrets)
+        board = config.stash[_board_key] = OutcomeBoard(known_secrets, secret_sources)
     channel = node.gateway.newchannel()
     board.listen(channel)
     node.workerinput[WORKERINPUT] = {
@@ -135,14 +144,22 @@ class OutcomeBoard:
         worker -> board   ("decide", request, key, generation held, 0 for none)
                           ("decided", request, key, outcome, age of the token in seconds)
                           ("withdraw", request, key)   gave up waiting, or its work raised
+                          ("ask", request, secret name, user or client id)
         board -> worker   ("outcome", request, generation, outcome, age)
                           ("yours", request, generation decided so far)
+                          ("answer", request, the person's answer or None)
     """
 
-    def __init__(self, known_secrets: KnownSecrets | None = None) -> None:
+    def __init__(
+        self,
+        known_secrets: KnownSecrets | None = None,
+        secret_sources: SecretSources | None = None,
+    ) -> None:
         self.run_key = os.urandom(16).hex()
         # The controller prints too (a worker's crash, the summary): it masks what it holds.
         self.known_secrets = known_secrets if known_secrets is not None else KnownSecrets()
+        # The person at the controller's terminal, for a secret no worker could find.
+        self.secret_sources = secret_sources
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
 
@@ -151,6 +168,12 @@ class OutcomeBoard:
 
     def handle(self, channel: Channel, message: Any) -> None:
         """One message from a worker, or ``CLOSED`` when its channel closes."""
+        if message is not CLOSED and message[0] == "ask":
+            # A person takes their time: asked on a thread of its own, not execnet's.
+            threading.Thread(
+                target=self._ask_the_person, args=(channel, *message[1:]), daemon=True
+            ).start()
+            return
         try:
             with self._lock:
                 replies = self._replies(channel, message)
@@ -188,6 +211,15 @@ class OutcomeBoard:
             if entry.turn == (channel, request):
                 entry.turn = None
         return self._hand_on(entry)
+
+    def _ask_the_person(self, channel: Channel, request: int, name: str, key: str) -> None:
+        answer = None
+        with contextlib.suppress(Exception):  # no answer is the usual missing credentials
+            if self.secret_sources is not None:
+                answer = self.secret_sources.ask(name, key)
+        self.known_secrets.add(answer)
+        with contextlib.suppress(OSError, ValueError):
+            channel.send(("answer", request, answer))
 
     def _closed(self, channel: Channel) -> list[Reply]:
         replies: list[Reply] = []
@@ -259,10 +291,22 @@ class SharedOutcomes:
             self._generations[key] = reply[2] + 1
             return outcome
 
-    def _ask(self, message: tuple[Any, ...], request: int, key: str) -> tuple[Any, ...] | Failure:
+    def ask_a_person(self, name: str, key: str) -> str | None:
+        """The answer of the person at the controller's terminal for the secret ``name`` of
+        ``key`` (a user or client id); None if nobody is there or nobody answered in time."""
+        request = next(self._requests)
+        reply = self._ask(("ask", request, name, key), request, key, wait=PERSON_WAIT)
+        if isinstance(reply, Failure):
+            return None
+        answer = reply[2]
+        return answer if isinstance(answer, str) else None
+
+    def _ask(
+        self, message: tuple[Any, ...], request: int, key: str, wait: float | None = None
+    ) -> tuple[Any, ...] | Failure:
         if not self._send(message):
             return _LOST
-        deadline = time.monotonic() + self.wait
+        deadline = time.monotonic() + (self.wait if wait is None else wait)
         while (remaining := deadline - time.monotonic()) > 0:
             try:
                 reply = self._channel.receive(timeout=remaining)
