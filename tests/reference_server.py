@@ -25,7 +25,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -53,6 +53,7 @@ class Grant:
     client_id: str
     scopes: list[str]
     expires_at: float = float("inf")
+    access_token: str = ""  # of a refresh token: the access token issued with it
 
 
 @dataclass
@@ -67,6 +68,9 @@ class ReferenceServer:
     scopes: tuple[str, ...] = ("read", "write")
     expires_in: int = 3600
     rotate_refresh_tokens: bool = True
+    # Some servers answer a refresh with the same access token, its lifetime extended, and
+    # rotate only the refresh token.
+    same_access_token_on_refresh: bool = False
     token_requests: list[dict[str, str]] = field(default_factory=list)
     api_requests: int = 0
     # Server-side events during a run: {n: action} runs action just before API request n
@@ -119,6 +123,8 @@ class ReferenceServer:
 
     def _new_token(self, kind: str) -> Any:
         def generate(request: Any) -> str:
+            if kind == "access" and self.same_access_token_on_refresh and request.refresh_token:
+                return self.refresh_tokens[request.refresh_token].access_token
             return f"fake-{kind}-{next(self._serial)}-{random_token_generator(request)}"
 
         return generate
@@ -197,7 +203,9 @@ class _Validator(RequestValidator):  # type: ignore[misc]
             if "refresh_token" in token:
                 if request.refresh_token and self.server.rotate_refresh_tokens:
                     self.server.refresh_tokens.pop(request.refresh_token, None)
-                self.server.refresh_tokens[token["refresh_token"]] = grant
+                self.server.refresh_tokens[token["refresh_token"]] = replace(
+                    grant, access_token=token["access_token"]
+                )
 
     def validate_bearer_token(self, token: str, scopes: list[str], request: Any) -> bool:
         grant = self.server.access_tokens.get(token or "")

@@ -13,7 +13,7 @@ from tests.conftest import point_barapi_at
 from tests.reference_server import ReferenceServer
 
 # Third-party packages the plugin needs only once a test asks for a token or a session.
-HEAVY = {"requests", "urllib3", "vcr", "yaml", "filelock"}
+HEAVY = {"requests", "urllib3", "vcr", "yaml"}
 # The plugin's own modules that only a test using barapi needs (or, for scrubbing, a
 # configured secret).
 LATER = {

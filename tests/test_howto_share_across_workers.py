@@ -1,17 +1,31 @@
-"""Under pytest-xdist, the workers of a run share one exchange per identity, and clean up."""
+"""Under pytest-xdist, the workers of a run share one exchange per identity, local or remote.
+
+The xdist controller keeps each identity's outcome in memory and hands it to its workers over
+execnet: ``-n 4``, ``--tx popen//via=…`` and ``--tx socket=…`` (which stand in for ``ssh=``)
+alike. Nothing is written to disk, on any machine.
+"""
 
 from __future__ import annotations
 
+import queue
+import re
+import subprocess
+import sys
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 
 from pytest_barapi.identity import Identity
-from pytest_barapi.outcome import Failure
+from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import Secret
-from pytest_barapi.sharing import SharedOutcomes
+from pytest_barapi.sharing import CLOSED, OutcomeBoard, SharedOutcomes
+from pytest_barapi.token import BarapiToken
 from tests import reference_server
+from tests.conftest import go_offline
 from tests.reference_server import ReferenceServer
 
 # Each test notes which worker ran it, so we know every worker needed the token.
@@ -27,36 +41,122 @@ TESTS_ON_EVERY_WORKER = """
         (Path(__file__).parent / "workers" / worker).touch()
         assert barapi_session.get("/v1/me").json()["user"] == "alice@example.test"
     """
+# A proxy gateway: workers started through it (popen//via=proxy) are what the controller
+# sees of workers on another machine.
+PROXY = ["--px", "popen//id=proxy//execmodel=thread", "--dist", "load"]
+# execnet's socket server, through runpy: run as a script, its directory would come first on
+# sys.path, and its socketserver.py would hide the standard library's.
+SOCKET_SERVER = (
+    "import runpy, sys; import execnet.script.socketserver as server; "
+    "sys.argv = ['socketserver', '127.0.0.1:0']; "
+    "runpy.run_path(server.__file__, run_name='__main__')"
+)
+# What xdist itself copies to a worker that is not local (pytest, for it to run with).
+RSYNCED_BY_XDIST = {"pytest", "_pytest"}
 
 
-def files_left(pytester: pytest.Pytester) -> list[Path]:
-    """Every file under the basetemp of the runs (runpytest_subprocess makes runpytest-N)."""
-    return [p for p in pytester.path.glob("runpytest-*/**/*") if p.is_file()]
+@pytest.fixture
+def socket_worker(tmp_path: Path, barapi_server: ReferenceServer) -> Iterator[str]:
+    """An execnet socket server on 127.0.0.1 that hosts a ``--tx socket=…`` worker.
+
+    It stands for another machine: its worker reads its own BARAPI_* variables (given here as
+    that machine's environment), and it is stopped when the test ends.
+    """
+    host = tmp_path / "host"
+    host.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-u", "-c", SOCKET_SERVER],
+        cwd=host,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first_line = server.stdout.readline()  # "… Entering Accept loop ('127.0.0.1', PORT)"
+        listening = re.search(r"'127\.0\.0\.1', (\d+)\)$", first_line.strip())
+        assert listening, f"the socket server did not start: {first_line!r}"
+        yield f"socket=127.0.0.1:{listening.group(1)}"
+    finally:
+        server.kill()
+        server.wait(10)
+        assert server.stdout is not None
+        server.stdout.close()
 
 
-@pytest.mark.parametrize("workers", [2, 4])
+def left_behind(root: Path, before: set[Path]) -> list[str]:
+    """Each file a run added under ``root`` (the project and the basetemp of its runs), and
+    any ``barapi-*`` directory; not what the tests note themselves, nor pytest's own files."""
+    own = {"workers", "__pycache__", ".pytest_cache", "stdout", "stderr", *RSYNCED_BY_XDIST}
+    return sorted(
+        path.relative_to(root).as_posix()
+        for path in set(root.rglob("*")) - before
+        if not own & set(path.relative_to(root).parts)
+        and (path.is_file() or path.name.startswith("barapi"))
+    )
+
+
+WORKERS = {
+    "-n 2 -p no:tmpdir": (["-n", "2", "-p", "no:tmpdir"], 2),
+    "-n 4": (["-n", "4"], 4),
+    "popen via a proxy": ([*PROXY, "--tx", "2*popen//via=proxy"], 2),
+}
+
+
+@pytest.mark.parametrize("workers", WORKERS.values(), ids=WORKERS.keys())
 def test_every_worker_uses_the_one_exchange(
-    pytester: pytest.Pytester, barapi_server: ReferenceServer, workers: int
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, workers: tuple[list[str], int]
+) -> None:
+    args, count = workers
+    pytester.makepyfile(TESTS_ON_EVERY_WORKER)
+    pytester.mkdir("workers")
+    before = set(pytester.path.rglob("*"))
+
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+
+    result.assert_outcomes(passed=20)
+    assert len(list(pytester.path.joinpath("workers").iterdir())) == count
+    assert barapi_server.token_request_count == 1
+    assert left_behind(pytester.path, before) == []
+
+
+def test_local_and_remote_workers_share_the_one_exchange(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, socket_worker: str
 ) -> None:
     pytester.makepyfile(TESTS_ON_EVERY_WORKER)
     pytester.mkdir("workers")
-    result = pytester.runpytest_subprocess("-n", str(workers))
+    before = set(pytester.path.rglob("*"))
+
+    # A local worker, one through a proxy, and one on the socket server, working here.
+    result = pytester.runpytest_subprocess(
+        *PROXY,
+        "--tx",
+        "popen",
+        "--tx",
+        "popen//via=proxy",
+        "--tx",
+        f"{socket_worker}//chdir={pytester.path}",
+        timeout=120,
+    )
+
     result.assert_outcomes(passed=20)
-    assert len(list(pytester.path.joinpath("workers").iterdir())) == workers
+    assert sorted(p.name for p in pytester.path.joinpath("workers").iterdir()) == [
+        "gw0",
+        "gw1",
+        "gw2",
+    ]
     assert barapi_server.token_request_count == 1
-    assert files_left(pytester) == []
+    assert left_behind(pytester.path, before) == []
 
 
-@pytest.mark.parametrize("workers", [2, 4])
-def test_a_failed_exchange_is_shared_too(
-    pytester: pytest.Pytester,
-    barapi_server: ReferenceServer,
-    monkeypatch: pytest.MonkeyPatch,
-    workers: int,
+def test_a_failed_exchange_is_shared_with_remote_workers_too(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BARAPI_PASSWORD", "wrong-password-Wp1")
     pytester.makepyfile(TESTS_ON_EVERY_WORKER)
-    result = pytester.runpytest_subprocess("-n", str(workers))
+    result = pytester.runpytest_subprocess(
+        *PROXY, "--tx", "popen", "--tx", "2*popen//via=proxy", timeout=120
+    )
     result.assert_outcomes(errors=20)
     assert barapi_server.token_request_count == 1
     message = (
@@ -68,111 +168,310 @@ def test_a_failed_exchange_is_shared_too(
     assert result.outlines.count(message) == 20
     assert "Traceback" not in result.stdout.str()
     assert "wrong-password-Wp1" not in result.stdout.str()
-    assert files_left(pytester) == []
 
 
-def test_the_shared_files_are_private_and_keyed_by_the_run(
+def test_one_renewal_per_expiry_even_if_the_access_token_stays_the_same(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
+    # Workers go by which renewal they hold, not by the token: a worker that compared access
+    # tokens would take this one for not renewed yet, and renew again with a spent refresh
+    # token (refused, then a password grant).
+    barapi_server.same_access_token_on_refresh = True
+    barapi_server.expires_in = 2
+    pytester.mkdir("ready")
     pytester.makepyfile(
         """
         import os
-        import stat
+        import time
+        from pathlib import Path
 
-        def test_files(barapi_session, tmp_path_factory):
-            # The controller's basetemp, where the xdist docs share session-scoped data.
-            shared = list(tmp_path_factory.getbasetemp().parent.glob("barapi-*"))
-            assert [d.name for d in shared] == ["barapi-" + os.environ["PYTEST_XDIST_TESTRUNUID"]]
-            assert stat.S_IMODE(shared[0].stat().st_mode) == 0o700
-            files = list(shared[0].iterdir())
-            assert files
-            assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
-            # Names tell nothing about who the token is for.
-            assert not any("alice" in f.name for f in files)
+        def all_workers_ready():
+            ready = Path(__file__).parent / "ready"
+            (ready / os.environ["PYTEST_XDIST_WORKER"]).touch()
+            deadline = time.monotonic() + 30
+            while len(list(ready.iterdir())) < 4 and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        def test_outlive_the_token(request):
+            # All workers start together, however slowly they came up: one expiry for all.
+            all_workers_ready()
+            barapi_session = request.getfixturevalue("barapi_session")
+            assert barapi_session.get("/v1/me").status_code == 200
+            time.sleep(2.2)
+            assert barapi_session.get("/v1/me").status_code == 200
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2")
-    result.assert_outcomes(passed=1)
-    assert files_left(pytester) == []
+    # --dist each: every worker runs the test, so each finds its token expired.
+    result = pytester.runpytest_subprocess("-n", "4", "--dist", "each", timeout=120)
+    result.assert_outcomes(passed=4)
+    assert barapi_server.grant_types() == ["password", "refresh_token"]
+    assert barapi_server.api_requests == 8
+
+
+def test_a_worker_killed_in_its_exchange_hands_it_on(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    # The first worker to start the exchange dies in it (kill -9), while the others wait.
+    pytester.makeconftest(
+        """
+        import os
+        import signal
+        import time
+        from pathlib import Path
+
+        import pytest_barapi.exchange
+
+        real_post_grant = pytest_barapi.exchange.post_grant
+
+        def post_grant_or_die(*args, **kwargs):
+            try:
+                os.close(os.open(Path(__file__).parent / "died", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return real_post_grant(*args, **kwargs)
+            time.sleep(0.5)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        pytest_barapi.exchange.post_grant = post_grant_or_die
+        """
+    )
+    pytester.makepyfile(TESTS_ON_EVERY_WORKER)
+    pytester.mkdir("workers")
+
+    result = pytester.runpytest_subprocess("-n", "3", timeout=120)
+
+    # The test the killed worker was running fails; another worker made the exchange.
+    result.assert_outcomes(passed=19, failed=1)
+    result.stdout.fnmatch_lines(["*worker 'gw?' crashed while running 'test_*'*"])
+    assert barapi_server.token_request_count == 1
 
 
 def test_workers_stay_lazy(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> None:
     pytester.makepyfile(
         """
+        import sys
+
         def test_needs_barapi(barapi_session):
             pass
 
-        def test_plain(tmp_path_factory):
-            assert not list(tmp_path_factory.getbasetemp().parent.glob("barapi-*"))
+        def test_plain():
+            # On a worker, where no test has needed a token: nothing was asked of the board.
+            assert "pytest_barapi.sharing" not in sys.modules
         """
     )
     result = pytester.runpytest_subprocess("-n", "2", "-m", "not barapi")
     result.assert_outcomes(passed=1)
     assert barapi_server.token_request_count == 0
-    assert files_left(pytester) == []
 
 
-@pytest.mark.parametrize("args", [["-p", "no:xdist"], []], ids=["no-xdist", "no-workers"])
-def test_without_xdist_workers_nothing_goes_to_disk(
+@pytest.mark.parametrize(
+    "args", [["-p", "no:xdist"], ["-n", "0"], []], ids=["no-xdist", "-n 0", "no-workers"]
+)
+def test_without_xdist_workers_the_token_stays_in_process(
     pytester: pytest.Pytester, barapi_server: ReferenceServer, args: list[str]
 ) -> None:
     pytester.makepyfile(
         """
-        def test_me(barapi_session, tmp_path_factory):
+        from pytest_barapi.plugin import run_key
+
+        def test_me(barapi_session, pytestconfig):
             assert barapi_session.get("/v1/me").status_code == 200
-            basetemp = tmp_path_factory.getbasetemp()
-            assert not list(basetemp.glob("barapi-*"))
-            assert not list(basetemp.parent.glob("barapi-*"))
+            assert pytestconfig.stash[run_key].broker().sharing is None
         """
     )
     result = pytester.runpytest_subprocess("-W", "error::pytest.PytestWarning", *args)
     result.assert_outcomes(passed=1)
     assert "hook" not in result.stdout.str() + result.stderr.str()
     assert barapi_server.token_request_count == 1
-    assert files_left(pytester) == []
 
 
-def test_workers_that_may_be_remote_exchange_for_themselves(
-    pytester: pytest.Pytester, barapi_server: ReferenceServer
+def test_remote_workers_replay_but_do_not_record(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # popen via a proxy gateway stands in for --tx ssh=...: the controller cannot know that
-    # such a worker sees its files, so it does not share with it.
-    pytester.makepyfile(TESTS_ON_EVERY_WORKER)
-    pytester.mkdir("workers")
-    result = pytester.runpytest_subprocess(
-        "--px", "popen//id=proxy//execmodel=thread", "--tx", "2*popen//via=proxy", "--dist", "load"
+    """A cassette recorded on a remote worker would stay on its machine: a run with remote
+    workers refuses to record, even on its local ones, and says how to record instead.
+    Replay works under them."""
+    remote_workers = [*PROXY, "--tx", "popen", "--tx", "popen//via=proxy"]
+    result = user_suite.runpytest_subprocess(*remote_workers, "--record-mode=once", timeout=120)
+    result.assert_outcomes(passed=0, errors=2)
+    message = (
+        "barapi: not recording the cassette cassettes/barapi_token.yaml (--record-mode=once): "
+        "this run has pytest-xdist workers that may run on another machine or in another "
+        "directory (--tx ssh=, socket=, via= or chdir=), where the cassette would stay. "
+        "Record it without them (-n 2, or no xdist), then replay anywhere; no request sent"
     )
-    result.assert_outcomes(passed=20)
-    assert len(list(pytester.path.joinpath("workers").iterdir())) == 2
-    assert barapi_server.token_request_count == 2
-    assert files_left(pytester) == []
+    assert result.outlines.count(message) == 2
+    assert barapi_server.token_request_count == 0
+    assert not (user_suite.path / "cassettes").exists()
+
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    go_offline(monkeypatch, httpserver)
+    result = user_suite.runpytest_subprocess(*remote_workers, "--record-mode=none", timeout=120)
+    result.assert_outcomes(passed=2)
+    assert httpserver.log == []
 
 
-def test_no_worker_waits_forever_for_another(tmp_path: Path) -> None:
-    shared = SharedOutcomes(tmp_path / "barapi-run", run_key="fake-run-key", wait=0.2)
-    identity = Identity(
-        reference_server.USER,
-        Secret(reference_server.PASSWORD),
-        reference_server.CLIENT_ID,
-        Secret(reference_server.CLIENT_SECRET),
-    )
-    holding, release = threading.Event(), threading.Event()
+# The board and the workers' side of it, in one process: a Line stands for the execnet channel
+# between a worker and the controller.
 
-    def stuck_exchange() -> Failure:
-        holding.set()
+
+class Line:
+    """A worker's end of an in-memory line to the board."""
+
+    TimeoutError = TimeoutError
+    RemoteError = RuntimeError
+
+    def __init__(self, board: OutcomeBoard) -> None:
+        self.board: OutcomeBoard | None = board
+        self.inbox: queue.Queue[Any] = queue.Queue()
+        self.asked = threading.Event()  # the board has heard this worker ask
+        self.controller_end = _ControllerEnd(self)
+
+    def send(self, message: Any) -> None:
+        if self.board is None:
+            raise OSError("cannot send to <Channel closed>")
+        self.board.handle(self.controller_end, message)
+        self.asked.set()
+
+    def receive(self, timeout: float | None = None) -> Any:
+        try:
+            message = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+        if message is EOFError:
+            raise EOFError
+        return message
+
+    def cut(self) -> None:
+        """The worker or the controller is gone: the board hears the channel close, and the
+        worker's end reads the end of it."""
+        board, self.board = self.board, None
+        if board is not None:
+            board.handle(self.controller_end, CLOSED)
+        self.inbox.put(EOFError)
+
+
+class _ControllerEnd:
+    def __init__(self, line: Line) -> None:
+        self.line = line
+
+    def send(self, message: Any) -> None:
+        if self.line.board is None:
+            raise OSError("cannot send to <Channel closed>")
+        self.line.inbox.put(message)
+
+
+IDENTITY = Identity(
+    reference_server.USER,
+    Secret(reference_server.PASSWORD),
+    reference_server.CLIENT_ID,
+    Secret(reference_server.CLIENT_SECRET),
+)
+
+
+def worker(board: OutcomeBoard, wait: float = 10) -> tuple[SharedOutcomes, Line]:
+    line = Line(board)
+    return SharedOutcomes(line, board.run_key, wait), line  # type: ignore[arg-type]
+
+
+def in_thread(
+    shared: SharedOutcomes, work: Callable[[], Outcome]
+) -> tuple[threading.Thread, list[Any]]:
+    """``shared.decide`` in a thread of its own; the list gets its outcome (or exception)."""
+    result: list[Any] = []
+
+    def decide() -> None:
+        try:
+            result.append(shared.decide(IDENTITY, work))
+        except Exception as error:
+            result.append(error)
+
+    thread = threading.Thread(target=decide)
+    thread.start()
+    return thread, result
+
+
+def token(name: str) -> BarapiToken:
+    return BarapiToken(f"fake-access-{name}", "Bearer", 3600, refresh_token=f"fake-refresh-{name}")
+
+
+def access_tokens(outcomes: list[Any]) -> list[str]:
+    return [outcome.access_token for outcome in outcomes]
+
+
+class Killed(Exception):
+    """Stands for kill -9: the worker says nothing more (its line is cut first)."""
+
+
+def no_second_exchange() -> Outcome:
+    raise AssertionError("a second exchange must not happen")
+
+
+def test_no_worker_waits_forever_for_another() -> None:
+    board = OutcomeBoard()
+    first, _ = worker(board)
+    second, _ = worker(board, wait=0.2)
+    release = threading.Event()
+
+    def stuck_exchange() -> Outcome:
         release.wait(10)
-        return Failure("never mind")
+        return token("late")
 
-    holder = threading.Thread(target=shared.decide, args=(identity, stuck_exchange))
-    holder.start()
-    assert holding.wait(10)
+    holder, held = in_thread(first, stuck_exchange)
     try:
-        outcome = shared.decide(identity, lambda: Failure("a second exchange must not happen"))
+        outcome = second.decide(IDENTITY, no_second_exchange)
     finally:
         release.set()
         holder.join()
-    assert isinstance(outcome, Failure)
-    assert outcome.message.startswith(
-        "gave up after 0.2s waiting for another pytest-xdist worker's token exchange"
+    assert outcome == Failure(
+        "gave up after 0.2s waiting for another pytest-xdist worker's token exchange; it "
+        "seems stuck. Check that barapi answers, or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
-    assert outcome.message.endswith("or raise --barapi-timeout / BARAPI_TIMEOUT")
+    # Once the exchange is done, the worker that gave up gets its outcome like the others.
+    assert access_tokens(held) == ["fake-access-late"]
+    assert access_tokens([second.decide(IDENTITY, no_second_exchange)]) == ["fake-access-late"]
+
+
+def test_the_turn_passes_over_workers_that_died() -> None:
+    board = OutcomeBoard()
+    deciding, deciding_line = worker(board)
+    dead, dead_line = worker(board)
+    alive, alive_line = worker(board)
+    in_exchange, killed = threading.Event(), threading.Event()
+
+    def exchange_killed_midway() -> Outcome:
+        in_exchange.set()
+        killed.wait(10)
+        raise Killed
+
+    first, _ = in_thread(deciding, exchange_killed_midway)
+    assert in_exchange.wait(10)
+    # Two more workers wait in line: the first of them dies waiting.
+    second, second_result = in_thread(dead, no_second_exchange)
+    assert dead_line.asked.wait(10)
+    third, third_result = in_thread(alive, lambda: token("from-the-third"))
+    assert alive_line.asked.wait(10)
+    dead_line.cut()
+    deciding_line.cut()
+    killed.set()
+    for thread in (first, second, third):
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in (first, second, third))
+
+    # The next one alive in line made the exchange.
+    assert access_tokens(third_result) == ["fake-access-from-the-third"]
+    assert second_result == [LOST]
+
+
+def test_a_worker_that_lost_the_controller_fails_without_a_traceback() -> None:
+    shared, line = worker(OutcomeBoard())
+    line.cut()
+    assert shared.decide(IDENTITY, no_second_exchange) == LOST
+
+
+LOST = Failure(
+    "cannot share the token between pytest-xdist workers: the connection to the controller "
+    "is closed"
+)

@@ -185,6 +185,28 @@ def test_at_a_terminal_the_password_is_asked_once_without_echo(
     assert barapi_server.token_request_count == 1
 
 
+def test_under_xdist_the_person_is_asked_once_for_every_worker(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, at_a_machine: Path
+) -> None:
+    pytester.makepyfile(
+        test_more="""
+        import pytest
+
+        @pytest.mark.parametrize("n", range(8))
+        def test_again(barapi_session, n):
+            assert barapi_session.get("/v1/me").status_code == 200
+        """
+    )
+
+    output, prompts = run_at_a_terminal(pytester, reference_server.PASSWORD, "-n", "2")
+
+    assert prompts == 1
+    assert reference_server.PASSWORD not in output
+    assert "12 passed" in output
+    assert "barapi: password from the prompt" in output
+    assert barapi_server.token_request_count == 1
+
+
 def test_an_empty_answer_is_the_usual_missing_credentials_error(
     pytester: pytest.Pytester, barapi_server: ReferenceServer, at_a_machine: Path
 ) -> None:

@@ -75,7 +75,7 @@ class TokenBroker:
             if outcome is None:
                 outcome = self._decide(identity, stale=None)
             # Also right after the first decision: a worker that starts late may be handed
-            # an old token by the others.
+            # an old token by the others (held on the controller's board of outcomes).
             if isinstance(outcome, BarapiToken) and _expiring(outcome):
                 outcome = self._decide(identity, stale=outcome)
             return outcome
@@ -137,6 +137,9 @@ class TokenBroker:
         return self._record(identity, path)
 
     def _record(self, identity: Identity, path: Path) -> Outcome:
+        if self.sharing is not None and not self.sharing.may_record:
+            # A remote worker's recording would stay on its machine, where nobody looks.
+            return cassette.not_recorded_here(self.settings, path)
         identity = self._completed(identity)
         missing = identity.missing()
         if missing:

@@ -83,6 +83,16 @@ def not_recorded(settings: Settings, path: Path) -> Failure | None:
     )
 
 
+def not_recorded_here(settings: Settings, path: Path) -> Failure:
+    """Why a run with workers on other machines does not record: the file would stay there."""
+    return Failure(
+        f"not recording the cassette {_shown(path)} (--record-mode={settings.record_mode}): "
+        "this run has pytest-xdist workers that may run on another machine or in another "
+        "directory (--tx ssh=, socket=, via= or chdir=), where the cassette would stay. "
+        "Record it without them (-n 2, or no xdist), then replay anywhere; no request sent"
+    )
+
+
 def credentials_missing(settings: Settings, path: Path, missing: str) -> Failure:
     """Why recording cannot start: ``missing`` says which settings to set."""
     return Failure(

@@ -3,7 +3,7 @@
 A run that uses no barapi fixture should not pay for them: at start-up only the settings, the
 secrets registry and the run state are imported. The broker (with the token, exchange and
 xdist-sharing modules) is built when a test first needs a token, and requests, vcrpy and
-filelock come with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
+vcrpy come with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ FIXTURES = frozenset({"barapi_token", "barapi_session", "barapi_session_factory"
 # a cached alias of one of our classes makes the interpreter's exit measurably slower (its
 # last garbage collections walk more), for a plain 300-test run about 0.5% of the total.
 run_key: pytest.StashKey[BarapiRun] = pytest.StashKey()
-sharing_planned_key: pytest.StashKey[bool] = pytest.StashKey()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,19 +54,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """pytest-xdist controller: a local worker learns where the run shares its tokens."""
+    """pytest-xdist controller: each worker, local or remote, gets a line to the run's
+    in-memory board of outcomes (see :mod:`pytest_barapi.sharing`)."""
     from pytest_barapi import sharing
 
-    sharing.plan(node.config, node)
-    node.config.stash[sharing_planned_key] = True
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    # On the controller, after every worker has finished.
-    if config.stash.get(sharing_planned_key, False):
-        from pytest_barapi import sharing
-
-        sharing.remove(config)
+    run = node.config.stash[run_key]
+    # The tokens the workers share pass through here: mask them in what the controller prints.
+    run.mask_secrets()
+    # The person at this terminal answers for the workers, which have none.
+    sharing.connect(node.config, node, run.known_secrets, run.secret_sources())
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -17,9 +17,12 @@ from pytest_barapi.identity import BASIC, basic_credentials
 from pytest_barapi.secrets import KnownSecrets
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pytest_barapi.broker import TokenBroker
     from pytest_barapi.identity import Identity
     from pytest_barapi.outcome import Outcome
+    from pytest_barapi.secret_sources import SecretSources
     from pytest_barapi.session import BarapiSession
     from pytest_barapi.token import BarapiToken
 
@@ -36,6 +39,7 @@ class BarapiRun:
     settings: barapi_settings.Settings
     known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
     _broker: TokenBroker | None = field(default=None, repr=False)
+    _secret_sources: SecretSources | None = field(default=None, repr=False)
 
     @classmethod
     def start(cls, config: pytest.Config) -> BarapiRun:
@@ -56,7 +60,7 @@ class BarapiRun:
             sent = basic_credentials(client_id, client_secret.reveal())
             self.known_secrets.add(sent.rstrip("="))
         if self.known_secrets.values():
-            self._mask_secrets()
+            self.mask_secrets()
 
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
@@ -86,22 +90,35 @@ class BarapiRun:
     def broker(self) -> TokenBroker:
         """The run's broker, built when a test first needs a token (see the module docstring)."""
         if self._broker is None:
-            from pytest_barapi import secret_sources, sharing
+            from pytest_barapi import sharing
             from pytest_barapi.broker import TokenBroker
 
-            self._mask_secrets()
-            stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
+            self.mask_secrets()
+            shared = sharing.for_worker(self.config, self.settings)
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,
-                sharing=sharing.for_worker(self.config, self.settings),
-                secret_sources=secret_sources.for_this_run(self.settings.url, stdin_is_a_terminal),
+                sharing=shared,
+                secret_sources=self.secret_sources(shared.ask_a_person if shared else None),
             )
         return self._broker
 
+    def secret_sources(
+        self, ask_elsewhere: Callable[[str, str], str | None] | None = None
+    ) -> SecretSources:
+        """Where this run finds a secret the settings leave unset (made on first use)."""
+        if self._secret_sources is None:
+            from pytest_barapi.secret_sources import for_this_run
+
+            stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
+            self._secret_sources = for_this_run(
+                self.settings.url, stdin_is_a_terminal, ask_elsewhere
+            )
+        return self._secret_sources
+
     def summary(self) -> str | None:
         """Where the secrets the settings left unset came from, if any was looked up."""
-        sources = self._broker.secret_sources if self._broker is not None else None
+        sources = self._secret_sources
         if sources is None or not sources.found:
             return None
         found = ", ".join(f"{name} from the {where}" for name, where in sources.found.items())
@@ -116,7 +133,7 @@ class BarapiRun:
             _fail(self.message(identity, outcome))
         return outcome
 
-    def _mask_secrets(self) -> None:
+    def mask_secrets(self) -> None:
         """Mask known secrets from now on. A run with no secret to know yet has nothing to
         mask, and does not pay for a hook around every report."""
         if not self.config.pluginmanager.has_plugin(MASKING):

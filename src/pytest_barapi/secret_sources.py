@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pytest_barapi.identity import Identity
@@ -34,10 +35,14 @@ class SecretSources:
     url: str
     on_a_machine: bool
     interactive: bool
+    # A pytest-xdist worker has no terminal: it asks the controller to ask the person.
+    ask_elsewhere: Callable[[str, str], str | None] | None = None
     # Where each secret found came from ("keyring" or "prompt"), for the terminal summary.
     found: dict[str, str] = field(default_factory=dict)
     _answers: dict[tuple[str, str], Secret | None] = field(default_factory=dict)
+    _asked: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _asking: threading.Lock = field(default_factory=threading.Lock)
 
     def complete(self, identity: Identity) -> Identity:
         """``identity`` with each missing secret filled in, where one can be found."""
@@ -62,13 +67,27 @@ class SecretSources:
         if value:
             self.found[name] = "keyring"
             return Secret(value)
-        if not self.interactive:
-            return None
-        value = from_prompt(f"barapi {CALLED[name]} for {key} at {self.url}: ")
+        if not self.interactive and self.ask_elsewhere is not None:
+            value = self.ask_elsewhere(name, key)
+        else:
+            value = self.ask(name, key)
         if value:
             self.found[name] = "prompt"
             return Secret(value)
         return None
+
+    def ask(self, name: str, key: str) -> str | None:
+        """The person's answer for the secret ``name`` of ``key``, asked at most once per run;
+        None without a person to ask. (The xdist controller asks this for its workers.)"""
+        if not self.interactive:
+            return None
+        with self._asking:
+            if (name, key) not in self._asked:
+                prompt = f"barapi {CALLED[name]} for {key} at {self.url}: "
+                self._asked[(name, key)] = from_prompt(prompt)
+                if self._asked[(name, key)]:
+                    self.found[name] = "prompt"
+            return self._asked[(name, key)]
 
 
 def from_keyring(service: str, username: str) -> str | None:
@@ -95,7 +114,13 @@ def from_prompt(prompt: str) -> str | None:
         return None
 
 
-def for_this_run(url: str, stdin_is_a_terminal: bool) -> SecretSources:
-    """The sources for a run: none in CI; a prompt only with a terminal on stdin."""
+def for_this_run(
+    url: str,
+    stdin_is_a_terminal: bool,
+    ask_elsewhere: Callable[[str, str], str | None] | None = None,
+) -> SecretSources:
+    """The sources for a run: none in CI; a prompt only with a terminal on stdin (or, for an
+    xdist worker, ``ask_elsewhere``: the controller's terminal)."""
     on_a_machine = not os.environ.get("CI")
-    return SecretSources(url, on_a_machine, on_a_machine and stdin_is_a_terminal)
+    interactive = on_a_machine and stdin_is_a_terminal
+    return SecretSources(url, on_a_machine, interactive, ask_elsewhere)

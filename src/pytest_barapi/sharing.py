@@ -1,159 +1,340 @@
-"""Sharing each identity's outcome between the pytest-xdist workers of one run.
+"""Sharing each identity's outcome between the pytest-xdist workers of one run, in memory.
 
-The xdist docs ("Making session-scoped fixtures execute only once") put a FileLock under
-``tmp_path_factory.getbasetemp().parent``, the controller's basetemp. This module does the
-same and fixes what that recipe lacks:
+The xdist controller keeps an :class:`OutcomeBoard`: for each identity, the outcome decided
+last (token or failure) and which worker is deciding it now. Each worker, local or remote
+(``--tx ssh=…``, ``socket=…``, ``popen//via=…``), talks to it over an execnet channel that the
+controller hands over in ``workerinput``, next to xdist's own. Nothing is written to disk on
+any machine, and a worker killed mid-exchange leaves nothing behind.
 
-- a failure is shared like a token (a wrong password costs one request, not one per worker);
-- files are private (a 0700 directory keyed by the testrun uid, 0600 files, names derived
-  from the credentials with a per-run key that never touches the disk);
-- no lock waits forever (the wait is bounded by ``--barapi-timeout``);
-- the controller removes the directory when the run ends;
-- a renewal is shared too: a worker that finds a newer token than the one it holds adopts it.
+Per identity, a worker asks "decide", saying which generation of the outcome it holds. The
+board answers with a newer outcome if it has one; else the first asker is told the turn is
+its own and the others wait in line. The one whose turn it is does the work (exchange or
+renewal) and reports the outcome, which becomes the next generation and answers everyone in
+line. So a wrong password is one request for the whole run, and a renewal is one per expiry:
+generations, not tokens, are compared, since a server may hand back the same access token
+on refresh. A worker that dies with the turn (its channel closes) hands it to the next in line.
 
-The controller tells each *local* worker where to share (through ``workerinput``). Remote
-workers (``--tx ssh=...``, ``socket=...``, ``popen//via=...``) cannot see its files, get
-nothing, and exchange for themselves. Without xdist nothing here runs and no file is made.
+The board never learns a credential: workers name identities by an HMAC keyed with a random
+per-run key that the controller hands them with the channel, and that lives only in memory.
+Without xdist workers nothing here runs.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
+import itertools
 import json
 import os
-import shutil
-import stat
-import tempfile
+import threading
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_barapi import outcome as outcomes
 from pytest_barapi.identity import Identity
-from pytest_barapi.outcome import Failure, Outcome
+from pytest_barapi.outcome import Failure, Outcome, from_json, to_json
+from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
+if TYPE_CHECKING:
+    from execnet import Channel
+
+    from pytest_barapi.secret_sources import SecretSources
+
 WORKERINPUT = "barapi_sharing"
-# Under the lock, a worker makes at most two grants (a refresh, then one password grant); each
-# can take about twice the timeout (connect and read of the last try). Past that, the holder is
-# stuck, and waiting longer would only hang the run.
-GRANTS_UNDER_LOCK = 2
+# While its turn lasts, a worker makes at most two grants (a refresh, then one password
+# grant); each can take about twice the timeout (connect and read of the last try). Past that
+# the worker is stuck, and waiting longer would only hang the run.
+GRANTS_PER_TURN = 2
 SLACK = 10.0
 
-_directory_key = pytest.StashKey[Path]()
-_run_key = pytest.StashKey[str]()
+# Annotated, not subscripted: see plugin.py's stash keys.
+_board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
+CLOSED = ("closed",)
+# How long a worker waits for the person at the controller's terminal to type a password.
+PERSON_WAIT = 300.0  # what execnet hands the board's callback when a worker's channel closes
 
 
 def lock_wait(settings: Settings) -> float:
     """How long a worker waits for another one's exchange before giving up."""
-    return GRANTS_UNDER_LOCK * 2 * settings.timeout + SLACK
+    return GRANTS_PER_TURN * 2 * settings.timeout + SLACK
 
 
-def plan(config: pytest.Config, node: Any) -> None:
-    """Controller side: tell a local xdist worker where this run shares its tokens.
+def connect(
+    config: pytest.Config,
+    node: Any,
+    known_secrets: KnownSecrets,
+    secret_sources: SecretSources | None = None,
+) -> None:
+    """Controller side, for each xdist worker about to start: open its line to the board.
 
-    Only paths are decided here; the directory is made by the first worker that needs a token,
-    so a run that uses no barapi fixture leaves no trace.
+    Runs before xdist starts the worker's code and sends it ``workerinput``: the channel
+    travels inside it, so no second ``remote_exec`` is needed (xdist's gateways run one at a
+    time). Opening a channel sends nothing; a run whose tests need no token exchanges nothing.
     """
-    spec = node.gateway.spec
-    if not spec.popen or spec.via:
-        return  # may be another host: it cannot see our files and exchanges for itself
-    # The same basetemp xdist hands its workers (their basetemp is a child of it).
-    tmp_path_factory = getattr(config, "_tmp_path_factory", None)
-    if tmp_path_factory is None:
-        return
-    if _directory_key not in config.stash:
-        testrunuid = node.workerinput["testrunuid"]
-        config.stash[_directory_key] = tmp_path_factory.getbasetemp() / f"barapi-{testrunuid}"
-        config.stash[_run_key] = os.urandom(16).hex()
+    board = config.stash.get(_board_key, None)
+    if board is None:
+        board = config.stash[_board_key] = OutcomeBoard(known_secrets, secret_sources)
+    channel = node.gateway.newchannel()
+    board.listen(channel)
     node.workerinput[WORKERINPUT] = {
-        "directory": str(config.stash[_directory_key]),
-        "key": config.stash[_run_key],
+        "channel": channel,
+        "key": board.run_key,
+        # A cassette is recorded by whichever worker decides first: only where every worker
+        # runs in the controller's directory on its machine does it land where users look.
+        # Decided for the whole run, so that a run does not record or not by chance.
+        "may_record": all(_local(spec) for spec in node.nodemanager.specs),
     }
 
 
-def remove(config: pytest.Config) -> None:
-    """Controller side, once every worker is gone: remove what the run shared."""
-    directory = config.stash.get(_directory_key, None)
-    if directory is not None:
-        shutil.rmtree(directory, ignore_errors=True)
+def _local(spec: Any) -> bool:
+    return bool(spec.popen and not spec.via and not spec.chdir)
 
 
 def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | None:
-    """Worker side: the sharing the controller planned, or None (no xdist, or remote)."""
+    """Worker side: the run's sharing, or None (no xdist, ``-n 0``, or not an xdist worker)."""
     workerinput = getattr(config, "workerinput", None)
-    planned = workerinput.get(WORKERINPUT) if workerinput else None
-    if not planned:
+    shared = workerinput.get(WORKERINPUT) if workerinput else None
+    if not shared:
         return None
-    return SharedOutcomes(Path(planned["directory"]), planned["key"], lock_wait(settings))
+    return SharedOutcomes(
+        shared["channel"], shared["key"], lock_wait(settings), shared["may_record"]
+    )
 
 
-@dataclass(frozen=True)
+@dataclass
+class _Entry:
+    """The board's record of one identity."""
+
+    generation: int = 0  # 0: nothing decided yet
+    outcome: dict[str, Any] | None = None
+    # The token's age when it arrived (on the decider's clock) and when that was (on ours):
+    # workers on other machines count its lifetime from their own clock.
+    age: float = 0.0
+    arrived: float = 0.0
+    turn: tuple[Channel, int] | None = None  # the channel and request deciding it now
+    waiting: list[tuple[Channel, int, int]] = field(default_factory=list)
+
+    def answer(self, request: int) -> tuple[Any, ...]:
+        age = self.age + time.monotonic() - self.arrived
+        return ("outcome", request, self.generation, self.outcome, age)
+
+    def newer_than(self, held: int) -> bool:
+        return self.outcome is not None and self.generation > held
+
+
+Reply = tuple["Channel", tuple[Any, ...]]
+
+
+class OutcomeBoard:
+    """Controller side: each identity's outcome, and who decides it next.
+
+    Its callback runs in execnet's receiver threads, one per worker: it never blocks. It only
+    keeps the books under a short lock and sends the answers after letting go of it.
+
+    The messages, tuples of plain data (``key`` names the identity, ``request`` numbers a
+    worker's questions, ``outcome`` is :func:`~pytest_barapi.outcome.to_json`'s)::
+
+        worker -> board   ("decide", request, key, generation held, 0 for none)
+                          ("decided", request, key, outcome, age of the token in seconds)
+                          ("withdraw", request, key)   gave up waiting, or its work raised
+                          ("ask", request, secret name, user or client id)
+        board -> worker   ("outcome", request, generation, outcome, age)
+                          ("yours", request, generation decided so far)
+                          ("answer", request, the person's answer or None)
+    """
+
+    def __init__(
+        self,
+        known_secrets: KnownSecrets | None = None,
+        secret_sources: SecretSources | None = None,
+    ) -> None:
+        self.run_key = os.urandom(16).hex()
+        # The controller prints too (a worker's crash, the summary): it masks what it holds.
+        self.known_secrets = known_secrets if known_secrets is not None else KnownSecrets()
+        # The person at the controller's terminal, for a secret no worker could find.
+        self.secret_sources = secret_sources
+        self._entries: dict[str, _Entry] = {}
+        self._lock = threading.Lock()
+
+    def listen(self, channel: Channel) -> None:
+        channel.setcallback(partial(self.handle, channel), endmarker=CLOSED)
+
+    def handle(self, channel: Channel, message: Any) -> None:
+        """One message from a worker, or ``CLOSED`` when its channel closes."""
+        if message is not CLOSED and message[0] == "ask":
+            # A person takes their time: asked on a thread of its own, not execnet's.
+            threading.Thread(
+                target=self._ask_the_person, args=(channel, *message[1:]), daemon=True
+            ).start()
+            return
+        try:
+            with self._lock:
+                replies = self._replies(channel, message)
+        except Exception:
+            # Not our protocol: nothing to answer. Raising would close the worker's line, and
+            # execnet would send the exception's text (which may quote the message) along.
+            return
+        for target, reply in replies:
+            # Closed meanwhile: its own CLOSED hands any turn it got to the next in line.
+            with contextlib.suppress(OSError, ValueError):
+                target.send(reply)
+
+    def _replies(self, channel: Channel, message: Any) -> list[Reply]:
+        if message is CLOSED:
+            return self._closed(channel)
+        kind, request, key, *rest = message
+        if kind == "decide":
+            (held,) = rest
+            entry = self._entries.setdefault(key, _Entry())
+            entry.waiting.append((channel, request, int(held)))
+            return self._hand_on(entry)
+        entry = self._entries.get(key, _Entry())
+        if kind == "decided":
+            data, age = rest
+            if entry.turn != (channel, request):
+                return []  # withdrawn meanwhile: someone else has the turn now
+            entry.generation += 1
+            entry.outcome, entry.age, entry.arrived = data, float(age), time.monotonic()
+            token = data.get("token") if isinstance(data, dict) else None
+            if isinstance(token, dict):
+                self.known_secrets.add(token.get("access_token"), token.get("refresh_token"))
+            entry.turn = None
+        elif kind == "withdraw":  # the worker gave up waiting, or its work raised
+            entry.waiting = [w for w in entry.waiting if w[:2] != (channel, request)]
+            if entry.turn == (channel, request):
+                entry.turn = None
+        return self._hand_on(entry)
+
+    def _ask_the_person(self, channel: Channel, request: int, name: str, key: str) -> None:
+        answer = None
+        with contextlib.suppress(Exception):  # no answer is the usual missing credentials
+            if self.secret_sources is not None:
+                answer = self.secret_sources.ask(name, key)
+        self.known_secrets.add(answer)
+        with contextlib.suppress(OSError, ValueError):
+            channel.send(("answer", request, answer))
+
+    def _closed(self, channel: Channel) -> list[Reply]:
+        replies: list[Reply] = []
+        for entry in self._entries.values():
+            entry.waiting = [w for w in entry.waiting if w[0] is not channel]
+            if entry.turn is not None and entry.turn[0] is channel:
+                entry.turn = None  # it died deciding (kill -9, a crash): the next one decides
+            replies += self._hand_on(entry)
+        return replies
+
+    @staticmethod
+    def _hand_on(entry: _Entry) -> list[Reply]:
+        """Answer whoever in line can be answered; give the turn to the first who cannot."""
+        replies: list[Reply] = []
+        still_waiting = []
+        for channel, request, held in entry.waiting:
+            if entry.newer_than(held):
+                replies.append((channel, entry.answer(request)))
+            elif entry.turn is None:
+                entry.turn = (channel, request)
+                replies.append((channel, ("yours", request, entry.generation)))
+            else:
+                still_waiting.append((channel, request, held))
+        entry.waiting = still_waiting
+        return replies
+
+
 class SharedOutcomes:
-    """The outcome of each identity, decided by one worker and read by the others."""
+    """Worker side: the outcome of each identity, decided by one worker of the run."""
 
-    directory: Path
-    run_key: str
-    wait: float
+    def __init__(
+        self, channel: Channel, run_key: str, wait: float, may_record: bool = True
+    ) -> None:
+        self.wait = wait
+        # False in a run with workers that may run elsewhere: a cassette would stay there.
+        self.may_record = may_record
+        self._channel = channel
+        self._run_key = run_key
+        self._generations: dict[str, int] = {}
+        self._requests = itertools.count(1)
+        self._lock = threading.Lock()
 
     def decide(
         self, identity: Identity, work: Callable[[], Outcome], stale: BarapiToken | None = None
     ) -> Outcome:
         """The shared outcome for ``identity``, running ``work`` only if no worker has yet.
 
-        With ``stale`` (a token this worker found expiring or rejected), a different token in
-        the file means another worker has already renewed: it is adopted instead of renewing
-        again, so workers never stampede the token endpoint.
+        With ``stale`` (a token this worker found expiring or rejected), an outcome decided
+        after the one this worker holds is adopted instead of renewing again, so workers
+        never stampede the token endpoint.
         """
-        from filelock import FileLock, Timeout
-
-        try:
-            directory = self._private_directory()
-        except OSError as error:
-            return Failure(f"cannot share the token between pytest-xdist workers: {error}")
-        name = self._name(identity)
-        lock = FileLock(directory / f"{name}.lock", timeout=self.wait, mode=0o600)
-        try:
-            lock.acquire()
-        except Timeout:
-            return Failure(
-                f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
-                f"exchange (lock {lock.lock_file}); it seems stuck. Check that barapi answers, "
-                f"or raise {OPTIONS['timeout'].where()}"
-            )
-        try:
-            path = directory / f"{name}.json"
-            shared = _read(path)
-            if shared is not None and _settled(shared, stale):
-                return shared
-            outcome = work()
-            _write(path, outcome)
+        key = self._key(identity)
+        with self._lock:
+            held = self._generations.get(key, 0) if stale is not None else 0
+            request = next(self._requests)
+            reply = self._ask(("decide", request, key, held), request, key)
+            if isinstance(reply, Failure):
+                return reply
+            if reply[0] == "outcome":
+                _, _, generation, data, age = reply
+                self._generations[key] = generation
+                return _on_our_clock(from_json(data), age)
+            try:
+                outcome = work()
+            except BaseException:
+                self._send(("withdraw", request, key))
+                raise
+            self._send(("decided", request, key, to_json(outcome), _age(outcome)))
+            self._generations[key] = reply[2] + 1
             return outcome
-        finally:
-            lock.release()
 
-    def _private_directory(self) -> Path:
-        self.directory.mkdir(mode=0o700, exist_ok=True)
-        info = self.directory.lstat()
-        if os.name == "posix" and (
-            not stat.S_ISDIR(info.st_mode)
-            or info.st_uid != os.getuid()
-            or stat.S_IMODE(info.st_mode) & 0o077
-        ):
-            raise PermissionError(
-                f"{self.directory} is not a directory private to this user; refusing to put "
-                "tokens there"
-            )
-        return self.directory
+    def ask_a_person(self, name: str, key: str) -> str | None:
+        """The answer of the person at the controller's terminal for the secret ``name`` of
+        ``key`` (a user or client id); None if nobody is there or nobody answered in time."""
+        request = next(self._requests)
+        reply = self._ask(("ask", request, name, key), request, key, wait=PERSON_WAIT)
+        if isinstance(reply, Failure):
+            return None
+        answer = reply[2]
+        return answer if isinstance(answer, str) else None
 
-    def _name(self, identity: Identity) -> str:
-        # Keyed with a secret that only lives in the processes of this run: the name tells
-        # nobody which credentials it is for, and cannot be used to guess a password.
+    def _ask(
+        self, message: tuple[Any, ...], request: int, key: str, wait: float | None = None
+    ) -> tuple[Any, ...] | Failure:
+        if not self._send(message):
+            return _LOST
+        deadline = time.monotonic() + (self.wait if wait is None else wait)
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                reply = self._channel.receive(timeout=remaining)
+            except self._channel.TimeoutError:
+                continue
+            except (EOFError, OSError, self._channel.RemoteError):
+                return _LOST
+            # An answer to a request this worker gave up on is dropped: its withdrawal already
+            # handed on any turn that answer gave.
+            if reply[1] == request:
+                return tuple(reply)
+        self._send(("withdraw", request, key))
+        return Failure(
+            f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
+            f"exchange; it seems stuck. Check that barapi answers, or raise "
+            f"{OPTIONS['timeout'].where()}"
+        )
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        try:
+            self._channel.send(message)
+        except (OSError, ValueError):
+            return False
+        return True
+
+    def _key(self, identity: Identity) -> str:
+        # Keyed with a secret that only lives in this run's memory: the name tells the
+        # controller nothing, and, kept or logged anywhere, cannot be used to guess a password.
         fields = [
             identity.user,
             identity.password.reveal() if identity.password else None,
@@ -162,32 +343,21 @@ class SharedOutcomes:
             identity.scope,
         ]
         message = json.dumps(fields).encode()
-        return hmac.new(self.run_key.encode(), message, hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._run_key.encode(), message, hashlib.sha256).hexdigest()[:32]
 
 
-def _settled(shared: Outcome, stale: BarapiToken | None) -> bool:
-    if stale is None or isinstance(shared, Failure):
-        return True
-    return shared.access_token != stale.access_token
+_LOST = Failure(
+    "cannot share the token between pytest-xdist workers: the connection to the controller "
+    "is closed"
+)
 
 
-def _read(path: Path) -> Outcome | None:
-    try:
-        return outcomes.from_json(json.loads(path.read_text()))
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError):
-        return None  # unreadable (it never should be: it is written whole): decide again
+def _age(outcome: Outcome) -> float:
+    return time.time() - outcome.obtained_at if isinstance(outcome, BarapiToken) else 0.0
 
 
-def _write(path: Path, outcome: Outcome) -> None:
-    data = outcomes.to_json(outcome)
-    # mkstemp makes the file 0600; the rename makes it appear whole or not at all.
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as file:
-            json.dump(data, file)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+def _on_our_clock(outcome: Outcome, age: float) -> Outcome:
+    # Another machine's clock may be off: the token is as old here as it is there.
+    if isinstance(outcome, BarapiToken):
+        return replace(outcome, obtained_at=time.time() - age)
+    return outcome
