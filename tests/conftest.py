@@ -23,6 +23,11 @@ from tests.reference_server import ReferenceServer
 @pytest.fixture(autouse=True)
 def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own BARAPI_* variables must not change what the tests see."""
+    unset_barapi_env(monkeypatch)
+
+
+def unset_barapi_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remove every BARAPI_* variable, as in a CI job that has no barapi credentials."""
     for name in list(os.environ):
         if name.startswith("BARAPI_"):
             monkeypatch.delenv(name)
@@ -99,7 +104,5 @@ def user_suite(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> pyt
 
 def go_offline(monkeypatch: pytest.MonkeyPatch, httpserver: HTTPServer) -> None:
     """No credentials (nor URL) in the environment, and a barapi that answers nothing."""
-    for name in list(os.environ):
-        if name.startswith("BARAPI_"):
-            monkeypatch.delenv(name)
+    unset_barapi_env(monkeypatch)
     httpserver.clear()

@@ -6,26 +6,20 @@ are different strings to look for.
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus
 
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
 from tests import reference_server
-from tests.conftest import CASSETTE
+from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
+from tests.secret_forms import forms
 
 PASSWORD = "p@ss w0rd&=/+%~"
 CLIENT_SECRET = "s3cr3t/+&= ~client"
-
-
-def forms(value: str) -> set[str]:
-    """Every way a value can be written into a cassette or a report."""
-    return {value, quote_plus(value), quote(value, safe=""), quote(value), json.dumps(value)[1:-1]}
 
 
 def files_under(path: Path) -> dict[Path, str]:
@@ -118,10 +112,7 @@ def test_a_users_vcr_config_with_its_own_filters_still_drops_authorization(
     assert access_token not in api_cassette.read_text()
 
     # And the filtered cassette still replays.
-    for name in list(os.environ):
-        if name.startswith("BARAPI_"):
-            monkeypatch.delenv(name)
-    httpserver.clear()
+    go_offline(monkeypatch, httpserver)
     user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=2)
     assert httpserver.log == []
 
