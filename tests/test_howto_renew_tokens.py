@@ -162,7 +162,7 @@ def test_xdist_workers_share_a_renewal_after_a_401(
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )
-    pytester.runpytest_subprocess("-n", "4").assert_outcomes(passed=20)
+    pytester.runpytest("-n", "2").assert_outcomes(passed=20)
     assert barapi_server.grant_types() == ["password", "refresh_token"]
 
 
@@ -194,7 +194,7 @@ def test_xdist_workers_share_a_renewal_before_expiry(
         """
     )
     # --dist each: both workers run the test, so both find their token expired.
-    pytester.runpytest_subprocess("-n", "2", "--dist", "each").assert_outcomes(passed=2)
+    pytester.runpytest("-n", "2", "--dist", "each").assert_outcomes(passed=2)
     assert barapi_server.grant_types() == ["password", "refresh_token"]
     assert barapi_server.api_requests == 4
 

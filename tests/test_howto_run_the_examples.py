@@ -31,7 +31,7 @@ def test_the_example_suite_passes_offline(pytester: pytest.Pytester) -> None:
     copy_examples(pytester.path)
     # No BARAPI_* variable is set (conftest's autouse fixture removed a developer's own).
 
-    result = pytester.runpytest_subprocess("examples", "--record-mode=none", "--block-network")
+    result = pytester.runpytest("examples", "--record-mode=none", "--block-network")
 
     result.assert_outcomes(passed=EXAMPLE_TESTS)
 
@@ -69,7 +69,7 @@ def test_the_example_suite_runs_live_against_the_reference_server(
     before = {p: p.read_bytes() for p in examples.rglob("*.yaml")}
 
     # BARAPI_URL (the reference server on a free port) overrides the ini's URL.
-    result = pytester.runpytest_subprocess("examples", "--disable-recording")
+    result = pytester.runpytest("examples", "--disable-recording")
 
     result.assert_outcomes(passed=EXAMPLE_TESTS)
     assert barapi_server.token_request_count == 1

@@ -30,33 +30,28 @@ TESTS_ON_EVERY_WORKER = """
 
 
 def files_left(pytester: pytest.Pytester) -> list[Path]:
-    """Every file under the basetemp of the runs (runpytest_subprocess makes runpytest-N)."""
-    return [p for p in pytester.path.glob("runpytest-*/**/*") if p.is_file()]
+    """Every file under the basetemp of the runs (pytester puts it next to the project)."""
+    return [p for p in pytester.path.parent.glob("basetemp/**/*") if p.is_file()]
 
 
-@pytest.mark.parametrize("workers", [2, 4])
 def test_every_worker_uses_the_one_exchange(
-    pytester: pytest.Pytester, barapi_server: ReferenceServer, workers: int
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
     pytester.makepyfile(TESTS_ON_EVERY_WORKER)
     pytester.mkdir("workers")
-    result = pytester.runpytest_subprocess("-n", str(workers))
+    result = pytester.runpytest("-n", "4")
     result.assert_outcomes(passed=20)
-    assert len(list(pytester.path.joinpath("workers").iterdir())) == workers
+    assert len(list(pytester.path.joinpath("workers").iterdir())) == 4
     assert barapi_server.token_request_count == 1
     assert files_left(pytester) == []
 
 
-@pytest.mark.parametrize("workers", [2, 4])
 def test_a_failed_exchange_is_shared_too(
-    pytester: pytest.Pytester,
-    barapi_server: ReferenceServer,
-    monkeypatch: pytest.MonkeyPatch,
-    workers: int,
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("BARAPI_PASSWORD", "wrong-password-Wp1")
     pytester.makepyfile(TESTS_ON_EVERY_WORKER)
-    result = pytester.runpytest_subprocess("-n", str(workers))
+    result = pytester.runpytest("-n", "2")
     result.assert_outcomes(errors=20)
     assert barapi_server.token_request_count == 1
     message = (
@@ -91,7 +86,7 @@ def test_the_shared_files_are_private_and_keyed_by_the_run(
             assert not any("alice" in f.name for f in files)
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2")
+    result = pytester.runpytest("-n", "2")
     result.assert_outcomes(passed=1)
     assert files_left(pytester) == []
 
@@ -106,7 +101,7 @@ def test_workers_stay_lazy(pytester: pytest.Pytester, barapi_server: ReferenceSe
             assert not list(tmp_path_factory.getbasetemp().parent.glob("barapi-*"))
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2", "-m", "not barapi")
+    result = pytester.runpytest("-n", "2", "-m", "not barapi")
     result.assert_outcomes(passed=1)
     assert barapi_server.token_request_count == 0
     assert files_left(pytester) == []
@@ -125,7 +120,7 @@ def test_without_xdist_workers_nothing_goes_to_disk(
             assert not list(basetemp.parent.glob("barapi-*"))
         """
     )
-    result = pytester.runpytest_subprocess("-W", "error::pytest.PytestWarning", *args)
+    result = pytester.runpytest("-W", "error::pytest.PytestWarning", *args)
     result.assert_outcomes(passed=1)
     assert "hook" not in result.stdout.str() + result.stderr.str()
     assert barapi_server.token_request_count == 1
@@ -139,7 +134,7 @@ def test_workers_that_may_be_remote_exchange_for_themselves(
     # such a worker sees its files, so it does not share with it.
     pytester.makepyfile(TESTS_ON_EVERY_WORKER)
     pytester.mkdir("workers")
-    result = pytester.runpytest_subprocess(
+    result = pytester.runpytest(
         "--px", "popen//id=proxy//execmodel=thread", "--tx", "2*popen//via=proxy", "--dist", "load"
     )
     result.assert_outcomes(passed=20)
