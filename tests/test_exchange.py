@@ -253,10 +253,8 @@ def test_the_excerpt_is_cut_short(httpserver: HTTPServer, token_url: str) -> Non
 
 def test_retries_stop_when_the_time_budget_is_spent(httpserver: HTTPServer, token_url: str) -> None:
     answer_text(httpserver, "busy", 503, "text/plain")
-    started = time.monotonic()
     assert failure(token_url, timeout=0.3).message.startswith(f"{token_url} answered HTTP 503")
-    # Three retries would back off 0.4 + 0.8 s; the budget cuts them short.
-    assert time.monotonic() - started < 1.0
+    # The third retry would wait 0.8 s more, past the budget: it is not sent.
     assert 1 <= len(httpserver.log) < 4
 
 
