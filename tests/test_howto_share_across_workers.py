@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import stat
 import threading
 from pathlib import Path
 
 import pytest
 
 from pytest_barapi.identity import Identity
-from pytest_barapi.outcome import Failure
+from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import Secret
 from pytest_barapi.sharing import SharedOutcomes
+from pytest_barapi.token import BarapiToken
 from tests import reference_server
 from tests.reference_server import ReferenceServer
 
@@ -143,14 +145,61 @@ def test_workers_that_may_be_remote_exchange_for_themselves(
     assert files_left(pytester) == []
 
 
+ALICE = Identity(
+    reference_server.USER,
+    Secret(reference_server.PASSWORD),
+    reference_server.CLIENT_ID,
+    Secret(reference_server.CLIENT_SECRET),
+)
+
+
+def not_again() -> Outcome:
+    raise AssertionError("another worker has decided: this one must not exchange")
+
+
+def test_a_worker_adopts_what_another_decided_or_renewed(tmp_path: Path) -> None:
+    """In this process, two workers' views of one run's sharing directory."""
+    shared = SharedOutcomes(tmp_path / "barapi-run", run_key="fake-run-key", wait=5)
+    first = BarapiToken("fake-access-1", "Bearer", 60)
+    renewed = BarapiToken("fake-access-2", "Bearer", 60)
+
+    assert shared.decide(ALICE, lambda: first) == first  # the first worker exchanges
+    assert shared.decide(ALICE, not_again) == first  # the others read its token
+    # A worker finds the token expiring or rejected: it renews, once.
+    assert shared.decide(ALICE, lambda: renewed, stale=first) == renewed
+    # Another worker, still holding the first token, adopts the renewed one.
+    assert shared.decide(ALICE, not_again, stale=first) == renewed
+
+    directory = tmp_path / "barapi-run"
+    assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+    files = sorted(directory.iterdir())
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
+    assert not any("alice" in f.name for f in files)
+
+
+def test_a_failure_is_settled_for_every_worker(tmp_path: Path) -> None:
+    shared = SharedOutcomes(tmp_path / "barapi-run", run_key="fake-run-key", wait=5)
+    refused = Failure("the token endpoint refused the grant: invalid_grant, HTTP 400", True)
+    assert shared.decide(ALICE, lambda: refused) == refused
+    assert shared.decide(ALICE, not_again) == refused
+    stale = BarapiToken("fake-access-1", "Bearer", 60)
+    assert shared.decide(ALICE, not_again, stale=stale) == refused
+
+
+def test_a_sharing_directory_that_is_not_private_is_refused(tmp_path: Path) -> None:
+    directory = tmp_path / "barapi-run"
+    directory.mkdir(mode=0o755)
+    directory.chmod(0o755)
+    shared = SharedOutcomes(directory, run_key="fake-run-key", wait=5)
+    assert shared.decide(ALICE, not_again) == Failure(
+        f"cannot share the token between pytest-xdist workers: {directory} is not a directory "
+        "private to this user; refusing to put tokens there"
+    )
+
+
 def test_no_worker_waits_forever_for_another(tmp_path: Path) -> None:
     shared = SharedOutcomes(tmp_path / "barapi-run", run_key="fake-run-key", wait=0.2)
-    identity = Identity(
-        reference_server.USER,
-        Secret(reference_server.PASSWORD),
-        reference_server.CLIENT_ID,
-        Secret(reference_server.CLIENT_SECRET),
-    )
+    identity = ALICE
     holding, release = threading.Event(), threading.Event()
 
     def stuck_exchange() -> Failure:
