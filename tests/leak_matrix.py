@@ -11,15 +11,11 @@ below and add it to :data:`SUITES`; rows in the matrix then name it.
 
 from __future__ import annotations
 
-import base64
-import html
-import json
 import logging
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -27,6 +23,7 @@ from werkzeug import Request, Response
 
 from tests import reference_server
 from tests.reference_server import ReferenceServer
+from tests.secret_forms import basic, forms
 
 # Credentials with every character that some encoding changes: space, quotes, backslash,
 # &, +, /, %, =, #, ?, colon and non-ASCII. Obviously fake.
@@ -34,23 +31,6 @@ PASSWORD = "fake pw/\"quoted\" 'single' \\back+plus&amp=%25é"
 CLIENT_SECRET = "fake:secret/+ü?#&=\\"
 OTHER_PASSWORD = "fake other/pw 'q' +&=%é"
 WRONG_PASSWORD = 'fake-wrong pw/"x"+\\&é'
-
-
-def forms(secret: str) -> set[str]:
-    """Every way the secret can be written in an output: plain, URL-encoded, JSON- and
-    repr-escaped once or twice (--debug traces reprs of reprs), and each of those
-    XML-escaped (junit xml)."""
-    written = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
-    for _ in range(2):
-        written |= {json.dumps(form)[1:-1] for form in written}
-        written |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in written}
-        written |= {repr(form)[1:-1] for form in written}
-    return written | {html.escape(form) for form in written}
-
-
-def basic(name: str, secret: str) -> str:
-    """``Authorization: Basic`` credentials (RFC 7617)."""
-    return base64.b64encode(f"{name}:{secret}".encode()).decode()
 
 
 @dataclass

@@ -74,7 +74,8 @@ def test_no_secret_shows_in_any_output_or_file(
 ) -> None:
     leakable = leak_matrix.SUITES[suite](pytester, httpserver, monkeypatch)
     args = " ".join(FLAGS[name] for name in flag_sets.split()).split()
-    # xdist's workers are other processes: only those rows pay for a subprocess.
+    # The xdist rows run pytest in a subprocess: its workers write to its stderr, which the
+    # grep must see (an in-process run's workers would write to this process's stderr).
     result = pytester.runpytest_subprocess(*args) if "-n" in args else pytester.runpytest(*args)
 
     output = "\n".join(result.outlines + result.errlines)

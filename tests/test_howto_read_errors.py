@@ -2,15 +2,14 @@
 
 Each test runs a small user suite of three tests that need the token; all three error with the
 same short message, the run exits 1 (4 for a usage error), and the server counts what was sent.
+Every cause the exchange tells apart, with its message word for word, is in test_exchange.py,
+and every rule for the URL and the timeout in test_settings.py: here, how they reach a user.
 """
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from tests.reference_server import PASSWORD, ReferenceServer
 
@@ -116,6 +115,7 @@ def test_an_error_page_that_echoes_the_password_does_not_show_it(
         f"bad request: password={PASSWORD}", status=400, content_type="text/plain"
     )
     message = the_error(run_three_tests(pytester))
+    # The report masking would hide it too: test_exchange.py shows the exchange masks it first.
     assert "password=********" in message
     assert PASSWORD not in pytester_output(pytester)
 
@@ -125,38 +125,17 @@ def pytester_output(pytester: pytest.Pytester) -> str:
     return result.stdout.str() + result.stderr.str()
 
 
-def test_a_200_that_is_not_json(pytester: pytest.Pytester, token_endpoint: HTTPServer) -> None:
-    token_endpoint.expect_request("/oauth/token").respond_with_data("welcome!")
-    message = the_error(run_three_tests(pytester))
-    assert "HTTP 200" in message
-    assert "not JSON: 'welcome!'" in message
-    assert len(token_endpoint.log) == 1
-
-
-@pytest.mark.parametrize("field", ["access_token", "token_type"])
 def test_a_200_without_a_required_field(
-    pytester: pytest.Pytester, token_endpoint: HTTPServer, field: str
+    pytester: pytest.Pytester, token_endpoint: HTTPServer
 ) -> None:
-    answer = {"access_token": "fake-access", "token_type": "Bearer", "expires_in": 60}
-    del answer[field]
-    token_endpoint.expect_request("/oauth/token").respond_with_json(answer)
+    token_endpoint.expect_request("/oauth/token").respond_with_json(
+        {"token_type": "Bearer", "expires_in": 60}
+    )
     message = the_error(run_three_tests(pytester))
-    assert f"answered HTTP 200 without '{field}' in its JSON" in message
-
-
-def test_a_server_that_does_not_answer_in_time(
-    pytester: pytest.Pytester, token_endpoint: HTTPServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def slow(request: Request) -> Response:
-        time.sleep(1.0)
-        return Response("{}", content_type="application/json")
-
-    token_endpoint.expect_request("/oauth/token").respond_with_handler(slow)
-    monkeypatch.setenv("BARAPI_TIMEOUT", "0.3")
-    message = the_error(run_three_tests(pytester))
-    assert "timed out after 0.3s" in message
-    assert "--barapi-timeout / BARAPI_TIMEOUT" in message
-    assert len(token_endpoint.log) <= 1  # a POST that may have arrived is not sent again
+    assert message == (
+        f"barapi: {token_endpoint.url_for('/oauth/token')} answered HTTP 200 without "
+        "'access_token' in its JSON"
+    )
 
 
 def test_connection_refused(
@@ -172,63 +151,21 @@ def test_connection_refused(
     assert "check --barapi-url / BARAPI_URL" in message
 
 
-def test_an_unknown_host(
-    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A resolver that knows no such host, so the test sends no DNS query off this machine.
-    pytester.makeconftest(
-        """
-        import socket, pytest
-
-        @pytest.fixture(autouse=True, scope="session")
-        def no_such_host():
-            real = socket.getaddrinfo
-            def resolve(host, *args, **kwargs):
-                if host == "barapi.invalid":
-                    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-                return real(host, *args, **kwargs)
-            socket.getaddrinfo = resolve
-            yield
-            socket.getaddrinfo = real
-        """
-    )
-    monkeypatch.setenv("BARAPI_URL", "https://barapi.invalid")
-    message = the_error(run_three_tests(pytester))
-    assert "unknown host for https://barapi.invalid/oauth/token" in message
-
-
-@pytest.mark.parametrize(
-    ("url", "complaint"),
-    [
-        ("barapi.cloud", "must be an http(s) URL with a host"),
-        ("https://", "must be an http(s) URL with a host"),
-        ("ftp://barapi.cloud", "must be an http(s) URL with a host"),
-        ("http://barapi.cloud", "a password only travels over https"),
-        ("http://10.0.0.8:8080", "a password only travels over https"),
-    ],
-)
 def test_a_url_that_cannot_work_is_a_usage_error(
-    pytester: pytest.Pytester,
-    token_endpoint: HTTPServer,
-    url: str,
-    complaint: str,
+    pytester: pytest.Pytester, token_endpoint: HTTPServer
 ) -> None:
+    """Every URL rule is in test_settings.py; here, how a user's run ends on one of them."""
     pytester.makepyfile(THREE_TESTS)
-    result = pytester.runpytest(f"--barapi-url={url}")
+    result = pytester.runpytest("--barapi-url=http://barapi.cloud")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        [f"ERROR: barapi: --barapi-url / BARAPI_URL (from cli) *{complaint}*"]
+        [
+            "ERROR: barapi: --barapi-url / BARAPI_URL (from cli) is plain http to "
+            "'barapi.cloud': a password only travels over https (http is allowed for "
+            "loopback: 127.0.0.0/8, ::1, localhost)"
+        ]
     )
     assert token_endpoint.log == []
-
-
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:1", "http://127.8.9.10", "http://[::1]:1", "http://localhost:1"]
-)
-def test_plain_http_is_fine_on_loopback(pytester: pytest.Pytester, url: str) -> None:
-    pytester.makepyfile("def test_nothing(): pass")
-    result = pytester.runpytest(f"--barapi-url={url}")
-    assert result.ret == pytest.ExitCode.OK
 
 
 def test_a_timeout_that_is_not_a_positive_number(pytester: pytest.Pytester) -> None:
@@ -238,31 +175,3 @@ def test_a_timeout_that_is_not_a_positive_number(pytester: pytest.Pytester) -> N
     result.stderr.fnmatch_lines(
         ["*--barapi-timeout / BARAPI_TIMEOUT (from ini) must be a positive*"]
     )
-
-
-@pytest.mark.parametrize(
-    ("status", "answer", "complaint"),
-    [
-        (200, ["a", "list"], "JSON but not an object"),
-        (
-            200,
-            {"access_token": "x", "token_type": "mac"},
-            "issued a 'mac' token; barapi uses Bearer",
-        ),
-        (
-            200,
-            {"access_token": "x", "token_type": "Bearer", "expires_in": "soon"},
-            "answered a non-integer expires_in",
-        ),
-        (404, {"detail": "no such route"}, "answered HTTP 404 without an OAuth error code"),
-    ],
-)
-def test_odd_answers_are_named(
-    pytester: pytest.Pytester,
-    token_endpoint: HTTPServer,
-    status: int,
-    answer: object,
-    complaint: str,
-) -> None:
-    token_endpoint.expect_request("/oauth/token").respond_with_json(answer, status=status)
-    assert complaint in the_error(run_three_tests(pytester))

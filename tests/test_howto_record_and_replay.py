@@ -313,7 +313,7 @@ def test_replay_under_xdist(
     user_suite.runpytest("--record-mode=once").assert_outcomes(passed=10)
     go_offline(monkeypatch, httpserver)
 
-    result = user_suite.runpytest_subprocess(
+    result = user_suite.runpytest(
         "-n", "2", "--record-mode=none", "--block-network", "-p", "no:cacheprovider"
     )
 
@@ -329,7 +329,7 @@ def test_recording_under_xdist_leaves_one_whole_cassette(
 ) -> None:
     user_suite.makepyfile(test_more=EIGHT_TOKEN_TESTS)
 
-    result = user_suite.runpytest_subprocess("-n", "2", "--record-mode=once", "-k", "test_more")
+    result = user_suite.runpytest("-n", "2", "--record-mode=once", "-k", "test_more")
 
     result.assert_outcomes(passed=8)
     # The workers share one exchange, so one of them records; the write is atomic, so the

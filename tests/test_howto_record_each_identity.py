@@ -6,7 +6,6 @@ a sibling file named after its user, client id and scope.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
 from tests import reference_server
+from tests.conftest import go_offline
 from tests.reference_server import ReferenceServer
 
 BOB_PASSWORD = "fake-password-of-bob-Bb3wK"
@@ -62,10 +62,8 @@ def test_each_identity_replays_its_own_exchange(
     assert len(cassettes) == 2
     assert "barapi_token.yaml" in cassettes
 
-    for name in list(os.environ):
-        if name.startswith(("BARAPI_", "BOB_")):
-            monkeypatch.delenv(name)
-    httpserver.clear()
+    go_offline(monkeypatch, httpserver)
+    monkeypatch.delenv("BOB_PASSWORD")
     pytester.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=2)
     assert httpserver.log == []
 

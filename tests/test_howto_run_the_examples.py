@@ -4,27 +4,21 @@ and runs live (or re-records) against the reference server with the README's com
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 import yaml
 
 from tests import reference_server
 from tests.reference_server import ReferenceServer
+from tests.secret_forms import forms
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples"
 EXAMPLE_TESTS = 4
-
-
-def forms(value: str) -> set[str]:
-    return {value, quote_plus(value), quote(value, safe=""), json.dumps(value)[1:-1]}
 
 
 def copy_examples(to: Path) -> Path:
@@ -33,19 +27,11 @@ def copy_examples(to: Path) -> Path:
     return target
 
 
-def no_barapi_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith("BARAPI_"):
-            monkeypatch.delenv(name)
-
-
-def test_the_example_suite_passes_offline(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_example_suite_passes_offline(pytester: pytest.Pytester) -> None:
     copy_examples(pytester.path)
-    no_barapi_env(monkeypatch)
+    # No BARAPI_* variable is set (conftest's autouse fixture removed a developer's own).
 
-    result = pytester.runpytest_subprocess("examples", "--record-mode=none", "--block-network")
+    result = pytester.runpytest("examples", "--record-mode=none", "--block-network")
 
     result.assert_outcomes(passed=EXAMPLE_TESTS)
 
@@ -83,7 +69,7 @@ def test_the_example_suite_runs_live_against_the_reference_server(
     before = {p: p.read_bytes() for p in examples.rglob("*.yaml")}
 
     # BARAPI_URL (the reference server on a free port) overrides the ini's URL.
-    result = pytester.runpytest_subprocess("examples", "--disable-recording")
+    result = pytester.runpytest("examples", "--disable-recording")
 
     result.assert_outcomes(passed=EXAMPLE_TESTS)
     assert barapi_server.token_request_count == 1
@@ -91,11 +77,9 @@ def test_the_example_suite_runs_live_against_the_reference_server(
     assert {p: p.read_bytes() for p in examples.rglob("*.yaml")} == before
 
 
-def test_the_reference_server_entry_records_the_examples(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_reference_server_entry_records_the_examples(tmp_path: Path) -> None:
     examples = copy_examples(tmp_path)
-    no_barapi_env(monkeypatch)
+    # No BARAPI_* variable is set: the reference server's entry sets them for the command.
 
     # The README's re-record command, on a free port instead of the examples' fixed one.
     serve = [sys.executable, "-m", "tests.reference_server", "--port", "0"]

@@ -59,6 +59,32 @@ def test_nothing_is_sent_when_no_selected_test_needs_it(
     assert barapi_server.token_request_count == 0
 
 
+def test_a_conftest_hook_sees_the_marker(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The marker is put on before any other plugin's or conftest's collection hook runs, so
+    a user's own ``pytest_collection_modifyitems`` can skip or deselect by it."""
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    pytester.makeconftest(
+        """
+        import os
+
+        import pytest
+
+        def pytest_collection_modifyitems(config, items):
+            if not os.environ.get("BARAPI_PASSWORD"):
+                for item in items:
+                    if item.get_closest_marker("barapi"):
+                        item.add_marker(pytest.mark.skip(reason="no barapi credentials"))
+        """
+    )
+    pytester.makepyfile(MIXED_SUITE)
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["SKIPPED [[]2[]] *: no barapi credentials"])
+    assert barapi_server.token_request_count == 0
+
+
 def test_the_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.barapi: *"])

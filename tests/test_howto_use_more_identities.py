@@ -37,21 +37,18 @@ def test_each_identity_is_exchanged_once(
 ) -> None:
     monkeypatch.setenv("BOB_PASSWORD", reference_server.OTHER_PASSWORD)
     pytester.makepyfile(ALICE_AND_BOB)
-    pytester.runpytest_subprocess(*xdist).assert_outcomes(passed=20)
+    pytester.runpytest(*xdist).assert_outcomes(passed=20)
     users = sorted(form["username"] for form in barapi_server.token_requests)
     assert users == ["alice@example.test", "bob@example.test"]
 
 
-@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["one-process", "xdist"])
 def test_a_failing_identity_fails_alone_and_once(
-    pytester: pytest.Pytester,
-    barapi_server: ReferenceServer,
-    monkeypatch: pytest.MonkeyPatch,
-    xdist: list[str],
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In one process; test_howto_share_across_workers.py shows workers sharing a failure."""
     monkeypatch.setenv("BOB_PASSWORD", "wrong-password-Wb2")
     pytester.makepyfile(ALICE_AND_BOB)
-    result = pytester.runpytest_subprocess(*xdist)
+    result = pytester.runpytest()
     result.assert_outcomes(passed=10, errors=10)
     assert barapi_server.token_request_count == 2
     message = (

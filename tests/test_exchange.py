@@ -1,0 +1,383 @@
+"""How the exchange reads every answer: the token, or the one-line message a user will see.
+
+Fast, in this process: each test sends one real grant with ``post_grant`` to pytest-httpserver
+on loopback (or to a port where nothing, or something odd, listens) and reads the outcome.
+``test_howto_read_errors.py`` shows these messages reaching a user's run; here is the whole
+list of causes, each message word for word.
+"""
+
+from __future__ import annotations
+
+import socket
+import socketserver
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from pytest_barapi.exchange import EXCERPT, post_grant
+from pytest_barapi.identity import Identity
+from pytest_barapi.masking import Masker
+from pytest_barapi.outcome import Failure, Outcome
+from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.token import BarapiToken
+from tests import leak_matrix, reference_server
+from tests.secret_forms import forms
+
+# Credentials with characters that form-encoding changes, so an echoed body holds them encoded.
+IDENTITY = Identity(
+    user=reference_server.USER,
+    password=Secret(leak_matrix.PASSWORD),
+    client_id=reference_server.CLIENT_ID,
+    client_secret=Secret(leak_matrix.CLIENT_SECRET),
+)
+SECRETS = (leak_matrix.PASSWORD, leak_matrix.CLIENT_SECRET)
+CHECK_URL = "check --barapi-url / BARAPI_URL"
+CHECK_USER = "check --barapi-user / BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
+CHECK_CLIENT = (
+    "check --barapi-client-id / BARAPI_CLIENT_ID, --barapi-client-secret / BARAPI_CLIENT_SECRET, "
+    "--barapi-client-auth / BARAPI_CLIENT_AUTH"
+)
+
+
+def the_runs_masker() -> Masker:
+    """The masker a run has once it knows the configured identity (``BarapiRun.know``)."""
+    known = KnownSecrets()
+    for name, secret in IDENTITY.credential_pairs():
+        known.add_pair(name, secret)
+    return Masker(known)
+
+
+def grant(url: str, timeout: float = 5) -> Outcome:
+    """One password grant, as the broker sends it."""
+    return post_grant(url, IDENTITY.password_grant(), timeout=timeout, masker=the_runs_masker())
+
+
+def failure(url: str, timeout: float = 5) -> Failure:
+    outcome = grant(url, timeout)
+    assert isinstance(outcome, Failure), outcome
+    return outcome
+
+
+@pytest.fixture
+def token_url(httpserver: HTTPServer) -> str:
+    """Where the grant goes: the loopback server's token endpoint, answering what a test says."""
+    return httpserver.url_for("/oauth/token")
+
+
+def answer_json(httpserver: HTTPServer, body: object, status: int = 200) -> None:
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_json(body, status=status)
+
+
+def answer_text(httpserver: HTTPServer, text: str, status: int, content_type: str) -> None:
+    httpserver.expect_request("/oauth/token", method="POST").respond_with_data(
+        text, status=status, content_type=content_type
+    )
+
+
+# The token.
+
+
+def test_a_token_answer_is_read_field_by_field(httpserver: HTTPServer, token_url: str) -> None:
+    answer_json(
+        httpserver,
+        {
+            "access_token": "fake-access",
+            "token_type": "Bearer",
+            "expires_in": "3600",  # a string is tolerated: some servers send one
+            "refresh_token": "fake-refresh",
+            "scope": "read write",
+        },
+    )
+    before = time.time()
+    token = grant(token_url)
+    assert isinstance(token, BarapiToken)
+    assert (token.access_token, token.token_type, token.expires_in) == (
+        "fake-access",
+        "Bearer",
+        3600,
+    )
+    assert (token.refresh_token, token.scope, token.replayed) == (
+        "fake-refresh",
+        "read write",
+        False,
+    )
+    assert before <= token.obtained_at <= time.time()
+    [(request, _)] = httpserver.log
+    assert request.form.to_dict() == IDENTITY.password_grant()
+
+
+def test_optional_fields_left_out_or_of_another_type_are_none(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    """RFC 6749 §5.1 makes expires_in, refresh_token and scope optional."""
+    answer_json(
+        httpserver,
+        {"access_token": "fake-access", "token_type": "bearer", "refresh_token": 7, "scope": []},
+    )
+    token = grant(token_url)
+    assert isinstance(token, BarapiToken)
+    assert token.token_type == "bearer"  # the scheme is case-insensitive (RFC 6750)
+    assert (token.expires_in, token.refresh_token, token.scope) == (None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"token_type": "Bearer"},
+            "{url} answered HTTP 200 without 'access_token' in its JSON",
+        ),
+        (
+            {"access_token": "", "token_type": "Bearer"},
+            "{url} answered HTTP 200 without 'access_token' in its JSON",
+        ),
+        (
+            {"access_token": "x"},
+            "{url} answered HTTP 200 without 'token_type' in its JSON",
+        ),
+        (
+            {"access_token": "x", "token_type": "mac"},
+            "{url} issued a 'mac' token; barapi uses Bearer",
+        ),
+        (
+            {"access_token": "x", "token_type": "Bearer", "expires_in": "soon"},
+            "{url} answered a non-integer expires_in",
+        ),
+    ],
+    ids=["no-access-token", "empty-access-token", "no-token-type", "mac", "expires-soon"],
+)
+def test_a_200_that_is_not_a_bearer_token_says_what_is_wrong(
+    httpserver: HTTPServer, token_url: str, body: object, message: str
+) -> None:
+    answer_json(httpserver, body)
+    assert failure(token_url) == Failure(message.format(url=token_url))
+    assert len(httpserver.log) == 1
+
+
+def test_a_200_in_json_that_is_not_an_object(httpserver: HTTPServer, token_url: str) -> None:
+    answer_text(httpserver, '["a", "list"]', 200, "application/json")
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 200 (application/json), JSON but not an object: "
+        f'\'["a", "list"]\'; {CHECK_URL}'
+    )
+
+
+# Refusals: an OAuth error (RFC 6749 §5.2) names the settings to check.
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "advice"),
+    [
+        (400, "invalid_grant", "; " + CHECK_USER),
+        (401, "invalid_client", "; " + CHECK_CLIENT),
+        (400, "unauthorized_client", "; check --barapi-client-id / BARAPI_CLIENT_ID"),
+        (400, "invalid_scope", "; check --barapi-scope / BARAPI_SCOPE"),
+        (400, "unsupported_grant_type", ""),
+    ],
+)
+def test_an_oauth_error_names_what_to_check_and_is_never_retried(
+    httpserver: HTTPServer, token_url: str, status: int, error: str, advice: str
+) -> None:
+    answer_json(httpserver, {"error": error, "error_description": "Nope."}, status=status)
+    assert failure(token_url) == Failure(
+        f"the token endpoint refused the grant: {error} (Nope.), HTTP {status}{advice}",
+        refused=True,
+    )
+    # The endpoint rate-limits and may lock the account: a wrong password costs one request.
+    assert len(httpserver.log) == 1
+
+
+def test_an_oauth_error_without_a_description(httpserver: HTTPServer, token_url: str) -> None:
+    answer_json(httpserver, {"error": "invalid_grant"}, status=400)
+    assert failure(token_url).message == (
+        f"the token endpoint refused the grant: invalid_grant, HTTP 400; {CHECK_USER}"
+    )
+
+
+def test_a_4xx_in_json_without_an_error_code_is_quoted(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(httpserver, {"detail": "no such route"}, status=404)
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 404 without an OAuth error code: {{'detail': 'no such route'}}",
+        refused=True,
+    )
+
+
+def test_an_oauth_error_in_a_5xx_is_not_a_refusal(httpserver: HTTPServer, token_url: str) -> None:
+    """The server did not decide on the grant: a refresh that fails so is not worth a
+    password grant instead (``Failure.refused`` is false)."""
+    answer_json(httpserver, {"error": "temporarily_unavailable"}, status=503)
+    assert failure(token_url, timeout=0.3) == Failure(
+        "the token endpoint refused the grant: temporarily_unavailable, HTTP 503"
+    )
+
+
+# Answers that are not JSON.
+
+
+def test_a_200_that_is_not_json(httpserver: HTTPServer, token_url: str) -> None:
+    answer_text(httpserver, "welcome!", 200, "text/plain")
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 200 (text/plain), not JSON: 'welcome!'; {CHECK_URL}"
+    )
+
+
+def test_an_error_page_is_retried_then_quoted(httpserver: HTTPServer, token_url: str) -> None:
+    answer_text(httpserver, "<html><body>502 Bad Gateway</body></html>", 502, "text/html")
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 502 (text/html), not JSON: "
+        f"'<html><body>502 Bad Gateway</body></html>'; {CHECK_URL}"
+    )
+    assert len(httpserver.log) == 4  # the first try and three retries
+
+
+def test_an_answer_without_a_content_type(httpserver: HTTPServer, token_url: str) -> None:
+    untyped = Response(b"oops", status=400)
+    del untyped.headers["Content-Type"]
+    httpserver.expect_request("/oauth/token").respond_with_response(untyped)
+    assert failure(token_url).message == (
+        f"{token_url} answered HTTP 400 (no content type), not JSON: 'oops'; {CHECK_URL}"
+    )
+
+
+def test_the_excerpt_is_cut_short(httpserver: HTTPServer, token_url: str) -> None:
+    answer_text(httpserver, "x" * 1000, 400, "text/plain")
+    assert failure(token_url).message == (
+        f"{token_url} answered HTTP 400 (text/plain), not JSON: {'x' * EXCERPT!r}; {CHECK_URL}"
+    )
+
+
+def test_retries_stop_when_the_time_budget_is_spent(httpserver: HTTPServer, token_url: str) -> None:
+    answer_text(httpserver, "busy", 503, "text/plain")
+    assert failure(token_url, timeout=0.3).message.startswith(f"{token_url} answered HTTP 503")
+    # The third retry would wait 0.8 s more, past the budget: it is not sent.
+    assert 1 <= len(httpserver.log) < 4
+
+
+# A server that echoes the request body quotes the credentials: they are masked in the message,
+# which is kept for the whole run (and, under pytest-xdist, written to the run's sharing file).
+
+
+def echo(status: int, content_type: str, template: str) -> object:
+    """A handler that quotes the credentials it was sent, still form-encoded, in its answer."""
+
+    def respond(request: Request) -> Response:
+        fields = request.get_data(as_text=True).split("&")
+        sent = "&".join(f for f in fields if f.startswith(("password=", "client_secret=")))
+        return Response(template.format(sent=sent), status=status, content_type=content_type)
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "template"),
+    [
+        (500, "text/html", "<html>could not handle {sent}</html>"),
+        (400, "text/plain", "bad request: {sent}"),
+        (422, "application/json", '{{"detail": "cannot parse {sent}"}}'),
+        (400, "application/json", '{{"error": "invalid_request", "error_description": "{sent}"}}'),
+    ],
+    ids=["html-5xx", "text-4xx", "json-without-error-code", "json-error-description"],
+)
+def test_an_answer_that_echoes_the_request_body_shows_no_secret(
+    httpserver: HTTPServer, token_url: str, status: int, content_type: str, template: str
+) -> None:
+    httpserver.expect_request("/oauth/token").respond_with_handler(
+        echo(status, content_type, template)  # type: ignore[arg-type]
+    )
+    message = failure(token_url, timeout=0.3).message
+    assert "password=********" in message  # the echo is quoted, the secret masked
+    assert "client_secret=********" in message
+    shown = [form for secret in SECRETS for form in forms(secret) if form in message]
+    assert shown == []
+
+
+def test_a_secret_across_the_end_of_the_excerpt_shows_no_head(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    secret = reference_server.PASSWORD
+    answer_text(httpserver, "x" * (EXCERPT - 10) + secret, 400, "text/plain")
+    known = KnownSecrets()
+    known.add(secret)
+    outcome = post_grant(token_url, {}, timeout=5, masker=Masker(known))
+    assert isinstance(outcome, Failure)
+    assert secret[:10] not in outcome.message
+
+
+# Nothing, or something that is not HTTP, at the other end.
+
+
+def unused_port() -> int:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port: int = unused.getsockname()[1]
+    return port
+
+
+def test_connection_refused() -> None:
+    url = f"http://127.0.0.1:{unused_port()}/oauth/token"
+    assert failure(url, timeout=0.5) == Failure(f"connection refused for {url}; {CHECK_URL}")
+
+
+def test_an_unknown_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A resolver that knows no such host, so the test sends no DNS query off this machine.
+    real = socket.getaddrinfo
+
+    def resolve(host: str, *args: object, **kwargs: object) -> object:
+        if host == "barapi.invalid":
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    url = "https://barapi.invalid/oauth/token"
+    assert failure(url, timeout=0.5) == Failure(f"unknown host for {url}; {CHECK_URL}")
+
+
+def test_a_server_that_does_not_speak_tls(httpserver: HTTPServer) -> None:
+    url = httpserver.url_for("/oauth/token").replace("http://", "https://")
+    assert failure(url) == Failure(f"TLS handshake failed for {url}; {CHECK_URL}")
+
+
+@pytest.fixture
+def hangs_up() -> Iterator[str]:
+    """A token URL whose server accepts each connection and closes it without a word."""
+
+    class HangUp(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), HangUp) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"http://127.0.0.1:{server.server_address[1]}/oauth/token"
+        server.shutdown()
+
+
+def test_a_server_that_hangs_up(hangs_up: str) -> None:
+    assert failure(hangs_up) == Failure(
+        f"{hangs_up} closed the connection without answering; {CHECK_URL}"
+    )
+
+
+def test_a_server_that_does_not_answer_in_time(httpserver: HTTPServer, token_url: str) -> None:
+    answered = threading.Event()
+
+    def slow(request: Request) -> Response:
+        answered.wait(5)
+        return Response("{}", content_type="application/json")
+
+    httpserver.expect_request("/oauth/token").respond_with_handler(slow)
+    try:
+        outcome = failure(token_url, timeout=0.3)
+    finally:
+        answered.set()
+    assert outcome == Failure(
+        f"timed out after 0.3s waiting for {token_url}; check that barapi is up, "
+        "or raise --barapi-timeout / BARAPI_TIMEOUT"
+    )
+    assert len(httpserver.log) <= 1  # a POST that may have arrived is not sent again
