@@ -12,6 +12,10 @@ if TYPE_CHECKING:
 
 __all__ = ["BarapiSession", "BarapiToken", "Secret", "SessionFactory"]
 
+# The one place the version is written: hatch reads it from here into the package metadata
+# ([tool.hatch.version] in pyproject.toml). A literal, so that reading it imports nothing.
+__version__ = "0.1.0"
+
 # Imported on first use (PEP 562): pytest imports this package to load the plugin, and a run
 # that uses no barapi fixture should not pay for the token module.
 _HOMES = {"BarapiError": "errors", "BarapiToken": "token", "Secret": "secrets"}
