@@ -80,13 +80,14 @@ class TokenBroker:
                 outcome = self._decide(identity, stale=outcome)
             return outcome
 
-    def renew(self, identity: Identity, rejected: str) -> Outcome:
+    def renew(self, identity: Identity, rejected: str, accepted: bool = False) -> Outcome:
         """A token to replace the access token barapi just rejected (401 ``invalid_token``).
 
         Renews only if ``rejected`` is still the current token (requests that failed with the
-        same token share one renewal), and was not itself the renewal of a rejected token (an
-        API that rejects every token costs one renewal, not one per call). Otherwise the
-        current token comes back, and the caller keeps the 401.
+        same token share one renewal), and was not itself the renewal of a rejected token that
+        barapi never ``accepted`` (an API that rejects every token costs one renewal, not one
+        per call; a renewed token that worked and was revoked later is renewed again).
+        Otherwise the current token comes back, and the caller keeps the 401.
         """
         with self._lock:
             outcome = self._outcomes.get(identity)
@@ -98,7 +99,7 @@ class TokenBroker:
                 # the 401 goes back to the test as recorded.
                 and not outcome.replayed
                 and outcome.access_token == rejected
-                and self._renewed_on_rejection.get(identity) != rejected
+                and (accepted or self._renewed_on_rejection.get(identity) != rejected)
             ):
                 outcome = self._decide(identity, stale=outcome)
                 if isinstance(outcome, BarapiToken):

@@ -66,9 +66,9 @@ class BarapiRun:
         """The current token of ``identity``; a test that needs it fails if there is none."""
         return self._token_or_fail(identity, self.broker().token(identity))
 
-    def renew(self, identity: Identity, rejected: str) -> BarapiToken:
+    def renew(self, identity: Identity, rejected: str, accepted: bool = False) -> BarapiToken:
         """A token in place of ``rejected``, which barapi just refused."""
-        return self._token_or_fail(identity, self.broker().renew(identity, rejected))
+        return self._token_or_fail(identity, self.broker().renew(identity, rejected, accepted))
 
     def session(self, identity: Identity) -> BarapiSession:
         """A new session that authenticates as ``identity`` (the caller closes it)."""
@@ -77,7 +77,7 @@ class BarapiRun:
         auth = BearerAuth(
             origin(self.settings.url),
             lambda: self.token(identity),
-            lambda rejected: self.renew(identity, rejected),
+            lambda rejected, accepted: self.renew(identity, rejected, accepted),
         )
         return BarapiSession(self.settings.url, auth, self.settings.timeout)
 

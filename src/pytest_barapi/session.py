@@ -28,11 +28,14 @@ class BearerAuth(requests.auth.AuthBase):
         self,
         origin: str,
         current_token: Callable[[], BarapiToken],
-        renew: Callable[[str], BarapiToken] | None = None,
+        renew: Callable[[str, bool], BarapiToken] | None = None,
     ) -> None:
         self.origin = origin
         self.current_token = current_token
         self.renew = renew
+        # The last access token barapi answered without rejecting it: a token that has
+        # worked may be revoked later, and is worth renewing then (see TokenBroker.renew).
+        self._accepted: str | None = None
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if origin(request.url or "") == self.origin:
@@ -48,20 +51,24 @@ class BearerAuth(requests.auth.AuthBase):
         # release the first answer, copy the request with the new credentials and cookies,
         # send it through the same connection adapter, and chain the first into its history.
         request = response.request
+        sent = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
+        rejected = response.status_code == 401 and _invalid_token(
+            response.headers.get("WWW-Authenticate", "")
+        )
+        if not rejected:
+            self._accepted = sent
         if (
             self.renew is None
-            or response.status_code != 401
-            or not _invalid_token(response.headers.get("WWW-Authenticate", ""))
+            or not rejected
             # A streamed body is spent: the request cannot be sent again.
             or not isinstance(request.body, (bytes, str, type(None)))
         ):
             return response
-        rejected = str(request.headers.get("Authorization", "")).removeprefix("Bearer ")
         # Read and release the first answer, so its connection can carry the retry.
         _ = response.content
         response.close()
-        token = self.renew(rejected)
-        if token.access_token == rejected:
+        token = self.renew(sent, sent == self._accepted)
+        if token.access_token == sent:
             # Not renewed (see TokenBroker.renew): sending it again would be rejected again.
             return response
         retry = request.copy()
@@ -71,6 +78,8 @@ class BearerAuth(requests.auth.AuthBase):
         # Sent through the adapter, not the session: response hooks (this one) do not run
         # again, so a second 401 is returned as it is.
         second: requests.Response = response.connection.send(retry, **kwargs)
+        if second.status_code != 401:
+            self._accepted = token.access_token
         second.history.append(response)
         second.request = retry
         return second
