@@ -180,8 +180,8 @@ class TokenBroker:
         if self.secret_sources is None or not identity.missing():
             return identity
         completed = self.secret_sources.complete(identity)
-        for name, secret in completed.credential_pairs():
-            self.known_secrets.add_pair(name, secret)  # masked before it is ever sent
+        for kind, name, secret in completed.secret_fields():
+            self.known_secrets.add_pair(name, secret, kind=kind)  # masked before it is ever sent
         return completed
 
     def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:
