@@ -110,14 +110,18 @@ class TokenBroker:
             work = partial(self._obtain, identity)
         else:
             work = partial(self._renew, identity, stale)
-        outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
+        # Token endpoint traffic belongs to the token cassettes only, never to the cassette of
+        # the test that happens to be running (a renewal, a factory called in a test body).
+        with cassette.apart_from_open_cassettes():
+            outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
         self._know(outcome)  # also one another worker decided
         self._outcomes[identity] = outcome
         return outcome
 
     def _know(self, outcome: Outcome) -> None:
         if isinstance(outcome, BarapiToken):
-            self.known_secrets.add(outcome.access_token, outcome.refresh_token)
+            self.known_secrets.add(outcome.access_token, kind="access_token")
+            self.known_secrets.add(outcome.refresh_token, kind="refresh_token")
 
     def _obtain(self, identity: Identity) -> Outcome:
         """The once-per-run work for an identity: replayed, recorded, or live."""
@@ -129,6 +133,9 @@ class TokenBroker:
             if isinstance(recorded, Failure):
                 return recorded
             if recorded is not None:
+                if cassette.needs_a_live_token(self.settings, identity):
+                    # New API cassettes are being recorded: they need a token barapi accepts.
+                    return self._password_grant(identity)
                 # Replay needs no credentials and sends nothing.
                 return cassette.replay(self.settings, identity, path, recorded, self._masker)
             not_recorded = cassette.not_recorded(self.settings, path)
