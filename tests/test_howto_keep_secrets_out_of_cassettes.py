@@ -9,6 +9,7 @@ URL-encoding changes, so "raw" and "URL-encoded" are different strings to look f
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -18,6 +19,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
+from pytest_barapi.cassette_scrub import Placeholders
+from pytest_barapi.secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import OTHER_USER, ReferenceServer
@@ -486,3 +489,31 @@ def test_a_secret_left_in_an_api_cassette_keeps_it_from_being_written(
     assert not (pytester.path / "cassettes" / "test_avatar").exists()
     (access_token, _refresh) = barapi_server.issued_secrets()
     assert access_token not in result.stdout.str()
+
+
+def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> None:
+    known = KnownSecrets()
+    known.add("fake-access-1-Zq", kind="access_token")
+    known.add_pair("alice", "access", kind="password")  # weak, and part of a placeholder
+    known.add_pair("client", "s3cr/t ü", kind="client_secret")
+    basic = base64.b64encode("client:s3cr/t ü".encode()).decode()
+    recorded = {
+        "uri": "https://barapi.test/v1/files?token=fake-access-1-Zq&password=access",
+        "headers": {"Authorization": ["Bearer fake-access-1-Zq"], "X-Other": ["Basic " + basic]},
+        "body": {"string": '{"secret": "s3cr/t \\u00fc", "form": "s=s3cr%2Ft+%C3%BC"}'},
+        "binary": b"\xff fake-access-1-Zq",
+    }
+
+    assert Placeholders(known).put_in(recorded) == {
+        "uri": "https://barapi.test/v1/files?token=placeholder-access-token"
+        "&password=placeholder-password",
+        "headers": {
+            "Authorization": ["Bearer placeholder-access-token"],
+            "X-Other": ["Basic ********=="],  # HTTP Basic: no placeholder says both halves
+        },
+        "body": {
+            "string": '{"secret": "placeholder-client-secret", "form": '
+            '"s=placeholder-client-secret"}'
+        },
+        "binary": b"\xff fake-access-1-Zq",  # not text: left to the scan
+    }

@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pytest_barapi.identity import Identity
@@ -149,7 +150,7 @@ class Placeholders:
     def put_in(self, data: Any) -> Any:
         """``data`` with the placeholders in every string value (not in keys)."""
         if isinstance(data, str):
-            return _outside_vocabulary(data, self._text)
+            return self._text(data)
         if isinstance(data, dict):
             return {key: self.put_in(value) for key, value in data.items()}
         if isinstance(data, list):
@@ -161,13 +162,10 @@ class Placeholders:
         kinds = self.known.kinds()
         # Longest first: one secret can contain another.
         for value in sorted(kinds, key=len, reverse=True):
-            placeholder = PLACEHOLDERS.get(kinds[value], MASK)
-            masker = self._masker(value)
-            # The masker writes MASK where it finds a form; the text may hold MASK of its own.
-            text = MASK.join(
-                masker.mask(part).replace(MASK, placeholder) for part in text.split(MASK)
-            )
-        return self._masker(None).mask(text)
+            replace = partial(_replaced, self._masker(value), PLACEHOLDERS.get(kinds[value], MASK))
+            # Between vocabulary words: a placeholder put in for a longer secret stays whole.
+            text = _outside_vocabulary(text, replace)
+        return _outside_vocabulary(text, self._masker(None).mask)
 
     def _masker(self, value: str | None) -> Masker:
         """The masker of one value; of None: of every secret the run knows."""
@@ -175,6 +173,12 @@ class Placeholders:
         if key not in self._maskers:
             self._maskers[key] = Masker(self.known) if value is None else _masker_of(value)
         return self._maskers[key]
+
+
+def _replaced(masker: Masker, placeholder: str, text: str) -> str:
+    """``text`` with ``placeholder`` where ``masker`` finds a form of its secret."""
+    # The masker writes MASK where it finds one; the text may hold MASK of its own.
+    return MASK.join(masker.mask(part).replace(MASK, placeholder) for part in text.split(MASK))
 
 
 def _at(interaction: Any, part: str) -> dict[str, Any]:
@@ -245,7 +249,7 @@ def _without_vocabulary(text: str) -> str:
 
 def _outside_vocabulary(text: str, change: Callable[[str], str]) -> str:
     """``text`` changed by ``change`` between its vocabulary words, which stay as they are (a
-    placeholder put in is not rewritten by a weak password that is part of it)."""
+    placeholder is not rewritten by a weak password that is part of it)."""
     pieces, start = [], 0
     for word in _VOCABULARY_WORD.finditer(text):
         pieces += [change(text[start : word.start()]), word.group()]
