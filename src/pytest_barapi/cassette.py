@@ -75,7 +75,8 @@ def records_afresh(settings: Settings) -> bool:
 
 def needs_a_live_token(settings: Settings, identity: Identity) -> bool:
     """Whether ``identity`` gets a live token although its exchange is recorded: the run
-    records what is missing (``--record-mode=once``, ``new_episodes``) and has its credentials.
+    records what is missing (``--record-mode=once``, ``new_episodes``) and its settings hold
+    the credentials (the keyring and the prompt are not asked just to decide this).
 
     A test added to a recorded suite gets its API cassette recorded in such a run; with the
     replayed placeholder, barapi would answer 401 and that would be recorded. The recorded API
