@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -96,7 +96,11 @@ class CassetteScan:
 
     def leak(self, text: str, data: Any) -> str | None:
         """What the written file (``text``, parsed as ``data``) still holds, and where."""
-        finding = leak(text, data, self.known)
+        named = [
+            ("the password", self.identity.password),
+            ("the client secret", self.identity.client_secret),
+        ]
+        finding = leak(text, data, self.known, [(what, s.reveal()) for what, s in named if s])
         if finding is not None:
             return finding
         interactions = data.get("interactions") if isinstance(data, dict) else None
@@ -201,23 +205,26 @@ def _fix_length(before: dict[str, Any], after: dict[str, Any], body: tuple[str, 
             headers[name] = [str(len(new.encode()))]
 
 
-def leak(text: str, data: Any, known: KnownSecrets) -> str | None:
+def leak(
+    text: str, data: Any, known: KnownSecrets, named: Sequence[tuple[str, str]] = ()
+) -> str | None:
     """Which secret of the run a written cassette (``text``, parsed as ``data``) still holds,
-    and where; None: none."""
+    and where; None: none. ``named``: secrets to call by a name of their own."""
     masker = Masker(known)
     for where, string in _strings(data, ""):
         if masker.reveals(_without_vocabulary(string)):
-            return f"{_what(string, known)} at {where.lstrip('/')}"
+            return f"{_what(string, known, named)} at {where.lstrip('/')}"
     if masker.reveals(_without_vocabulary(text)):
-        return f"{_what(text, known)} in the file"
+        return f"{_what(text, known, named)} in the file"
     return None
 
 
-def _what(text: str, known: KnownSecrets) -> str:
+def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> str:
     """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
-    for value, kind in known.kinds().items():
+    kinds = [(f"the {kind.replace('_', ' ')}", value) for value, kind in known.kinds().items()]
+    for what, value in [*named, *kinds]:
         if _masker_of(value).reveals(_without_vocabulary(text)):
-            return f"the {kind.replace('_', ' ')}"
+            return what
     return "a secret of the run"
 
 

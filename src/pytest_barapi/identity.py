@@ -63,6 +63,10 @@ class Identity:
         """The names (from :data:`CREDENTIALS`) of each credential that is not set."""
         return [name for name in CREDENTIALS if not getattr(self, name)]
 
+    def credential_pairs(self) -> list[tuple[str | None, Secret | None]]:
+        """Each secret with the name it travels with (HTTP Basic carries them together)."""
+        return [(name, secret) for _kind, name, secret in self.secret_fields()]
+
     def secret_fields(self) -> list[tuple[str, str | None, Secret | None]]:
         """Each secret as (its field in the grant form, the name it travels with, the secret):
         HTTP Basic carries a name and its secret together."""
