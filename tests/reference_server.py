@@ -78,6 +78,8 @@ class ReferenceServer:
     before_api_request: dict[int, Callable[[], None]] = field(default_factory=dict)
     access_tokens: dict[str, Grant] = field(default_factory=dict)
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
+    # Every token handed out, in order, whether still valid, revoked or rotated away.
+    handed_out: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -108,8 +110,9 @@ class ReferenceServer:
         return [form.get("grant_type", "") for form in self.token_requests]
 
     def issued_secrets(self) -> list[str]:
-        """Every access and refresh token this server has handed out."""
-        return [*self.access_tokens, *self.refresh_tokens]
+        """Every access and refresh token this server has handed out (revoked ones too)."""
+        with self._lock:
+            return list(self.handed_out)
 
     def revoke_access_tokens(self) -> None:
         """Make every access token issued so far invalid, as a server-side revocation would."""
@@ -197,10 +200,12 @@ class _Validator(RequestValidator):  # type: ignore[misc]
     def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kw: Any) -> None:
         grant = Grant(request.user, request.client.client_id, list(request.scopes or []))
         with self.server._lock:
+            self.server.handed_out.append(token["access_token"])
             self.server.access_tokens[token["access_token"]] = Grant(
                 grant.user, grant.client_id, grant.scopes, time.time() + token["expires_in"]
             )
             if "refresh_token" in token:
+                self.server.handed_out.append(token["refresh_token"])
                 if request.refresh_token and self.server.rotate_refresh_tokens:
                     self.server.refresh_tokens.pop(request.refresh_token, None)
                 self.server.refresh_tokens[token["refresh_token"]] = replace(

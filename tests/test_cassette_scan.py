@@ -78,12 +78,12 @@ def test_the_tokens_become_placeholders_and_become_known_secrets() -> None:
 
     assert scrubbed is not None
     body = json.loads(scrubbed["body"]["string"])
+    # Only the fields a replayed token is built from: an id token is known, but not kept.
     assert body == {
         "access_token": "placeholder-access-token",
         "token_type": "Bearer",
         "expires_in": 60,
         "refresh_token": "placeholder-refresh-token",
-        "id_token": "placeholder-id-token",
         "scope": "read",
     }
     assert {"fake-access-1", "fake-refresh-1", "fake-id-1"} <= scan.known.values()

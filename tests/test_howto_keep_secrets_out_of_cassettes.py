@@ -1,20 +1,29 @@
 """How cassettes stay free of secrets: scrubbed when recorded, scanned before kept (fail closed).
 
-The credentials here have characters that URL-encoding changes, so "raw" and "URL-encoded"
-are different strings to look for.
+The token cassette keeps only what its replay needs, with placeholders for the credentials
+and tokens. The API cassettes pytest-recording writes keep everything but barapi's secrets,
+which are replaced, by value, with the placeholder a replay sends. Grants never pass through an
+API cassette, even when made during a recorded test. The credentials here have characters that
+URL-encoding changes, so "raw" and "URL-encoded" are different strings to look for.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
+from urllib.parse import quote_plus
 
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
+from werkzeug import Response
 
-from tests import reference_server
+from pytest_barapi.cassette_scrub import Placeholders
+from pytest_barapi.secrets import KnownSecrets
+from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
-from tests.reference_server import ReferenceServer
+from tests.reference_server import OTHER_USER, ReferenceServer
 from tests.secret_forms import forms
 
 PASSWORD = "p@ss w0rd&=/+%~"
@@ -58,7 +67,8 @@ def test_no_file_of_a_recording_run_holds_a_secret(
     for file, text in files.items():
         for secret in secrets:
             assert secret not in text, f"{file} holds a secret"
-        assert "authorization" not in text.lower() or file.suffix != ".yaml"
+    (api_call,) = interactions(user_suite.path / "cassettes/test_api/test_me.yaml")
+    assert api_call["request"]["headers"]["Authorization"] == ["Bearer placeholder-access-token"]
 
     token_cassette = files[user_suite.path / CASSETTE]
     for identifier in (reference_server.USER, reference_server.CLIENT_ID):
@@ -75,7 +85,7 @@ def test_no_file_of_a_recording_run_holds_a_secret(
         assert placeholder in token_cassette
 
 
-def test_a_users_vcr_config_with_its_own_filters_still_drops_authorization(
+def test_a_users_vcr_config_and_hooks_apply_and_only_the_token_is_replaced(
     user_suite: pytest.Pytester,
     barapi_server: ReferenceServer,
     httpserver: HTTPServer,
@@ -103,8 +113,9 @@ def test_a_users_vcr_config_with_its_own_filters_still_drops_authorization(
     api_cassette = user_suite.path / "cassettes/test_api/test_me.yaml"
     (request,) = [interaction["request"] for interaction in interactions(api_cassette)]
     headers = {name.lower(): values for name, values in request["headers"].items()}
-    assert "authorization" not in headers
-    # Theirs still apply: ours are merged in, not put in their place.
+    # The token, by value: what a replay sends in its place.
+    assert headers["authorization"] == ["Bearer placeholder-access-token"]
+    # Their filters and hooks apply, untouched.
     assert headers["user-agent"] == ["scrubbed-by-the-user"]
     assert headers["x-recorded-by"] == ["the user's own hook"]
     (access_token, _refresh) = barapi_server.issued_secrets()
@@ -119,17 +130,43 @@ def test_a_users_vcr_config_with_its_own_filters_still_drops_authorization(
 CANNED_ACCESS_TOKEN = "canned-access-token-Zq81"
 
 
+TOKEN_ANSWER = {"access_token": CANNED_ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 60}
+
+
+@pytest.mark.parametrize(
+    ("answer", "finding"),
+    [
+        (
+            Response(json.dumps({**TOKEN_ANSWER, "scope": f"read {PASSWORD}"})),
+            "the password at interactions/response/body/string",
+        ),
+        (
+            Response(
+                json.dumps(TOKEN_ANSWER),
+                content_type=f"application/json; note={quote_plus(CLIENT_SECRET)}",
+            ),
+            "the client secret at interactions/response/headers/Content-Type",
+        ),
+        (
+            Response(json.dumps(TOKEN_ANSWER), status=f"200 {CANNED_ACCESS_TOKEN}"),
+            "the access token at interactions/response/status/message",
+        ),
+    ],
+    ids=["password-in-the-scope", "url-encoded-secret-in-the-type", "token-in-the-reason"],
+)
 def test_a_secret_the_scrub_misses_deletes_the_cassette_and_fails(
-    pytester: pytest.Pytester, token_endpoint: HTTPServer, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester,
+    token_endpoint: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: Response,
+    finding: str,
 ) -> None:
-    """Here the token the answer carries, echoed in a header. What else the scan finds, and
-    how it names it, is in test_cassette_scan.py."""
+    """The token cassette keeps what a replay needs; a server that echoes a secret there is
+    caught by the scan. What else the scan finds, and how it names it, is in
+    test_cassette_scan.py."""
     monkeypatch.setenv("BARAPI_PASSWORD", PASSWORD)
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", CLIENT_SECRET)
-    token = {"access_token": CANNED_ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 60}
-    token_endpoint.expect_request("/oauth/token", method="POST").respond_with_json(
-        token, headers={"X-Token": CANNED_ACCESS_TOKEN}
-    )
+    token_endpoint.expect_request("/oauth/token", method="POST").respond_with_response(answer)
     pytester.makeini(f"[pytest]\nbarapi_cassette = {CASSETTE}\n")
     pytester.makepyfile(
         """
@@ -163,16 +200,20 @@ def test_a_secret_the_scrub_misses_deletes_the_cassette_and_fails(
         assert secret not in output
 
 
-def test_only_the_successful_answer_is_recorded_and_without_cookies(
+def test_the_token_cassette_keeps_only_what_replay_needs(
     pytester: pytest.Pytester, token_endpoint: HTTPServer
 ) -> None:
-    # A 503 first (the exchange retries it), then the token with a cookie.
+    # A 503 first (the exchange retries it), then the token with more than a replay reads.
     token_endpoint.expect_ordered_request("/oauth/token", method="POST").respond_with_data(
         "busy", status=503
     )
     token_endpoint.expect_ordered_request("/oauth/token", method="POST").respond_with_json(
-        {"access_token": CANNED_ACCESS_TOKEN, "token_type": "Bearer", "expires_in": 60},
-        headers={"Set-Cookie": "session=s3cr3t-cookie; HttpOnly"},
+        {**TOKEN_ANSWER, "id_token": "canned-id-token", "issued_at": 1700000000},
+        headers={
+            "Set-Cookie": "session=s3cr3t-cookie; HttpOnly",
+            "Cache-Control": "no-store",
+            "X-Request-Id": "a different one each time",
+        },
     )
     pytester.makeini(f"[pytest]\nbarapi_cassette = {CASSETTE}\n")
     pytester.makepyfile("def test_token(barapi_token): pass")
@@ -181,13 +222,24 @@ def test_only_the_successful_answer_is_recorded_and_without_cookies(
 
     assert len(token_endpoint.log) == 2
     (interaction,) = interactions(pytester.path / CASSETTE)
-    response = interaction["response"]
-    assert response["status"]["code"] == 200
-    headers = {name.lower(): values for name, values in response["headers"].items()}
-    assert "set-cookie" not in headers
-    assert headers["content-length"] == [str(len(response["body"]["string"].encode()))]
-    request = interaction["request"]
-    assert request["headers"]["Content-Length"] == [str(len(request["body"].encode()))]
+    body = '{"access_token": "placeholder-access-token", "expires_in": 60, "token_type": "Bearer"}'
+    assert interaction == {
+        # No header: replay matches on method and URL (a User-Agent changes with versions).
+        "request": {
+            "method": "POST",
+            "uri": f"{token_endpoint.url_for('/oauth/token')}",
+            "body": "grant_type=password&client_id=placeholder-client-id&client_secret="
+            "placeholder-client-secret&username=placeholder-user&password=placeholder-password"
+            "&scope=",
+            "headers": {},
+        },
+        # No Date, Server, cookie or header the replay does not read; the token fields only.
+        "response": {
+            "status": {"code": 200, "message": "OK"},
+            "headers": {"Content-Length": [str(len(body))], "Content-Type": ["application/json"]},
+            "body": {"string": body},
+        },
+    }
 
 
 def test_a_password_that_is_a_protocol_word_still_records(
@@ -200,3 +252,268 @@ def test_a_password_that_is_a_protocol_word_still_records(
     user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
 
     assert (user_suite.path / CASSETTE).is_file()
+
+
+# Grants made while a recorded test runs: a renewal, or another identity asked for in the body.
+GRANTS_INSIDE_A_RECORDED_TEST = {
+    "expiring": """
+        import time
+
+        import pytest
+
+        @pytest.mark.vcr
+        def test_me_after_the_token_expires(barapi_session, barapi_token):
+            time.sleep(barapi_token.expires_in)  # into its last tenth: renewed before the call
+            assert barapi_session.get("/v1/me").json()["user"] == "alice@example.test"
+        """,
+    "revoked": """
+        import pytest
+
+        @pytest.mark.vcr
+        def test_me_with_a_revoked_token(barapi_session):
+            # barapi answers 401 invalid_token; the token is renewed and the call sent again
+            assert barapi_session.get("/v1/me").json()["user"] == "alice@example.test"
+        """,
+    "factory": """
+        import os
+
+        import pytest
+
+        @pytest.mark.vcr
+        def test_bob_in_the_test_body(barapi_session_factory):
+            bob = barapi_session_factory(
+                user="bob@example.test", password=os.environ.get("BOB_PASSWORD")
+            )
+            assert bob.get("/v1/me").json()["user"] == "bob@example.test"
+        """,
+}
+
+
+@pytest.mark.parametrize(
+    ("case", "grants"),
+    [
+        ("expiring", ["password", "refresh_token"]),
+        ("revoked", ["password", "refresh_token"]),
+        ("factory", ["password"]),
+    ],
+)
+def test_a_grant_inside_a_recorded_test_never_reaches_its_cassette(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    grants: list[str],
+) -> None:
+    barapi_server.users.update(
+        {reference_server.USER: leak_matrix.PASSWORD, OTHER_USER: leak_matrix.OTHER_PASSWORD}
+    )
+    barapi_server.clients[reference_server.CLIENT_ID] = leak_matrix.CLIENT_SECRET
+    monkeypatch.setenv("BARAPI_PASSWORD", leak_matrix.PASSWORD)
+    monkeypatch.setenv("BARAPI_CLIENT_SECRET", leak_matrix.CLIENT_SECRET)
+    monkeypatch.setenv("BOB_PASSWORD", leak_matrix.OTHER_PASSWORD)
+    if case == "expiring":
+        barapi_server.expires_in = 2
+    if case == "revoked":
+        barapi_server.before_api_request[1] = barapi_server.revoke_access_tokens
+    pytester.makeini(
+        f"""
+        [pytest]
+        barapi_url = {barapi_server.url}
+        barapi_user = {reference_server.USER}
+        barapi_client_id = {reference_server.CLIENT_ID}
+        barapi_cassette = {CASSETTE}
+        """
+    )
+    pytester.makepyfile(**{f"test_{case}": GRANTS_INSIDE_A_RECORDED_TEST[case]})
+
+    result = pytester.runpytest("--record-mode=once")
+
+    result.assert_outcomes(passed=1)
+    # The grant made during the test went to the token endpoint, and not into its cassette.
+    assert barapi_server.grant_types() == grants
+    (api_cassette,) = (pytester.path / "cassettes" / f"test_{case}").iterdir()
+    calls = interactions(api_cassette)
+    assert {call["request"]["uri"] for call in calls} == {f"{barapi_server.url}/v1/me"}
+    assert all(
+        call["request"]["headers"]["Authorization"] == ["Bearer placeholder-access-token"]
+        for call in calls
+    )
+    leakable = leak_matrix.Leakable(
+        credentials=[leak_matrix.PASSWORD, leak_matrix.CLIENT_SECRET, leak_matrix.OTHER_PASSWORD],
+        pairs=[
+            (reference_server.CLIENT_ID, leak_matrix.CLIENT_SECRET),
+            (reference_server.USER, leak_matrix.PASSWORD),
+            (OTHER_USER, leak_matrix.OTHER_PASSWORD),
+        ],
+        issued=barapi_server.issued_secrets,
+    )
+    assert len(barapi_server.issued_secrets()) == 2 * len(grants)
+    assert leak_matrix.leaks(result, pytester.path, leakable) == []
+
+    # And the recording replays offline.
+    go_offline(monkeypatch, httpserver)
+    pytester.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=1)
+    assert httpserver.log == []
+
+
+def test_a_grant_during_a_replayed_test_is_neither_answered_nor_refused_by_its_cassette(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No token cassette: every exchange is live, while the API calls replay (record mode
+    none), and the user cassette has no answer for the token endpoint."""
+    monkeypatch.setenv("BOB_PASSWORD", reference_server.OTHER_PASSWORD)
+    pytester.makepyfile(test_factory=GRANTS_INSIDE_A_RECORDED_TEST["factory"])
+    pytester.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+
+    result = pytester.runpytest("--record-mode=none")
+
+    result.assert_outcomes(passed=1)
+    # The grant went to barapi; the API call came from the cassette.
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (2, 1)
+
+
+OTHER_SERVICE = """
+import pytest
+import requests
+
+def fixed_date(response):
+    # The user's own hook: a cassette that does not change when re-recorded.
+    response["headers"]["Date"] = ["Thu, 01 Jan 2026 00:00:00 GMT"]
+    return response
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {"before_record_response": fixed_date}
+
+@pytest.mark.vcr
+def test_another_service(httpserver_url):
+    response = requests.get(
+        f"{httpserver_url}/other/me", headers={"Authorization": "Bearer other-service-token"}
+    )
+    assert response.json() == {"service": "other"}
+"""
+
+
+@pytest.fixture
+def other_service(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
+    """A user suite whose recorded test calls another service, with that service's token."""
+    barapi_server.httpserver.expect_request("/other/me").respond_with_json(
+        {"service": "other"}, headers={"Server": "other/1.0"}
+    )
+    pytester.makeconftest(
+        f"""
+        import pytest
+
+        @pytest.fixture
+        def httpserver_url():
+            return {barapi_server.url!r}
+        """
+    )
+    pytester.makepyfile(test_other=OTHER_SERVICE)
+    return pytester
+
+
+def test_a_run_without_barapi_records_what_pytest_recording_records(
+    other_service: pytest.Pytester,
+) -> None:
+    """Credentials are set, so the plugin knows secrets; none of them is in the traffic."""
+    cassette = other_service.path / "cassettes/test_other/test_another_service.yaml"
+    other_service.runpytest("--record-mode=rewrite", "-p", "no:barapi").assert_outcomes(passed=1)
+    without_barapi = cassette.read_bytes()
+
+    other_service.runpytest("--record-mode=rewrite").assert_outcomes(passed=1)
+
+    assert cassette.read_bytes() == without_barapi
+    (call,) = interactions(cassette)
+    assert call["request"]["headers"]["Authorization"] == ["Bearer other-service-token"]
+
+
+def test_barapi_calls_lose_the_token_and_other_services_keep_theirs(
+    other_service: pytest.Pytester,
+) -> None:
+    other_service.makepyfile(
+        test_both=OTHER_SERVICE
+        + """
+@pytest.mark.vcr
+def test_both(barapi_session, httpserver_url):
+    test_another_service(httpserver_url)
+    assert barapi_session.get("/v1/me").status_code == 200
+"""
+    )
+
+    other_service.runpytest("--record-mode=once").assert_outcomes(passed=3)
+
+    calls = interactions(other_service.path / "cassettes/test_both/test_both.yaml")
+    assert [call["request"]["headers"]["Authorization"] for call in calls] == [
+        ["Bearer other-service-token"],
+        ["Bearer placeholder-access-token"],
+    ]
+
+
+def test_a_secret_left_in_an_api_cassette_keeps_it_from_being_written(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """A body that is not text is not rewritten; the scan finds the token in it anyway."""
+    barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(
+        lambda request: Response(
+            b"\xff\xd8" + request.headers["Authorization"].encode(), content_type="image/jpeg"
+        )
+    )
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            assert barapi_session.get("/v1/avatar").content.startswith(b"\\xff\\xd8")
+
+        def test_next():
+            pass
+        """
+    )
+
+    result = pytester.runpytest("--record-mode=once")
+
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_avatar*",
+            "barapi: refusing to keep the cassette cassettes/test_avatar/test_avatar.yaml: with "
+            "barapi's secrets replaced, it still held the access token at "
+            "interactions/response/body/string; it was not written. A secret in a body that is "
+            "not text cannot be replaced: keep it out of what the test sends and receives.",
+        ]
+    )
+    assert not (pytester.path / "cassettes" / "test_avatar").exists()
+    (access_token, _refresh) = barapi_server.issued_secrets()
+    assert access_token not in result.stdout.str()
+
+
+def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> None:
+    known = KnownSecrets()
+    known.add("fake-access-1-Zq", kind="access_token")
+    known.add_pair("alice", "access", kind="password")  # weak, and part of a placeholder
+    known.add_pair("client", "s3cr/t ü", kind="client_secret")
+    basic = base64.b64encode("client:s3cr/t ü".encode()).decode()
+    recorded = {
+        "uri": "https://barapi.test/v1/files?token=fake-access-1-Zq&password=access",
+        "headers": {"Authorization": ["Bearer fake-access-1-Zq"], "X-Other": ["Basic " + basic]},
+        "body": {"string": '{"secret": "s3cr/t \\u00fc", "form": "s=s3cr%2Ft+%C3%BC"}'},
+        "binary": b"\xff fake-access-1-Zq",
+    }
+
+    assert Placeholders(known).put_in(recorded) == {
+        "uri": "https://barapi.test/v1/files?token=placeholder-access-token"
+        "&password=placeholder-password",
+        "headers": {
+            "Authorization": ["Bearer placeholder-access-token"],
+            "X-Other": ["Basic ********=="],  # HTTP Basic: no placeholder says both halves
+        },
+        "body": {
+            "string": '{"secret": "placeholder-client-secret", "form": '
+            '"s=placeholder-client-secret"}'
+        },
+        "binary": b"\xff fake-access-1-Zq",  # not text: left to the scan
+    }

@@ -8,12 +8,21 @@ are gone: only the cassettes can make the suite pass, and the server's log prove
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
+from vcr.serialize import deserialize
+from vcr.serializers import yamlserializer
 
+from pytest_barapi.cassette import replay
+from pytest_barapi.identity import Identity
+from pytest_barapi.masking import Masker
+from pytest_barapi.outcome import Failure
+from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.settings import Settings
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
 
@@ -66,10 +75,11 @@ def test_replay_is_the_default_mode(
     [
         # Replay only: the recorded answer (3600), nothing sent.
         (["--record-mode=none"], True, 0, 3600),
-        # Replay if recorded, else record.
-        (["--record-mode=once"], True, 0, 3600),
+        # Record if missing; if recorded, with credentials (as here), a live token for the new
+        # API cassettes, and the token cassette left as it is.
+        (["--record-mode=once"], True, 1, 3600),
         (["--record-mode=once"], False, 1, 7200),
-        (["--record-mode=new_episodes"], True, 0, 3600),
+        (["--record-mode=new_episodes"], True, 1, 3600),
         (["--record-mode=new_episodes"], False, 1, 7200),
         # Always live, and the cassette is recorded afresh.
         (["--record-mode=all"], True, 1, 7200),
@@ -366,3 +376,83 @@ def test_a_replayed_token_is_never_renewed(
 
     result.assert_outcomes(passed=3)
     assert httpserver.log == []
+
+
+def test_re_recording_the_same_exchange_changes_no_byte(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    cassette = user_suite.path / CASSETTE
+    user_suite.runpytest("--record-mode=rewrite", "-k", "test_token").assert_outcomes(passed=1)
+    first = cassette.read_bytes()
+    time.sleep(1.1)  # a Date header would now differ
+
+    user_suite.runpytest("--record-mode=rewrite", "-k", "test_token").assert_outcomes(passed=1)
+
+    assert barapi_server.token_request_count == 2
+    assert len(set(barapi_server.issued_secrets())) == 4  # new tokens, the same placeholders
+    assert cassette.read_bytes() == first
+
+
+def failed_exchange(url: str, *codes: int) -> str:
+    """A token cassette whose recorded answers have these status codes."""
+    answer = """
+- request:
+    body: grant_type=password&client_id=placeholder-client-id
+    headers: {{}}
+    method: POST
+    uri: {url}/oauth/token
+  response:
+    body:
+      string: '{body}'
+    headers: {{}}
+    status:
+      code: {code}
+      message: {message}"""
+    body = {500: "<html>Internal Server Error</html>", 200: json.dumps({"access_token": "x"})}
+    message = {500: "INTERNAL SERVER ERROR", 200: "OK"}
+    answers = [answer.format(url=url, code=c, body=body[c], message=message[c]) for c in codes]
+    return "interactions:" + "".join(answers) + "\nversion: 1\n"
+
+
+@pytest.mark.parametrize("codes", [(500,), (500, 200)], ids=["a-500", "a-500-then-a-token"])
+@pytest.mark.parametrize("mode", ["none", "once"])
+def test_a_cassette_holding_a_failed_exchange_says_so_and_how_to_re_record(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, codes: tuple[int], mode: str
+) -> None:
+    cassette = user_suite.path / CASSETTE
+    cassette.parent.mkdir()
+    cassette.write_text(failed_exchange(barapi_server.url, *codes))
+
+    result = user_suite.runpytest(f"--record-mode={mode}", "-k", "test_token")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: cannot replay the cassette {CASSETTE}: it holds a failed exchange "
+            "(HTTP 500), not a token; re-record it with credentials set: "
+            "pytest --record-mode=rewrite"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*already been played back*")
+    assert barapi_server.token_request_count == 0
+
+
+def test_replay_never_retries(tmp_path: Path) -> None:
+    """A retry would only get vcrpy's "already played back", or a later answer than the one
+    recorded first: replay sends the recorded grant once."""
+    url = "http://127.0.0.1:9"
+    path = tmp_path / "barapi_token.yaml"
+    path.write_text(failed_exchange(url, 500, 200))
+    settings = Settings(
+        url=url,
+        identity=Identity("user", Secret("pw"), "client", Secret("secret")),
+        timeout=5,
+        cassette=path,
+        sources={},
+    )
+    recorded = deserialize(path.read_text(), yamlserializer)
+
+    outcome = replay(settings, settings.identity, path, recorded, Masker(KnownSecrets()))
+
+    assert isinstance(outcome, Failure)
+    assert outcome.message.startswith(f"{url}/oauth/token answered HTTP 500 (no content type)")

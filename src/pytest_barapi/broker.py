@@ -111,14 +111,18 @@ class TokenBroker:
             work = partial(self._obtain, identity)
         else:
             work = partial(self._renew, identity, stale)
-        outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
+        # Token endpoint traffic belongs to the token cassettes only, never to the cassette of
+        # the test that happens to be running (a renewal, a factory called in a test body).
+        with cassette.apart_from_open_cassettes():
+            outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
         self._know(outcome)  # also one another worker decided
         self._outcomes[identity] = outcome
         return outcome
 
     def _know(self, outcome: Outcome) -> None:
         if isinstance(outcome, BarapiToken):
-            self.known_secrets.add(outcome.access_token, outcome.refresh_token)
+            self.known_secrets.add(outcome.access_token, kind="access_token")
+            self.known_secrets.add(outcome.refresh_token, kind="refresh_token")
 
     def _obtain(self, identity: Identity) -> Outcome:
         """The once-per-run work for an identity: replayed, recorded, or live."""
@@ -130,6 +134,9 @@ class TokenBroker:
             if isinstance(recorded, Failure):
                 return recorded
             if recorded is not None:
+                if cassette.needs_a_live_token(self.settings, identity):
+                    # New API cassettes are being recorded: they need a token barapi accepts.
+                    return self._password_grant(identity)
                 # Replay needs no credentials and sends nothing.
                 return cassette.replay(self.settings, identity, path, recorded, self._masker)
             not_recorded = cassette.not_recorded(self.settings, path)
@@ -181,8 +188,8 @@ class TokenBroker:
         if self.secret_sources is None or not identity.missing():
             return identity
         completed = self.secret_sources.complete(identity)
-        for name, secret in completed.credential_pairs():
-            self.known_secrets.add_pair(name, secret)  # masked before it is ever sent
+        for kind, name, secret in completed.secret_fields():
+            self.known_secrets.add_pair(name, secret, kind=kind)  # masked before it is ever sent
         return completed
 
     def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:

@@ -4,8 +4,10 @@ pytest-recording cannot record session-scoped fixtures, so this module drives vc
 the token exchange, and follows pytest-recording's ``--record-mode`` and ``--disable-recording``
 so that one flag controls every cassette of a run. It offers what the broker orchestrates:
 :func:`load` and :func:`replay` an identity's cassette, or :func:`recording` what happens inside
-a block, keeping the file only if the block got a token. vcrpy is imported here only, and only
-once a cassette is used.
+a block, keeping the file only if the block got a token; and :func:`apart_from_open_cassettes`,
+which keeps the token endpoint's traffic out of the cassette of the test that is running. vcrpy
+is imported here only (and by :mod:`pytest_barapi.api_cassettes`), and only once a cassette is
+used.
 
 A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_scrub` says how): a file
 that still holds a real value after scrubbing is deleted, and the exchange fails.
@@ -17,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_barapi.cassette_scrub import (
-    DROPPED_REQUEST_HEADERS,
-    REQUEST_PLACEHOLDERS,
-    CassetteScan,
-    fix_content_length,
-)
+from pytest_barapi.cassette_scrub import REQUEST_PLACEHOLDERS, CassetteScan, bare_request
 from pytest_barapi.identity import Identity
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
@@ -42,6 +40,8 @@ from pytest_barapi.token import BarapiToken
 MATCH_ON = ("method", "scheme", "host", "port", "path")
 RECORD = "pytest --record-mode=once"
 RERECORD = "pytest --record-mode=rewrite"
+# pytest-recording's modes that record what is missing and replay the rest.
+RECORDS_WHAT_IS_MISSING = ("once", "new_episodes")
 
 Recorded = tuple[list[Any], list[Any]]
 
@@ -73,6 +73,19 @@ def records_afresh(settings: Settings) -> bool:
     return settings.record_mode in ("all", "rewrite")
 
 
+def needs_a_live_token(settings: Settings, identity: Identity) -> bool:
+    """Whether ``identity`` gets a live token although its exchange is recorded: the run
+    records what is missing (``--record-mode=once``, ``new_episodes``) and its settings hold
+    the credentials (the keyring and the prompt are not asked just to decide this).
+
+    A test added to a recorded suite gets its API cassette recorded in such a run; with the
+    replayed placeholder, barapi would answer 401 and that would be recorded. The recorded API
+    calls still replay: vcrpy does not match on ``Authorization``. The token cassette is left
+    as it is (re-recording it would only churn it).
+    """
+    return settings.record_mode in RECORDS_WHAT_IS_MISSING and not identity.missing()
+
+
 def not_recorded(settings: Settings, path: Path) -> Failure | None:
     """Why a cassette that is not there cannot be recorded in this run; None: it can be."""
     if settings.record_mode != "none":
@@ -101,31 +114,25 @@ def credentials_missing(settings: Settings, path: Path, missing: str) -> Failure
     )
 
 
-def drop_authorization(vcr: Any) -> None:
-    """Make every cassette of pytest-recording's ``vcr`` lose ``Authorization``.
+@contextmanager
+def apart_from_open_cassettes() -> Iterator[None]:
+    """Keep the block's HTTP traffic out of every vcrpy cassette open in the process.
 
-    pytest-recording passes the user's ``vcr_config`` to ``use_cassette`` as keyword arguments,
-    and vcrpy lets those replace the instance's ``filter_headers`` and ``before_record_request``
-    wholesale, so ours cannot ride on either. vcrpy builds each cassette's configuration with
-    ``get_merged_config``: wrapping it runs our filter after the user's own, whatever they set.
+    While a cassette is open, vcrpy replaces the connection classes of http.client and urllib3
+    for the whole process. A grant made during a recorded test (a token renewed, or
+    ``barapi_session_factory`` called in its body) would otherwise be recorded into that
+    test's cassette, credentials and tokens included, or answered from it, or refused by it
+    (``--record-mode=none``). vcrpy's ``force_reset`` puts the real classes back for the block;
+    it is how vcrpy itself reaches the server when it records. A token cassette opened inside
+    the block patches them again, for itself only.
     """
-    from vcr.filters import remove_headers
+    if "vcr.patch" not in sys.modules:
+        yield  # vcrpy was never imported: no cassette can be open
+        return
+    from vcr.patch import force_reset
 
-    merge = vcr.get_merged_config
-
-    def get_merged_config(**kwargs: Any) -> dict[str, Any]:
-        config: dict[str, Any] = merge(**kwargs)
-        theirs = config["before_record_request"]
-
-        def before_record_request(request: Any) -> Any:
-            request = theirs(request)
-            # vcrpy's chain starts with a deep copy, so this never touches the live request.
-            return None if request is None else remove_headers(request, ["Authorization"])
-
-        config["before_record_request"] = before_record_request
-        return config
-
-    vcr.get_merged_config = get_merged_config
+    with force_reset():
+        yield
 
 
 @dataclass
@@ -164,9 +171,8 @@ def recording(
         # An exchange that raises (refused, 5xx, garbage) is never saved.
         record_on_exception=False,
         decode_compressed_response=True,
-        filter_headers=DROPPED_REQUEST_HEADERS,
         filter_post_data_parameters=list(REQUEST_PLACEHOLDERS.items()),
-        before_record_request=fix_content_length,
+        before_record_request=bare_request,
         before_record_response=scan.scrub_response,
     )
     vcr.register_persister(persister)
@@ -185,7 +191,8 @@ def replay(
     settings: Settings, identity: Identity, path: Path, recorded: Recorded, masker: Masker
 ) -> Outcome:
     """The token recorded in ``path`` for ``identity``: a placeholder only the recorded API
-    calls accept. Needs no credentials and sends nothing."""
+    calls accept. Needs no credentials, sends nothing, and tries once: a retry could only be
+    refused by vcrpy ("already played back"), hiding what the recording holds."""
     from pytest_barapi.exchange import post_grant
 
     vcr = _vcr(path, record_mode="none", match_on=MATCH_ON)
@@ -207,6 +214,7 @@ def replay(
             masker=masker,
             # As recorded, if the ini says so; either way the header is not matched on.
             client_auth=settings.client_auth,
+            retries=0,
         )
     return replace(outcome, replayed=True) if isinstance(outcome, BarapiToken) else outcome
 
@@ -239,7 +247,15 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
         return Failure(f"{unreadable}: it holds no recorded exchange{fix}")
     wanted = Request("POST", settings.token_url, b"", {})
     match_on = [getattr(matchers, name) for name in MATCH_ON]
-    if not any(matchers.requests_match(wanted, request, match_on) for request in requests):
+    played = next(
+        (
+            response
+            for request, response in zip(requests, responses, strict=False)
+            if matchers.requests_match(wanted, request, match_on)
+        ),
+        None,
+    )
+    if played is None:
         recorded = requests[0]
         return Failure(
             f"the cassette {_shown(path)} was recorded for {recorded.method} "
@@ -247,6 +263,10 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
             f"({OPTIONS['url'].where()}, from {settings.sources['url']}); re-record it for "
             f"this URL ({RERECORD}), or set the URL it was recorded for"
         )
+    status = _status(played)
+    if not (isinstance(status, int) and 200 <= status < 300):
+        failed = f"it holds a failed exchange (HTTP {status}), not a token"
+        return Failure(f"{unreadable}: {failed}{fix}")
     return list(requests), list(responses)
 
 
@@ -338,6 +358,11 @@ class _Persister:
 
 class _Discarded(Exception):
     """The block got no token: leave vcrpy's ``with`` by an exception, so it saves nothing."""
+
+
+def _status(response: Any) -> Any:
+    status = response.get("status") if isinstance(response, dict) else None
+    return status.get("code") if isinstance(status, dict) else None
 
 
 def _shown(path: Path) -> str:

@@ -1,21 +1,27 @@
-"""What a token-exchange cassette may hold: placeholders in, every real value scanned out.
+"""What a cassette may hold: placeholders for barapi's secrets, and a scan for what is left.
 
-The credentials in the recorded request and the tokens in the recorded response are replaced
-by fixed placeholders; the written file is then scanned with the run's masker, so a leak in any
-form it knows is caught even where a placeholder did not go in.
+A token cassette keeps only what its replay needs: the grant with placeholders for the
+credentials, and the answer's status, content type and token fields, the tokens replaced by
+placeholders, keys sorted. So it holds no secret, and re-recording the same exchange writes
+the same bytes (no date, no server or client version). Any other cassette of the run (an API
+cassette pytest-recording writes) keeps everything, except barapi's secrets: each form of each
+one is replaced, by value, with the placeholder a replay sends in its place. Every written file
+is then scanned with the run's masker, so a leak in any form it knows is caught even where a
+placeholder did not go in.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pytest_barapi.identity import Identity
 from pytest_barapi.masking import Masker
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.secrets import MASK, KnownSecrets
 
 # What a recorded request says instead of each credential. A replay sends exactly these.
 REQUEST_PLACEHOLDERS = {
@@ -31,8 +37,10 @@ RESPONSE_PLACEHOLDERS = {
     "refresh_token": "placeholder-refresh-token",
     "id_token": "placeholder-id-token",
 }
-DROPPED_REQUEST_HEADERS = ("Authorization", "Cookie")
-DROPPED_RESPONSE_HEADERS = frozenset({"set-cookie", "transfer-encoding"})
+# By the kind of a secret (KnownSecrets.kinds): what stands in its place in any cassette.
+PLACEHOLDERS = {**REQUEST_PLACEHOLDERS, **RESPONSE_PLACEHOLDERS}
+# The fields of a token answer that a replayed token is built from; the rest is not kept.
+TOKEN_FIELDS = ("access_token", "token_type", "expires_in", "refresh_token", "scope")
 # Words a cassette holds whatever the secrets are: a weak password equal to one of them
 # ("password") is not reported where it is only that word.
 VOCABULARY = frozenset(
@@ -52,7 +60,7 @@ VOCABULARY = frozenset(
 
 @dataclass
 class CassetteScan:
-    """The response scrubber, and the scan of the written file for what must not be there.
+    """A token cassette's scrubbers, and the scan of the written file.
 
     Secrets (every one the run knows, including each token the response carried) are looked
     for anywhere in the file; the user name and client id in the recorded requests only, as
@@ -61,11 +69,10 @@ class CassetteScan:
 
     identity: Identity
     known: KnownSecrets
-    # What each token of the answer is called, to name it in a finding.
-    _tokens: dict[str, str] = field(default_factory=dict)
 
     def scrub_response(self, response: dict[str, Any]) -> dict[str, Any] | None:
-        """vcrpy's before_record_response: tokens become placeholders; failures are dropped."""
+        """vcrpy's before_record_response: the token fields, the tokens as placeholders, and
+        nothing else; a failed exchange is dropped."""
         if not 200 <= response["status"]["code"] < 300:
             return None  # never record a failed exchange (a 503 that a retry got past, say)
         try:
@@ -77,26 +84,25 @@ class CassetteScan:
         for name, placeholder in RESPONSE_PLACEHOLDERS.items():
             if body.get(name) is not None:
                 # Every token the answer carries is a secret of the run from now on.
-                self.known.add(str(body[name]))
-                self._tokens[f"the {name.replace('_', ' ')}"] = str(body[name])
+                self.known.add(str(body[name]), kind=name)
                 body[name] = placeholder
-        text = json.dumps(body).encode()
-        headers = {
-            name: values
-            for name, values in response["headers"].items()
-            if name.lower() not in DROPPED_RESPONSE_HEADERS
-        }
-        headers["Content-Length"] = [str(len(text))]
-        return {**response, "headers": headers, "body": {"string": text}}
+        kept = {name: body[name] for name in TOKEN_FIELDS if name in body}
+        text = json.dumps(kept, sort_keys=True)
+        headers = {"Content-Length": [str(len(text.encode()))]}
+        content_type = _header(response["headers"], "Content-Type")
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return {"status": response["status"], "headers": headers, "body": {"string": text}}
 
     def leak(self, text: str, data: Any) -> str | None:
         """What the written file (``text``, parsed as ``data``) still holds, and where."""
-        masker = Masker(self.known)
-        for where, string in _strings(data, ""):
-            if masker.reveals(_without_vocabulary(string)):
-                return f"{self._what(string)} at {where.lstrip('/')}"
-        if masker.reveals(_without_vocabulary(text)):
-            return f"{self._what(text)} in the file"
+        named = [
+            ("the password", self.identity.password),
+            ("the client secret", self.identity.client_secret),
+        ]
+        finding = leak(text, data, self.known, [(what, s.reveal()) for what, s in named if s])
+        if finding is not None:
+            return finding
         interactions = data.get("interactions") if isinstance(data, dict) else None
         requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
         identifiers = [
@@ -116,24 +122,117 @@ class CassetteScan:
                             return f"{what} at {where}"
         return None
 
-    def _what(self, text: str) -> str:
-        """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
-        named = [
-            ("the password", self.identity.password),
-            ("the client secret", self.identity.client_secret),
-        ]
-        values = [(what, secret.reveal()) for what, secret in named if secret]
-        for what, value in [*values, *self._tokens.items()]:
-            if _masker_of(value).reveals(_without_vocabulary(text)):
-                return what
-        return "a secret of the run"
 
-
-def fix_content_length(request: Any) -> Any:
-    """After the placeholders went in: the real body's length would hint at the secrets'."""
-    if "Content-Length" in request.headers:
-        request.headers["Content-Length"] = str(len(request.body or b""))
+def bare_request(request: Any) -> Any:
+    """vcrpy's before_record_request for a token cassette: no header (replay matches on
+    method and URL; a User-Agent would change with every version of requests)."""
+    request.headers = {}
     return request
+
+
+@dataclass
+class Placeholders:
+    """Puts, in place of each form of each secret the run knows, its kind's placeholder: what
+    a replay sends instead (``Bearer placeholder-access-token``), so that a request recorded
+    with a secret in it still matches when replayed. A secret of no known kind, or one the
+    masker finds only with its name (HTTP Basic), becomes ``********``."""
+
+    known: KnownSecrets
+    _maskers: dict[str, Masker] = field(default_factory=dict, repr=False)
+
+    def put_in_cassette(self, data: Any) -> Any:
+        """A parsed cassette with the placeholders in, and each changed body's length fixed."""
+        placed = self.put_in(data)
+        if isinstance(data, dict) and isinstance(placed, dict):
+            interactions = data.get("interactions") or ()
+            pairs = zip(interactions, placed.get("interactions") or (), strict=False)
+            for before, after in pairs:
+                for part, body in (("request", ("body",)), ("response", ("body", "string"))):
+                    _fix_length(_at(before, part), _at(after, part), body)
+        return placed
+
+    def put_in(self, data: Any) -> Any:
+        """``data`` with the placeholders in every string value (not in keys)."""
+        if isinstance(data, str):
+            return self._text(data)
+        if isinstance(data, dict):
+            return {key: self.put_in(value) for key, value in data.items()}
+        if isinstance(data, list):
+            return [self.put_in(item) for item in data]
+        # Bytes are a body that is not UTF-8 text: not rewritten (the scan still reads it).
+        return data
+
+    def _text(self, text: str) -> str:
+        kinds = self.known.kinds()
+        # Longest first: one secret can contain another.
+        for value in sorted(kinds, key=len, reverse=True):
+            replace = partial(_replaced, self._masker(value), PLACEHOLDERS.get(kinds[value], MASK))
+            # Between vocabulary words: a placeholder put in for a longer secret stays whole.
+            text = _outside_vocabulary(text, replace)
+        return _outside_vocabulary(text, self._masker(None).mask)
+
+    def _masker(self, value: str | None) -> Masker:
+        """The masker of one value; of None: of every secret the run knows."""
+        key = "" if value is None else value
+        if key not in self._maskers:
+            self._maskers[key] = Masker(self.known) if value is None else _masker_of(value)
+        return self._maskers[key]
+
+
+def _replaced(masker: Masker, placeholder: str, text: str) -> str:
+    """``text`` with ``placeholder`` where ``masker`` finds a form of its secret."""
+    # The masker writes MASK where it finds one; the text may hold MASK of its own.
+    return MASK.join(masker.mask(part).replace(MASK, placeholder) for part in text.split(MASK))
+
+
+def _at(interaction: Any, part: str) -> dict[str, Any]:
+    found = interaction.get(part) if isinstance(interaction, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _fix_length(before: dict[str, Any], after: dict[str, Any], body: tuple[str, ...]) -> None:
+    """A body that got placeholders gets the Content-Length it now has."""
+    old: Any = before
+    new: Any = after
+    for key in body:
+        old = old.get(key) if isinstance(old, dict) else None
+        new = new.get(key) if isinstance(new, dict) else None
+    headers = after.get("headers")
+    if old == new or not isinstance(new, str) or not isinstance(headers, dict):
+        return
+    for name in headers:
+        if name.lower() == "content-length":
+            headers[name] = [str(len(new.encode()))]
+
+
+def leak(
+    text: str, data: Any, known: KnownSecrets, named: Sequence[tuple[str, str]] = ()
+) -> str | None:
+    """Which secret of the run a written cassette (``text``, parsed as ``data``) still holds,
+    and where; None: none. ``named``: secrets to call by a name of their own."""
+    masker = Masker(known)
+    for where, string in _strings(data, ""):
+        if masker.reveals(_without_vocabulary(string)):
+            return f"{_what(string, known, named)} at {where.lstrip('/')}"
+    if masker.reveals(_without_vocabulary(text)):
+        return f"{_what(text, known, named)} in the file"
+    return None
+
+
+def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> str:
+    """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
+    kinds = [(f"the {kind.replace('_', ' ')}", value) for value, kind in known.kinds().items()]
+    for what, value in [*named, *kinds]:
+        if _masker_of(value).reveals(_without_vocabulary(text)):
+            return what
+    return "a secret of the run"
+
+
+def _header(headers: dict[str, Any], name: str) -> Any:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
 
 
 def _masker_of(value: str) -> Masker:
@@ -153,6 +252,16 @@ _VOCABULARY_WORD = re.compile(
 
 def _without_vocabulary(text: str) -> str:
     return _VOCABULARY_WORD.sub("\0", text)
+
+
+def _outside_vocabulary(text: str, change: Callable[[str], str]) -> str:
+    """``text`` changed by ``change`` between its vocabulary words, which stay as they are (a
+    placeholder is not rewritten by a weak password that is part of it)."""
+    pieces, start = [], 0
+    for word in _VOCABULARY_WORD.finditer(text):
+        pieces += [change(text[start : word.start()]), word.group()]
+        start = word.end()
+    return "".join([*pieces, change(text[start:])])
 
 
 def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:

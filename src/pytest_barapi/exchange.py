@@ -63,14 +63,14 @@ TIMEOUTS = frozenset(
 NOT_HTTP = frozenset({"BadStatusLine", "LineTooLong", "UnknownProtocol", "HeaderParsingError"})
 
 
-def _retry(deadline: Deadline) -> DeadlineRetry:
+def _retry(deadline: Deadline, retries: int) -> DeadlineRetry:
     # Only what cannot have reached the server (connect) or what the server says was not done
     # (5xx) is retried; a 4xx never is: the endpoint rate-limits and may lock the account.
     retry = DeadlineRetry(
-        total=RETRIES,
-        connect=RETRIES,
+        total=retries,
+        connect=retries,
         read=0,
-        status=RETRIES,
+        status=retries,
         other=0,
         status_forcelist=(500, 502, 503, 504),
         allowed_methods=frozenset({"POST"}),
@@ -98,8 +98,9 @@ def post_grant(
     masker: Masker,
     client_auth: str = BODY,
     where: Mapping[str, str] | None = None,
+    retries: int = RETRIES,
 ) -> Outcome:
-    """Send one grant (with retries on connection errors and 5xx); its token, or why not.
+    """Send one grant (with ``retries`` on connection errors and 5xx); its token, or why not.
 
     ``form`` holds the client's credentials; ``client_auth`` says where they travel.
     ``timeout`` bounds the whole exchange: connecting, retries, and reading the answer.
@@ -114,7 +115,7 @@ def post_grant(
         http.trust_env = True
         http.auth = _NoNetrc()
         http.headers.update(headers)
-        http.mount(url, DeadlineAdapter(deadline, max_retries=_retry(deadline)))
+        http.mount(url, DeadlineAdapter(deadline, max_retries=_retry(deadline, retries)))
         try:
             response = http.post(
                 url,

@@ -65,7 +65,15 @@ class Identity:
 
     def credential_pairs(self) -> list[tuple[str | None, Secret | None]]:
         """Each secret with the name it travels with (HTTP Basic carries them together)."""
-        return [(self.user, self.password), (self.client_id, self.client_secret)]
+        return [(name, secret) for _kind, name, secret in self.secret_fields()]
+
+    def secret_fields(self) -> list[tuple[str, str | None, Secret | None]]:
+        """Each secret as (its field in the grant form, the name it travels with, the secret):
+        HTTP Basic carries a name and its secret together."""
+        return [
+            ("password", self.user, self.password),
+            ("client_secret", self.client_id, self.client_secret),
+        ]
 
     def password_grant(self) -> dict[str, str]:
         """The form body of RFC 6749 §4.3, exactly as barapi's API page shows it."""

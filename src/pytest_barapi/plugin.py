@@ -85,11 +85,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
-    # barapi_session puts the bearer token on every API call: every cassette that
-    # pytest-recording writes drops Authorization, whatever the user's vcr_config filters.
-    from pytest_barapi.cassette import drop_authorization
+    # barapi_session puts the bearer token on every API call: every cassette pytest-recording
+    # writes loses barapi's secrets, by value and nothing else, and is scanned before it is kept.
+    from pytest_barapi import api_cassettes
 
-    drop_authorization(vcr)
+    api_cassettes.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
 @pytest.fixture(scope="session")

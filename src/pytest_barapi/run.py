@@ -51,8 +51,8 @@ class BarapiRun:
 
     def know(self, identity: Identity) -> None:
         """Register the secrets of ``identity`` for masking: the one place that does."""
-        for name, secret in identity.credential_pairs():
-            self.known_secrets.add_pair(name, secret)
+        for kind, name, secret in identity.secret_fields():
+            self.known_secrets.add_pair(name, secret, kind=kind)
         client_id, client_secret = identity.client_id, identity.client_secret
         if self.settings.client_auth == BASIC and client_id and client_secret:
             # The header exactly as sent: the masker's own HTTP Basic forms encode a space in

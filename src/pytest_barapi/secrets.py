@@ -51,25 +51,32 @@ class KnownSecrets:
 
     What the report scrubber masks. Values are added, never removed: a renewed token does
     not make the old one safe to print. Name/secret pairs are kept too, because an HTTP Basic
-    header carries them together, base64-encoded, where neither shows on its own.
+    header carries them together, base64-encoded, where neither shows on its own. A value may
+    say what ``kind`` of secret it is (the name of its field in a grant or a token answer:
+    ``password``, ``access_token``...), so that a cassette can put a placeholder in its place.
     """
 
     def __init__(self) -> None:
         self._values: set[str] = set()
         self._pairs: set[tuple[str, str]] = set()
+        self._kinds: dict[str, str] = {}
         # Log lines are masked on whatever thread logs them, while a token may be arriving.
         self._lock = threading.Lock()
 
-    def add(self, *values: str | Secret | None) -> None:
+    def add(self, *values: str | Secret | None, kind: str | None = None) -> None:
         for value in values:
             text = value.reveal() if isinstance(value, Secret) else value
             if text:
                 with self._lock:
                     self._values.add(text)
+                    if kind is not None:
+                        self._kinds.setdefault(text, kind)
 
-    def add_pair(self, name: str | None, secret: str | Secret | None) -> None:
+    def add_pair(
+        self, name: str | None, secret: str | Secret | None, kind: str | None = None
+    ) -> None:
         """A ``name:secret`` pair (client id and secret, user and password) and its secret."""
-        self.add(secret)
+        self.add(secret, kind=kind)
         text = secret.reveal() if isinstance(secret, Secret) else secret
         if name and text:
             with self._lock:
@@ -82,6 +89,11 @@ class KnownSecrets:
     def pairs(self) -> frozenset[tuple[str, str]]:
         with self._lock:
             return frozenset(self._pairs)
+
+    def kinds(self) -> dict[str, str]:
+        """What each value is, for the values added with a ``kind``."""
+        with self._lock:
+            return dict(self._kinds)
 
     def __repr__(self) -> str:
         return f"KnownSecrets({len(self._values)} values)"

@@ -68,8 +68,10 @@ class BearerAuth(requests.auth.AuthBase):
         _ = response.content
         response.close()
         token = self.renew(sent, sent == self._accepted)
-        if token.access_token == sent:
+        if token.access_token == sent and not token.replayed:
             # Not renewed (see TokenBroker.renew): sending it again would be rejected again.
+            # A replayed token is never renewed, but where the recording renewed, its cassette
+            # holds the call sent again: sending it plays that, as recorded.
             return response
         retry = request.copy()
         extract_cookies_to_jar(retry._cookies, request, response.raw)  # type: ignore[attr-defined,no-untyped-call]
