@@ -190,7 +190,7 @@ def test_a_secret_the_scrub_misses_deletes_the_cassette_and_fails(
     result.stdout.fnmatch_lines(
         [
             f"barapi: refusing to keep the cassette {CASSETTE}: after scrubbing it still held "
-            "the access token at interactions/response/headers/X-Token; it was deleted. Check "
+            f"{finding}; it was deleted. Check "
             "what the token endpoint sends back, or report this as a pytest-barapi bug."
         ]
     )
