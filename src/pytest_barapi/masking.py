@@ -12,10 +12,15 @@ characters written as their escape letter), so a secret escaped at any depth, in
 JSON, repr and XML, normalizes to the same string as the secret. The search runs on the
 normalized text; each hit is mapped back to the characters it came from.
 
-Pieces are found in linear time. Every 6-character piece (k-gram) of every form is indexed;
-the text is looked up only at every 6th position, since any piece of 11 or more characters
-holds one such window whole. A window found in the index is extended both ways by direct
-comparison. Texts without a secret cost a few dictionary look-ups per 6 characters.
+Pieces are found in linear time, whatever the number and length of the secrets. Where each
+4-character piece (k-gram) shows in each form is indexed; the text is looked up only in a
+window of 4 characters every 9, since any piece of 12 holds one whole. A window found in the
+index is extended both ways by direct comparison. Most windows of a text are found in no
+form: a text without a secret costs little more than cutting it into windows.
+
+Limits: a secret shorter than 12 characters (or one of its forms) is masked only whole, and
+wherever it shows, inside a word too. A backslash that ends a secret stays visible after the
+``********`` (it cannot be told from one that escapes the character after it).
 """
 
 from __future__ import annotations
@@ -23,11 +28,11 @@ from __future__ import annotations
 import base64
 import bisect
 import re
-import string
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import compress
+from typing import Any
 from urllib.parse import quote, quote_plus
 
 from pytest_barapi.secrets import MASK, KnownSecrets
@@ -40,25 +45,34 @@ MIN_PIECE = 12
 FRAGMENT = 8
 ELLIPSIS = "..."
 
-_K = MIN_PIECE // 2
+# The text is looked up in windows of _K characters, one every _STRIDE characters: any
+# piece of MIN_PIECE characters holds a window whole. Shorter windows are fewer (cheaper: a
+# window costs a string), but they also match innocent text more often; 4 costs the least.
+_K = 4
+_STRIDE = MIN_PIECE - _K + 1
 # Offsets of one k-gram in one form kept from each end of the form: a highly repetitive
 # secret ("aaaa...") would otherwise make each window cost thousands of comparisons.
 _FEW = 8
 
-# Each alternative starts with its literal character, so that re skips to the next one fast.
-_ENTITY = r"&(?:amp;)*(?:(lt|gt|quot|apos|amp) | \#([0-9]{1,7}) | \#[xX]([0-9a-fA-F]{1,6}));"
-_ESCAPE = re.compile(
-    rf"""
+# An escape in JSON or a repr: the backslashes before it (as many as escaping it again and
+# again made), then what they escape. An XML entity, escaped again and again.
+_BACKSLASHED = r"""
     \\\\*(?:
-        u([dD][89abAB][0-9a-fA-F]{{2}})\\+u([dD][c-fC-F][0-9a-fA-F]{{2}})  # a surrogate pair
-        | u([0-9a-fA-F]{{4}}) | U([0-9a-fA-F]{{8}}) | x([0-9a-fA-F]{{2}})
-        | {_ENTITY}
+        u([dD][89abAB][0-9a-fA-F]{2})\\+u([dD][c-fC-F][0-9a-fA-F]{2})  # a surrogate pair
+        | u([0-9a-fA-F]{4}) | U([0-9a-fA-F]{8}) | x([0-9a-fA-F]{2})
+        | &(?:amp;)*(?:(lt|gt|quot|apos|amp) | \#([0-9]{1,7}) | \#[xX]([0-9a-fA-F]{1,6}));
         | (.)
     )
-    | {_ENTITY}
-    """,
-    re.VERBOSE | re.DOTALL,
-)
+"""
+_ENTITY = r"&(?:amp;)*(?:(lt|gt|quot|apos|amp) | \#([0-9]{1,7}) | \#[xX]([0-9a-fA-F]{1,6}));"
+# Keyed by which of "\\" and "&" the text holds. A pattern that starts with one literal
+# character is found fastest (re looks for that character only): most texts hold only one.
+_ESCAPES = {
+    (True, False): re.compile(_BACKSLASHED, re.VERBOSE | re.DOTALL),
+    (False, True): re.compile(_ENTITY, re.VERBOSE | re.DOTALL),
+    (True, True): re.compile(f"{_BACKSLASHED} | {_ENTITY}", re.VERBOSE | re.DOTALL),
+}
+_NO_GROUPS = (None,) * 9
 _ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "apos": "'", "amp": "&"}
 # JSON and repr write these as a backslash and a letter; the letter stands for both.
 _CONTROLS = str.maketrans({"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"})
@@ -69,7 +83,7 @@ _CONTROLS = str.maketrans({"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"
 _CUT_ESCAPE = frozenset("0123456789abcdefABCDEFuUx&#;mpqotlgs")
 _CUT_ESCAPE_MOST = 24
 _DOTS = re.compile(r"\.\.\.+")  # starts with a literal: re skips to it fast
-_WINDOWS = re.compile("." * _K, re.DOTALL)
+_WINDOWS = re.compile(f"(.{{{_K}}}).{{0,{_STRIDE - _K}}}", re.DOTALL)
 
 
 def basic_credentials(name: str, secret: str) -> set[str]:
@@ -167,10 +181,6 @@ class _Index:
     # to find all pieces around such a k-gram without trying each offset.
     crowded: frozenset[str]
     pieces: frozenset[str]
-    # Runs of the characters forms are made of, long enough to hold a piece: where pieces
-    # can be. Only worth finding (by re, fast) when forms hold no white space, which
-    # most text is full of; otherwise the whole text is one run.
-    runs: re.Pattern[str] | None
     # The most dots in a row in a form: how far from its "..." a cut head may end.
     dots: int
 
@@ -199,39 +209,31 @@ class _Index:
             for form in (forms if crowded else ())
             for at in range(len(form) - MIN_PIECE + 1)
         )
-        made_of = {char for form in forms for char in form}
-        runs = None
-        if forms and not made_of & set(string.whitespace):
-            runs = re.compile(f"[{''.join(map(re.escape, sorted(made_of)))}]{{{MIN_PIECE},}}")
         dots = max((len(dots) for form in forms for dots in re.findall(r"\.+", form)), default=0)
-        return cls(controls, whole, forms, grams, crowded, pieces, runs, dots)
+        return cls(controls, whole, forms, grams, crowded, pieces, dots)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where ``text`` (normalized) shows a form whole, a piece of one, or a fragment."""
         spans = [match.span() for match in self.whole.finditer(text)] if self.whole else []
         if self.forms:
-            if self.runs is None:
-                spans += self._pieces(text, 0, len(text))
-            else:
-                for run in self.runs.finditer(text):
-                    spans += self._pieces(text, *run.span())
+            spans += self._pieces(text)
             if ELLIPSIS in text:
                 for dots in _DOTS.finditer(text):
                     spans += self._fragments(text, *dots.span())
         return spans
 
-    def _pieces(self, text: str, first: int, last: int) -> list[tuple[int, int]]:
-        """Every piece (of MIN_PIECE or more) of a form in ``text[first:last]``."""
+    def _pieces(self, text: str) -> list[tuple[int, int]]:
+        """Every piece (of MIN_PIECE or more) of a form in ``text``."""
         grams = self.grams
-        windows = _WINDOWS.findall(text, first, last)
-        starts = range(first, first + _K * len(windows), _K)
+        windows = _WINDOWS.findall(text)
+        starts = range(0, _STRIDE * len(windows), _STRIDE)
         # Most windows are in no form: they are weeded out without a Python loop.
         hits = compress(starts, map(grams.__contains__, windows))
         spans: list[tuple[int, int]] = []
         # The span masked so far that reaches furthest right. A window well inside it (by
         # more than a piece either way) cannot lead to anything it does not cover already.
-        covered = (first, first)
-        margin = 2 * _K - 2
+        covered = (0, 0)
+        margin = MIN_PIECE - _K
         for at in hits:
             if covered[0] <= at - margin and at + _K + margin <= covered[1]:
                 continue
@@ -244,7 +246,7 @@ class _Index:
                 if left + _K + right >= MIN_PIECE:
                     found.append((at - left, at + _K + right))
             if window in self.crowded:
-                for start in range(max(first, at + _K - MIN_PIECE), at + 1):
+                for start in range(max(0, at + _K - MIN_PIECE), at + 1):
                     if text[start : start + MIN_PIECE] in self.pieces:
                         found.append((start, start + MIN_PIECE))
             for start, end in found:
@@ -379,7 +381,8 @@ class _Normalized:
 
     @classmethod
     def of(cls, original: str, controls: bool) -> _Normalized:
-        if "\\" not in original and "&" not in original:
+        escapes = _ESCAPES.get(("\\" in original, "&" in original))
+        if escapes is None:
             return cls(original.translate(_CONTROLS) if controls else original, None)
         parts: list[str] = []
         here: list[int] = []
@@ -387,7 +390,7 @@ class _Normalized:
         ends: list[int] = []
         done = 0
         length = 0
-        for escape in _ESCAPE.finditer(original):
+        for escape in escapes.finditer(original):
             start, end = escape.span()
             parts += [original[done:start], _unescaped(escape)]
             length += start - done
@@ -418,18 +421,21 @@ class _Normalized:
 
 
 def _unescaped(escape: re.Match[str]) -> str:
-    high, low, short, long, byte, *entity, other, named, decimal, hexadecimal = escape.groups()
+    groups: tuple[Any, ...] = escape.groups()
+    # The groups of the backslashed pattern, then those of an entity on its own.
+    if len(groups) == len(_NO_GROUPS):
+        groups += (None,) * 3
+    elif len(groups) == 3:
+        groups = _NO_GROUPS + groups
+    high, low, short, long, byte, named, decimal, hexadecimal, other, *entity = groups
     if other is not None:
-        return other
-    # An entity after backslashes, or on its own: the same groups, twice.
-    named = named or entity[0]
-    decimal = decimal or entity[1]
-    hexadecimal = hexadecimal or entity[2]
-    if named is not None:
+        return str(other)
+    named, decimal, hexadecimal = named or entity[0], decimal or entity[1], hexadecimal or entity[2]
+    if named:
         return _ENTITIES[named]
-    if high is not None:
+    if high:
         return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
-    code = int(decimal, 10) if decimal else int(short or long or byte or hexadecimal, 16)
+    code = int(decimal) if decimal else int(short or long or byte or hexadecimal, 16)
     # An escape no text could hold still stands for one (unknown) character.
     return chr(code) if code <= 0x10FFFF else "\ufffd"
 
