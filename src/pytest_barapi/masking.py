@@ -12,10 +12,11 @@ characters written as their escape letter), so a secret escaped at any depth, in
 JSON, repr and XML, normalizes to the same string as the secret. The search runs on the
 normalized text; each hit is mapped back to the characters it came from.
 
-Pieces are found in linear time, whatever the number and length of the secrets. Where each
-4-character piece (k-gram) shows in each form is indexed; the text is looked up only in a
-window of 4 characters every 9, since any piece of 12 holds one whole. A window found in the
-index is extended both ways by direct comparison. Most windows of a text are found in no
+Pieces are found in linear time, whatever the number and length of the secrets. Every
+4-character piece (k-gram) of the forms is indexed, and so is every piece of 12 with where it
+shows first; the text is looked up only in a window of 4 characters every 9, since any piece of
+12 holds one whole. Around a window found in the index, a piece of 12 found there is extended
+both ways by direct comparison with its form. Most windows of a text are found in no
 form: a text without a secret costs little more than cutting it into windows.
 
 Limits: a secret shorter than 12 characters (or one of its forms) is masked only whole, and
@@ -29,7 +30,7 @@ import base64
 import bisect
 import re
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress
 from typing import Any
@@ -50,9 +51,6 @@ ELLIPSIS = "..."
 # window costs a string), but they also match innocent text more often; 4 costs the least.
 _K = 4
 _STRIDE = MIN_PIECE - _K + 1
-# Offsets of one k-gram in one form kept from each end of the form: a highly repetitive
-# secret ("aaaa...") would otherwise make each window cost thousands of comparisons.
-_FEW = 8
 
 # An escape in JSON or a repr: the backslashes before it (as many as escaping it again and
 # again made), then what they escape. An XML entity, escaped again and again.
@@ -80,10 +78,14 @@ _CONTROLS = str.maketrans({"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"
 # What "..." leaves of an escape it cuts in two, once normalized (the backslashes are gone):
 # hex digits, "u", "x", pieces of entities, half a surrogate pair. A head may end, or a tail
 # start, this many such characters away from the "...".
-_CUT_ESCAPE = frozenset("0123456789abcdefABCDEFuUx&#;mpqotlgs")
 _CUT_ESCAPE_MOST = 24
+_CUT = "0-9a-fA-FuUx&#;mpqotlgs\ud800-\udfff"
+_CUT_BEFORE = re.compile(f"[{_CUT}]+\\Z")
+_CUT_START = re.compile("[uUx&#\ud800-\udfff]")
+_CUT_AFTER = re.compile(f"[{_CUT}]+")
+_CUT_HEX = re.compile("[uUx]?[0-9a-fA-F]{1,8}")
+_CUT_END = re.compile("[;\ud800-\udfff]")
 _DOTS = re.compile(r"\.\.\.+")  # starts with a literal: re skips to it fast
-_WINDOWS = re.compile(f"(.{{{_K}}}).{{0,{_STRIDE - _K}}}", re.DOTALL)
 
 
 def basic_credentials(name: str, secret: str) -> set[str]:
@@ -130,7 +132,7 @@ class Masker:
         index = self._index()
         if index.empty or not text:
             return None
-        normalized = _Normalized.of(text, index.controls)
+        normalized = _Normalized(text, index.controls)
         spans = index.spans(normalized.text)
         return (normalized, spans) if spans else None
 
@@ -174,19 +176,24 @@ class _Index:
     controls: bool
     # Forms shorter than MIN_PIECE, longest first: found only whole.
     whole: re.Pattern[str] | None
-    # The forms longer than FRAGMENT, and where each k-gram shows in them: (form, offset).
     forms: tuple[str, ...]
-    grams: dict[str, tuple[tuple[int, int], ...]]
-    # k-grams found at more offsets than were kept, and every MIN_PIECE-gram of every form,
-    # to find all pieces around such a k-gram without trying each offset.
-    crowded: frozenset[str]
-    pieces: frozenset[str]
+    # Every k-gram of the forms: a text's window that is none of them holds no piece.
+    grams: frozenset[str]
+    # Every piece of MIN_PIECE characters of the forms, and where it shows first in them
+    # (form, offset): a piece found in a text is extended from there, both ways.
+    pieces: dict[str, tuple[int, int]]
+    # The heads and tails of the forms shorter than a piece, and the last and first
+    # FRAGMENT characters of those and of the pieces (a quick first look next to "...").
+    heads: frozenset[str]
+    tails: frozenset[str]
+    head_ends: frozenset[str]
+    tail_starts: frozenset[str]
     # The most dots in a row in a form: how far from its "..." a cut head may end.
     dots: int
 
     @property
     def empty(self) -> bool:
-        return self.whole is None and not self.forms
+        return self.whole is None and not self.pieces and not self.heads
 
     @classmethod
     def build(cls, values: Iterable[str], pairs: Iterable[tuple[str, str]]) -> _Index:
@@ -196,134 +203,148 @@ class _Index:
         for value in values:
             for written in _written(value):
                 # A trailing backslash cannot be told from one that escapes what follows.
-                found.add(_Normalized.of(written, controls).text.rstrip("\\"))
+                found.add(_Normalized(written, controls).text.rstrip("\\"))
         for name, secret in pairs:
             found |= _base64(name, secret)
         found.discard("")
         short = sorted((form for form in found if len(form) < MIN_PIECE), key=len, reverse=True)
         whole = re.compile("|".join(map(re.escape, short))) if short else None
-        forms = tuple(sorted(form for form in found if len(form) > FRAGMENT))
-        grams, crowded = _grams(forms)
-        pieces = frozenset(
-            form[at : at + MIN_PIECE]
-            for form in (forms if crowded else ())
-            for at in range(len(form) - MIN_PIECE + 1)
+        forms = tuple(sorted(found))
+        pieces: dict[str, tuple[int, int]] = {}
+        grams = set()
+        for which, form in enumerate(forms):
+            for at in range(len(form) - MIN_PIECE + 1):
+                pieces.setdefault(form[at : at + MIN_PIECE], (which, at))
+            if len(form) >= MIN_PIECE:
+                grams |= {form[at : at + _K] for at in range(len(form) - _K + 1)}
+        cut = [form for form in forms if len(form) > FRAGMENT]
+        heads = {form[:length] for form in cut for length in range(FRAGMENT, MIN_PIECE)}
+        tails = {form[-length:] for form in cut for length in range(FRAGMENT, MIN_PIECE)}
+        return cls(
+            controls=controls,
+            whole=whole,
+            forms=forms,
+            grams=frozenset(grams),
+            pieces=pieces,
+            heads=frozenset(heads),
+            tails=frozenset(tails),
+            head_ends=frozenset(text[-FRAGMENT:] for text in heads | pieces.keys()),
+            tail_starts=frozenset(text[:FRAGMENT] for text in tails | pieces.keys()),
+            dots=max((len(run) for form in forms for run in re.findall(r"\.+", form)), default=0),
         )
-        dots = max((len(dots) for form in forms for dots in re.findall(r"\.+", form)), default=0)
-        return cls(controls, whole, forms, grams, crowded, pieces, dots)
 
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where ``text`` (normalized) shows a form whole, a piece of one, or a fragment."""
         spans = [match.span() for match in self.whole.finditer(text)] if self.whole else []
-        if self.forms:
+        if self.pieces:
             spans += self._pieces(text)
-            if ELLIPSIS in text:
-                for dots in _DOTS.finditer(text):
-                    spans += self._fragments(text, *dots.span())
+        if self.heads and ELLIPSIS in text:
+            for dots in _DOTS.finditer(text):
+                spans += self._fragments(text, *dots.span())
         return spans
 
     def _pieces(self, text: str) -> list[tuple[int, int]]:
         """Every piece (of MIN_PIECE or more) of a form in ``text``."""
-        grams = self.grams
-        windows = _WINDOWS.findall(text)
-        starts = range(0, _STRIDE * len(windows), _STRIDE)
-        # Most windows are in no form: they are weeded out without a Python loop.
-        hits = compress(starts, map(grams.__contains__, windows))
+        starts = range(0, len(text) - _K + 1, _STRIDE)
+        windows = [text[at : at + _K] for at in starts]
+        # Most windows are in no form: one pass at C speed leaves the few that are.
+        hits = compress(starts, map(self.grams.__contains__, windows))
         spans: list[tuple[int, int]] = []
-        # The span masked so far that reaches furthest right. A window well inside it (by
-        # more than a piece either way) cannot lead to anything it does not cover already.
+        # The span masked so far that reaches furthest right: a piece inside it is masked
+        # already, and a window well inside it can only lead to such pieces.
         covered = (0, 0)
         margin = MIN_PIECE - _K
         for at in hits:
             if covered[0] <= at - margin and at + _K + margin <= covered[1]:
                 continue
-            window = text[at : at + _K]
-            found = []
-            for which, offset in grams[window]:
+            # Each piece that holds this window starts in this range.
+            for start in range(max(0, at + _K - MIN_PIECE), at + 1):
+                if covered[0] <= start and start + MIN_PIECE <= covered[1]:
+                    continue
+                shows = self.pieces.get(text[start : start + MIN_PIECE])
+                if shows is None:
+                    continue
+                which, offset = shows
                 form = self.forms[which]
-                left = _matching_before(text, at, form, offset)
-                right = _matching_from(text, at + _K, form, offset + _K)
-                if left + _K + right >= MIN_PIECE:
-                    found.append((at - left, at + _K + right))
-            if window in self.crowded:
-                for start in range(max(0, at + _K - MIN_PIECE), at + 1):
-                    if text[start : start + MIN_PIECE] in self.pieces:
-                        found.append((start, start + MIN_PIECE))
-            for start, end in found:
-                if start <= covered[1] and end >= covered[0]:
-                    covered = (min(start, covered[0]), max(end, covered[1]))
-                elif start > covered[1]:
-                    covered = (start, end)
-            spans += found
+                left = _matching_before(text, start, form, offset)
+                right = _matching_from(text, start + MIN_PIECE, form, offset + MIN_PIECE)
+                span = (start - left, start + MIN_PIECE + right)
+                spans.append(span)
+                if span[0] <= covered[1] and span[1] >= covered[0]:
+                    covered = (min(span[0], covered[0]), max(span[1], covered[1]))
+                elif span[0] > covered[1]:
+                    covered = span
         return spans
 
     def _fragments(self, text: str, first: int, last: int) -> list[tuple[int, int]]:
         """The head of a form right before the dots ``text[first:last]`` and the tail of one
         right after, as pytest leaves them when it cuts a long repr with "..." (the cut may
-        split an escape)."""
-        spans: list[tuple[int, int]] = []
-        grams = self.grams
+        split an escape: what is left of it is masked with the head or tail)."""
         # The cut is some "..." of the run: a head ends where it starts, a tail starts where
         # it ends. Unless forms hold dots, only the ends of the run can be either.
         reach = self.dots if self.dots < FRAGMENT else last - first
-        for end in range(max(first, _K), min(last - 3, first + reach) + 1):
-            if text[end - _K : end] in grams:
-                spans += self._heads(text, end, end)
-        end = first
-        while end > max(_K, first - _CUT_ESCAPE_MOST) and _cut_escape(text[end - 1]):
-            end -= 1
-            if text[end - _K : end] in grams:
-                spans += self._heads(text, end, first)
-        for start in range(max(first + 3, last - reach), last + 1):
-            if text[start : start + _K] in grams:
-                spans += self._tails(text, start, start)
-        start = last
-        while start < min(len(text), last + _CUT_ESCAPE_MOST) and _cut_escape(text[start]):
-            start += 1
-            if text[start : start + _K] in grams:
-                spans += self._tails(text, start, last)
+        heads = []
+        for end in [*range(first, min(last - 3, first + reach) + 1), *_cut_starts(text, first)]:
+            length = self._head(text, end)
+            if length:
+                heads.append((end - length, max(end, first)))
+        tails = []
+        for start in [*range(max(first + 3, last - reach), last + 1), *_cut_ends(text, last)]:
+            length = self._tail(text, start)
+            if length:
+                tails.append((min(start, last), start + length))
+        if reach >= FRAGMENT:
+            return heads + tails
+        # Each head then holds the character before the run, each tail the one after: one
+        # span each covers them all (a repetitive secret may find many).
+        spans = []
+        for found in (heads, tails):
+            if found:
+                spans.append((min(start for start, _ in found), max(end for _, end in found)))
         return spans
 
-    def _heads(self, text: str, end: int, masked_to: int) -> Iterator[tuple[int, int]]:
-        for which, offset in self.grams[text[end - _K : end]]:
-            length = offset + _K
-            start = end - length
-            head = self.forms[which][:offset]
-            if length >= FRAGMENT and start >= 0 and text.startswith(head, start):
-                yield start, masked_to
+    def _head(self, text: str, end: int) -> int:
+        """How long the longest head of a form (or piece of one) that ends at ``end`` is."""
+        if end < FRAGMENT or text[end - FRAGMENT : end] not in self.head_ends:
+            return 0
+        # A longer head is a piece, masked as such; this masks what is left of an escape too.
+        if end >= MIN_PIECE and text[end - MIN_PIECE : end] in self.pieces:
+            return MIN_PIECE
+        for length in range(min(MIN_PIECE - 1, end), FRAGMENT - 1, -1):
+            if text[end - length : end] in self.heads:
+                return length
+        return 0
 
-    def _tails(self, text: str, start: int, masked_from: int) -> Iterator[tuple[int, int]]:
-        for which, offset in self.grams[text[start : start + _K]]:
-            form = self.forms[which]
-            length = len(form) - offset
-            if length >= FRAGMENT and text.startswith(form[offset + _K :], start + _K):
-                yield masked_from, start + length
-
-
-def _grams(
-    forms: tuple[str, ...],
-) -> tuple[dict[str, tuple[tuple[int, int], ...]], frozenset[str]]:
-    """Where each k-gram shows in ``forms``, and which show too often to keep every offset."""
-    offsets: dict[str, dict[int, list[int]]] = {}
-    for number, form in enumerate(forms):
-        for offset in range(len(form) - _K + 1):
-            by_form = offsets.setdefault(form[offset : offset + _K], {})
-            by_form.setdefault(number, []).append(offset)
-    grams: dict[str, tuple[tuple[int, int], ...]] = {}
-    crowded = set()
-    for gram, by_form in offsets.items():
-        kept = []
-        for number, at in by_form.items():
-            if len(at) > 2 * _FEW:
-                crowded.add(gram)
-                at = at[:_FEW] + at[-_FEW:]
-            kept += [(number, offset) for offset in at]
-        grams[gram] = tuple(kept)
-    return grams, frozenset(crowded)
+    def _tail(self, text: str, start: int) -> int:
+        """How long the longest tail of a form (or piece of one) from ``start`` on is."""
+        if text[start : start + FRAGMENT] not in self.tail_starts:
+            return 0
+        if text[start : start + MIN_PIECE] in self.pieces:
+            return MIN_PIECE
+        for length in range(MIN_PIECE - 1, FRAGMENT - 1, -1):
+            if text[start : start + length] in self.tails:
+                return length
+        return 0
 
 
-def _cut_escape(char: str) -> bool:
-    return char in _CUT_ESCAPE or "\ud800" <= char <= "\udfff"
+def _cut_starts(text: str, first: int) -> range:
+    """Where what is left of an escape that the "..." at ``first`` cut may start: it is made
+    of such characters and holds one that starts an escape (if the cut left it)."""
+    left = _CUT_BEFORE.search(text, max(0, first - _CUT_ESCAPE_MOST), first)
+    starts = left and _CUT_START.search(text, left.start(), first)
+    return range(starts.start() if starts else first, first)
+
+
+def _cut_ends(text: str, last: int) -> list[int]:
+    """Where what is left of an escape that the "..." ending at ``last`` cut may end: after
+    the hex digits of a \\u, \\U or \\x escape, after the ";" of an entity, after half a
+    surrogate pair."""
+    left = _CUT_AFTER.match(text, last, last + _CUT_ESCAPE_MOST)
+    if left is None:
+        return []
+    hexes = _CUT_HEX.match(text, last, left.end())
+    ends = list(range(last + 1, hexes.end() + 1)) if hexes else []
+    return ends + [end.end() for end in _CUT_END.finditer(text, last, left.end())]
 
 
 def _matching_from(text: str, at: int, form: str, offset: int) -> int:
@@ -367,7 +388,6 @@ def _matching_before(text: str, at: int, form: str, offset: int) -> int:
     return matched
 
 
-@dataclass(frozen=True)
 class _Normalized:
     """A text with its escapes undone, and where each of its characters came from.
 
@@ -376,14 +396,14 @@ class _Normalized:
     start and end in the original.
     """
 
-    text: str
-    positions: tuple[list[int], list[int], list[int]] | None
+    __slots__ = ("positions", "text")  # one per text masked: kept light
 
-    @classmethod
-    def of(cls, original: str, controls: bool) -> _Normalized:
+    def __init__(self, original: str, controls: bool) -> None:
+        self.positions: tuple[list[int], list[int], list[int]] | None = None
         escapes = _ESCAPES.get(("\\" in original, "&" in original))
         if escapes is None:
-            return cls(original.translate(_CONTROLS) if controls else original, None)
+            self.text = original.translate(_CONTROLS) if controls else original
+            return
         parts: list[str] = []
         here: list[int] = []
         starts: list[int] = []
@@ -401,7 +421,8 @@ class _Normalized:
             done = end
         parts.append(original[done:])
         text = "".join(parts)
-        return cls(text.translate(_CONTROLS) if controls else text, (here, starts, ends))
+        self.text = text.translate(_CONTROLS) if controls else text
+        self.positions = (here, starts, ends)
 
     def original(self, span: tuple[int, int]) -> tuple[int, int]:
         """Where the characters ``span`` of :attr:`text` came from in the original."""
