@@ -40,7 +40,7 @@ PASSWORD = "fake-password-Pw9xQ"
 OTHER_USER = "bob@example.test"
 OTHER_PASSWORD = "fake-password-Bb3yR"
 CLIENT_ID = "fake-client-id-Ci4kZ"
-CLIENT_SECRET = "fake-client-secret-Cs7mV"
+CLIENT_SECRET = "fake-app-key-Cs7mV"
 # Where the examples' pytest.ini expects it: a cassette is recorded for one URL.
 EXAMPLES_PORT = 8765
 # oauthlib checks the URI for https; the real address is loopback http.

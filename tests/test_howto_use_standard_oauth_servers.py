@@ -174,7 +174,7 @@ def test_a_wrong_client_secret_costs_one_request_and_says_what_to_check(
     server_kind: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("BARAPI_CLIENT_SECRET", "fake-wrong-client-secret")
+    monkeypatch.setenv("BARAPI_CLIENT_SECRET", "fake-wrong-secret-Wq3xZ")
     pytester.makepyfile(THREE_CALLS)
     assert the_error(pytester.runpytest()) == WRONG_CLIENT_SECRET[server_kind]
     assert oauth_server.token_request_count == 1

@@ -39,7 +39,7 @@ def test_the_exchange_sends_the_form_the_api_page_shows(
     assert form == {
         "grant_type": "password",
         "client_id": "fake-client-id-Ci4kZ",
-        "client_secret": "fake-client-secret-Cs7mV",
+        "client_secret": "fake-app-key-Cs7mV",
         "username": "alice@example.test",
         "password": "fake-password-Pw9xQ",
         "scope": "read",

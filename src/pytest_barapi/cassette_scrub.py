@@ -175,7 +175,10 @@ class Placeholders:
         """The masker of one value; of None: of every secret the run knows."""
         key = "" if value is None else value
         if key not in self._maskers:
-            self._maskers[key] = Masker(self.known) if value is None else _masker_of(value)
+            # A placeholder stands in for a whole secret; pieces are masked by the last pass.
+            self._maskers[key] = (
+                Masker(self.known) if value is None else _masker_of(value, whole=True)
+            )
         return self._maskers[key]
 
 
@@ -235,10 +238,10 @@ def _header(headers: dict[str, Any], name: str) -> Any:
     return None
 
 
-def _masker_of(value: str) -> Masker:
+def _masker_of(value: str, whole: bool = False) -> Masker:
     known = KnownSecrets()
     known.add(value)
-    return Masker(known)
+    return Masker(known, whole=whole)
 
 
 # A vocabulary word standing on its own (a field name, a placeholder), not inside a longer

@@ -60,17 +60,25 @@ class KnownSecrets:
         self._values: set[str] = set()
         self._pairs: set[tuple[str, str]] = set()
         self._kinds: dict[str, str] = {}
+        self._version = 0
         # Log lines are masked on whatever thread logs them, while a token may be arriving.
         self._lock = threading.Lock()
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a value or pair is added: what is built from them is stale."""
+        return self._version
 
     def add(self, *values: str | Secret | None, kind: str | None = None) -> None:
         for value in values:
             text = value.reveal() if isinstance(value, Secret) else value
             if text:
                 with self._lock:
-                    self._values.add(text)
                     if kind is not None:
                         self._kinds.setdefault(text, kind)
+                    if text not in self._values:
+                        self._values.add(text)
+                        self._version += 1
 
     def add_pair(
         self, name: str | None, secret: str | Secret | None, kind: str | None = None
@@ -80,7 +88,9 @@ class KnownSecrets:
         text = secret.reveal() if isinstance(secret, Secret) else secret
         if name and text:
             with self._lock:
-                self._pairs.add((name, text))
+                if (name, text) not in self._pairs:
+                    self._pairs.add((name, text))
+                    self._version += 1
 
     def values(self) -> frozenset[str]:
         with self._lock:

@@ -1,0 +1,261 @@
+"""How the masker finds a known secret in a text, whatever form it takes there.
+
+pytest and the libraries under a test print a secret in many forms: URL-encoded in a form
+body, escaped in JSON or a repr (a repr of a repr of JSON, with ``--full-trace -l``),
+XML-escaped in junit xml, base64-encoded with its name in an HTTP Basic header, in pieces
+where pytest skips the identical head of two compared strings, and cut short next to the
+``...`` where it shortens a long repr. Each of these is masked as ``********``.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+import threading
+from collections.abc import Callable
+from urllib.parse import quote, quote_plus
+
+import pytest
+
+from pytest_barapi.masking import Masker, basic_credentials
+from pytest_barapi.secrets import MASK, KnownSecrets
+
+# Obviously fake, with every character some escaping changes: quotes, backslash, space,
+# &, +, /, %, =, a tab, an entity-like "&amp;", non-ASCII and a character beyond the BMP.
+PASSWORD = "fake pw/\"quoted\" 'single' \\back+plus&amp;=%25é€😀\ttab"
+USER = "fake-user"
+
+
+def sentence(secret: str) -> str:
+    """A line that holds ``secret``, with both kinds of quote around it: repr then escapes
+    the same characters whatever the secret is, so the masked text can be written out."""
+    return f"""password "{secret}" isn't shown"""
+
+
+@pytest.fixture
+def known() -> KnownSecrets:
+    """The secrets of a run: the password, known with its user (for HTTP Basic)."""
+    known = KnownSecrets()
+    known.add_pair(USER, PASSWORD)
+    return known
+
+
+@pytest.fixture
+def masker(known: KnownSecrets) -> Masker:
+    """A masker of the run's secrets."""
+    return Masker(known)
+
+
+def test_a_secret_shows_until_it_is_masked(masker: Masker) -> None:
+    text = sentence(PASSWORD)
+    assert PASSWORD in text  # the control: without the masker, the secret shows
+    assert masker.reveals(text)
+    assert masker.mask(text) == sentence(MASK)
+
+
+def test_a_text_without_a_secret_comes_back_as_it_was(masker: Masker) -> None:
+    text = "E   assert 'fake pw' == 'fake-user' ... 12 passed in 0.42s"
+    assert not masker.reveals(text)
+    assert masker.mask(text) is text
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [quote, lambda text: quote(text, safe=""), quote_plus],
+    ids=["quote", "quote-safe-nothing", "quote_plus"],
+)
+def test_a_url_encoded_secret_is_masked(masker: Masker, encode: Callable[[str], str]) -> None:
+    body = f"grant_type=password&username={USER}&password={encode(PASSWORD)}&scope=read"
+    assert masker.mask(body) == f"grant_type=password&username={USER}&password={MASK}&scope=read"
+
+
+ESCAPES: dict[str, Callable[[str], str]] = {
+    "json": json.dumps,
+    "json-unicode": lambda text: json.dumps(text, ensure_ascii=False),
+    "repr": repr,
+    "bytes-repr": lambda text: repr(text.encode()),
+    "xml": html.escape,
+}
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3, 4])
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_an_escaped_secret_is_masked_at_any_depth(masker: Masker, escape: str, depth: int) -> None:
+    text, expected = sentence(PASSWORD), sentence(MASK)
+    for _ in range(depth):
+        text, expected = ESCAPES[escape](text), ESCAPES[escape](expected)
+    assert masker.mask(text) == expected
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        # --full-trace -l: the repr of an AssertionError whose message holds a JSON body's repr
+        ["json", "repr", "repr"],
+        ["json", "repr", "xml"],  # the same, in junit xml
+        ["bytes-repr", "json-unicode", "xml", "repr"],
+        ["xml", "json", "xml", "json"],
+    ],
+    ids=lambda chain: "-then-".join(chain),
+)
+def test_a_secret_escaped_in_several_ways_one_over_another_is_masked(
+    masker: Masker, chain: list[str]
+) -> None:
+    text, expected = sentence(PASSWORD), sentence(MASK)
+    for escape in chain:
+        text, expected = ESCAPES[escape](text), ESCAPES[escape](expected)
+    assert masker.mask(text) == expected
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [f"{USER}:{PASSWORD}", f"{quote_plus(USER)}:{quote_plus(PASSWORD)}"],
+    ids=["RFC 7617", "RFC 6749 form-encodes both halves first"],
+)
+@pytest.mark.parametrize("b64encode", [base64.b64encode, base64.urlsafe_b64encode])
+@pytest.mark.parametrize("padded", [True, False])
+def test_http_basic_credentials_are_masked_with_their_padding(
+    masker: Masker, pair: str, b64encode: Callable[[bytes], bytes], padded: bool
+) -> None:
+    credentials = b64encode(pair.encode()).decode()
+    assert credentials.endswith("=")  # the padding tells the length: it goes too
+    if not padded:
+        credentials = credentials.rstrip("=")
+    assert (
+        masker.mask(f"Authorization: Basic {credentials}\r\n") == f"Authorization: Basic {MASK}\r\n"
+    )
+
+
+def test_basic_credentials_are_the_unpadded_base64_of_each_pair() -> None:
+    assert basic_credentials("id", "s+cret") == {
+        base64.b64encode(b"id:s+cret").decode().rstrip("="),
+        base64.b64encode(b"id:s%2Bcret").decode().rstrip("="),
+        base64.urlsafe_b64encode(b"id:s+cret").decode().rstrip("="),
+        base64.urlsafe_b64encode(b"id:s%2Bcret").decode().rstrip("="),
+    }
+
+
+SHARED = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmYWtlLXV"
+ACCESS = SHARED + "zZXIiLCJ0eXAiOiJhY2Nlc3MifQ.ZmFrZS1hY2Nlc3MtdG9rZW4"
+REFRESH = SHARED + "ZXIiLCJ0eXAiOiJyZWZyZXNoIn0.ZmFrZS1yZWZyZXNoLXRva2Vu"
+
+
+@pytest.fixture
+def tokens(known: KnownSecrets) -> tuple[str, str]:
+    """An access and a refresh token that share their first 40 characters, as JWTs do."""
+    assert len(SHARED) == 40
+    known.add(ACCESS, REFRESH)
+    return ACCESS, REFRESH
+
+
+def test_the_tails_of_two_compared_tokens_are_masked(
+    masker: Masker, tokens: tuple[str, str]
+) -> None:
+    """pytest skips what two compared strings share, and shows only their tails."""
+    access, refresh = tokens
+    diff = (
+        "Skipping 30 identical leading characters in diff, use -v to show\n"
+        f"- {refresh[30:]}\n"
+        f"+ {access[30:]}\n"
+    )
+    assert masker.mask(diff) == (
+        f"Skipping 30 identical leading characters in diff, use -v to show\n- {MASK}\n+ {MASK}\n"
+    )
+
+
+def test_any_piece_of_12_characters_is_masked_and_no_shorter_one(
+    masker: Masker, tokens: tuple[str, str]
+) -> None:
+    access, _ = tokens
+    assert masker.mask(f"[{access[50:62]}]") == f"[{MASK}]"
+    assert masker.mask(f"[{access[50:61]}]") == f"[{access[50:61]}]"
+    # Pieces of escaped forms count their characters as the secret has them.
+    assert masker.mask(json.dumps(PASSWORD[5:17])) == f'"{MASK}"'
+
+
+def test_a_head_and_a_tail_cut_by_pytest_are_masked_from_8_characters(
+    masker: Masker, tokens: tuple[str, str]
+) -> None:
+    """pytest shortens a long repr to its head and tail around "..."."""
+    access, _ = tokens
+    assert masker.mask(f"'{access[:8]}...{access[-8:]}'") == f"'{MASK}...{MASK}'"
+    assert masker.mask(f"'{access[:7]}...{access[-7:]}'") == f"'{access[:7]}...{access[-7:]}'"
+
+
+def test_a_cut_that_splits_an_escape_leaves_nothing_of_it(masker: Masker) -> None:
+    secret = "fake-passwörd-with-ä-long-tail"
+    masker.known.add(secret)
+    shown = repr(json.dumps(secret))  # '"fake-passw\\u00f6rd-with-\\u00e4-long-tail"'
+    head = shown[: shown.index("00f6") + 1]  # ends in "\\u0"
+    tail = shown[shown.index("00e4") + 2 :]  # starts with "e4"
+    assert masker.mask(f"{head}...{tail}") == f"""'"{MASK}...{MASK}"'"""
+
+
+def test_wherever_pytest_cuts_no_8_characters_of_a_secret_show(masker: Masker) -> None:
+    """Each accent below is an escape (\\u00e9), which the cut may split."""
+    secret = "fake-ßëçrét-ünïcödé-àçcéñts-ôñly"
+    masker.known.add(secret)
+    shown = repr(json.dumps({"password": secret}))
+    escaped_or_not = r"(?:\\+u00[0-9a-f]{2}|[a-z-])"
+    for maxsize in range(3, len(shown)):
+        # What pytest's saferepr does with a repr longer than maxsize.
+        head, tail = (maxsize - 3) // 2, maxsize - 3 - (maxsize - 3) // 2
+        text = masker.mask(shown[:head] + "..." + shown[len(shown) - tail :])
+        assert not re.search(escaped_or_not + "{8}", text.replace("password", ""))
+
+
+def test_a_short_secret_is_masked_only_whole_and_everywhere(known: KnownSecrets) -> None:
+    """The documented limit: a secret shorter than 12 characters has no pieces, and is
+    masked wherever it shows, inside a word too."""
+    known.add("test")
+    assert Masker(known).mask("pytest tests tes") == f"py{MASK} {MASK}s tes"
+
+
+def test_hits_that_overlap_or_touch_become_one_mask(
+    masker: Masker, tokens: tuple[str, str]
+) -> None:
+    access, refresh = tokens
+    assert masker.mask(f"tokens: {access}{refresh} {refresh[:-3]}") == f"tokens: {MASK} {MASK}"
+
+
+def test_a_token_known_after_the_first_call_is_masked_at_the_next(
+    masker: Masker, known: KnownSecrets
+) -> None:
+    text = f"got {ACCESS}"
+    assert masker.mask(text) is text
+    known.add(ACCESS)  # the exchange, on another thread
+    assert masker.mask(text) == f"got {MASK}"
+
+
+def test_a_secret_of_one_repeated_character_is_masked_without_blowing_up(
+    known: KnownSecrets,
+) -> None:
+    known.add("a" * 2000)
+    masker = Masker(known)
+    assert masker.mask("x" + "a" * 100_000 + "y" + "a" * 11 + "z") == f"x{MASK}y{'a' * 11}z"
+
+
+def test_threads_mask_while_tokens_arrive(masker: Masker, known: KnownSecrets) -> None:
+    """Log lines are masked on any thread, while the exchange adds tokens on another."""
+    tokens = [f"fake-token-{n:02d}-" + "x" * 40 for n in range(30)]
+    arrived = [threading.Event() for _ in tokens]
+    leaked: list[str] = []
+
+    def log_a_line_with_each_token() -> None:
+        for token, has_arrived in zip(tokens, arrived, strict=True):
+            has_arrived.wait()
+            masked = masker.mask(f"line {token}")
+            if masked != f"line {MASK}":
+                leaked.append(masked)
+
+    threads = [threading.Thread(target=log_a_line_with_each_token) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for token, has_arrived in zip(tokens, arrived, strict=True):
+        known.add(token)
+        has_arrived.set()
+    for thread in threads:
+        thread.join()
+    assert leaked == []
