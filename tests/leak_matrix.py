@@ -41,6 +41,10 @@ class Leakable:
     pairs: list[tuple[str, str]]
     issued: Callable[[], list[str]] = list
     must_show: list[str] = field(default_factory=list)
+    # Parts of a secret that must not show either (the distinct tails of two tokens that
+    # share a head), and how deep the escaping to grep for goes.
+    pieces: list[str] = field(default_factory=list)
+    depth: int = 2
 
     def secrets(self) -> list[str]:
         return [*self.credentials, *self.issued()]
@@ -49,8 +53,11 @@ class Leakable:
         """Each form to grep for, with the name of what it encodes (for the failure message)."""
         found = {}
         for secret in self.secrets():
-            for form in forms(secret):
+            for form in forms(secret, self.depth):
                 found[form] = f"a form of {secret!r}"
+        for piece in self.pieces:
+            for form in forms(piece, self.depth):
+                found[form] = f"a form of the piece {piece!r}"
         for name, secret in self.pairs:
             found[basic(name, secret)] = f"base64 of {name}:{secret}"
         return found

@@ -12,12 +12,12 @@ import json
 from urllib.parse import quote, quote_plus
 
 
-def forms(secret: str) -> set[str]:
+def forms(secret: str, depth: int = 2) -> set[str]:
     """Every way ``secret`` can be written in an output: plain, URL-encoded (a form body, a
-    query), JSON- and repr-escaped once or twice (--debug traces reprs of reprs), and each of
-    those XML-escaped (junit xml)."""
+    query), JSON- and repr-escaped up to ``depth`` times (--debug traces reprs of reprs), and
+    each of those XML-escaped (junit xml)."""
     written = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
-    for _ in range(2):
+    for _ in range(depth):
         written |= {json.dumps(form)[1:-1] for form in written}
         written |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in written}
         written |= {repr(form)[1:-1] for form in written}

@@ -121,6 +121,38 @@ CARRIED_ACCESS = "carried-access-token-Xt5pQ9wL"
 CARRIED_REFRESH = "carried-refresh-token-Rk2mN8vB"
 TOKENS = {"access_token": CARRIED_ACCESS, "token_type": "Bearer", "refresh_token": CARRIED_REFRESH}
 
+# Tokens of one issuer, as JWTs are: the same 40-character head, then what tells them apart.
+ISSUER_HEAD = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJiYXJhcGkifQ"
+ACCESS_TAIL = ".access-Tq7wZ2kM9xR4"
+REFRESH_TAIL = ".refresh-Hn3vB8cJ5yL1"
+ONE_ISSUER = {
+    "access_token": ISSUER_HEAD + ACCESS_TAIL,
+    "token_type": "Bearer",
+    "refresh_token": ISSUER_HEAD + REFRESH_TAIL,
+}
+COMPARES_THE_TOKENS = """
+def test_the_tokens_differ(barapi_token):
+    assert barapi_token.access_token == barapi_token.refresh_token
+"""
+# The repr of an AssertionError (pytest's frame locals, under -l --full-trace) whose message
+# holds the repr of a JSON string: the password's quotes and backslashes escaped three times.
+ESCAPED_THREE_TIMES = """
+import json, os
+
+def test_the_body(barapi_token):
+    body = json.dumps({"password": os.environ["BARAPI_PASSWORD"]})
+    assert body == "{}"
+"""
+# What a row's run holds besides the credentials: (tokens issued, pieces, escaping depth).
+HOLDS = {
+    "compared-tokens-of-one-issuer": (
+        [ONE_ISSUER["access_token"], ONE_ISSUER["refresh_token"]],
+        [ACCESS_TAIL, REFRESH_TAIL],
+        2,
+    ),
+    "three-levels-of-escaping": ([CARRIED_ACCESS, CARRIED_REFRESH], [], 3),
+}
+
 # name: (test files, extra conftest, flags, what the run must show, the server)
 ROWS = {
     "ctrl-c-during-the-exchange": (
@@ -167,6 +199,20 @@ ROWS = {
         ["not JSON"],
         _answer_with_tokens(200, "\ufeff" + json.dumps(TOKENS)),
     ),
+    "compared-tokens-of-one-issuer": (
+        COMPARES_THE_TOKENS,
+        "",
+        "",
+        ["identical leading characters"],
+        _answer_with_tokens(200, json.dumps(ONE_ISSUER)),
+    ),
+    "three-levels-of-escaping": (
+        ESCAPED_THREE_TIMES,
+        "",
+        "-l --full-trace",
+        ['assert body == "{}"'],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
 }
 
 
@@ -189,7 +235,10 @@ def test_no_secret_leaves_by_any_exit(
             answer = _pressing_ctrl_c(pytester)
         answer(httpserver)  # type: ignore[operator]
         leakable = leak_matrix._credentials(monkeypatch, httpserver.url_for("").rstrip("/"))
-        leakable.issued = lambda: [CARRIED_ACCESS, CARRIED_REFRESH]
+        issued, leakable.pieces, leakable.depth = HOLDS.get(
+            row, ([CARRIED_ACCESS, CARRIED_REFRESH], [], 2)
+        )
+        leakable.issued = lambda: issued
         monkeypatch.setenv("BARAPI_TIMEOUT", "1")
     pytester.makeconftest(conftest + (MASKING_OFF if masking == "control" else ""))
     pytester.makepyfile(test_row=tests)

@@ -509,7 +509,9 @@ def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> No
         "&password=placeholder-password",
         "headers": {
             "Authorization": ["Bearer placeholder-access-token"],
-            "X-Other": ["Basic ********"],  # HTTP Basic: no placeholder says both halves (nor the length)
+            "X-Other": [
+                "Basic ********"
+            ],  # HTTP Basic: no placeholder says both halves (nor the length)
         },
         "body": {
             "string": '{"secret": "placeholder-client-secret", "form": '
