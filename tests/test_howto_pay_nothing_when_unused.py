@@ -5,6 +5,7 @@ Each run is a subprocess, so what the outer test process has imported cannot hid
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -27,6 +28,7 @@ LATER = {
 }
 
 RECORD_MODULES = """
+import importlib
 import json
 import sys
 
@@ -80,3 +82,21 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     )
     assert {"requests", "urllib3"} <= heavy(modules)
     assert LATER - {"pytest_barapi.cassette"} <= modules
+
+
+def test_the_modules_loaded_at_start_up_are_not_assert_rewritten(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest rewrites the asserts of every module of a plugin's distribution, and where it
+    cannot cache the result (``PYTHONDONTWRITEBYTECODE=1``, as in many CI containers) it
+    parses and compiles them again on every run. The ones every run loads opt out."""
+    modules = modules_after_run(pytester, PLAIN_TEST)
+    loaded = sorted(name for name in modules if name.split(".")[0] == "pytest_barapi")
+    assert loaded == [
+        "pytest_barapi",
+        "pytest_barapi.plugin",
+        "pytest_barapi.secrets",
+        "pytest_barapi.settings",
+    ]
+    for name in loaded:
+        assert "PYTEST_DONT_REWRITE" in (importlib.import_module(name).__doc__ or ""), name

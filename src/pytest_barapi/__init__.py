@@ -1,4 +1,7 @@
-"""pytest-barapi: an authenticated barapi session for pytest integration suites."""
+"""pytest-barapi: an authenticated barapi session for pytest integration suites.
+
+PYTEST_DONT_REWRITE: loaded at start-up, where pytest would rewrite its asserts for nothing.
+"""
 
 from __future__ import annotations
 

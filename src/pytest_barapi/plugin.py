@@ -4,6 +4,8 @@ A run that uses no barapi fixture should not pay for them: at start-up only the 
 the secrets registry are imported. The broker (with the identity, token and xdist-sharing
 modules) is built when a test first needs a token, and requests, vcrpy and filelock come
 later still. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
+
+PYTEST_DONT_REWRITE: loaded at start-up, where pytest would rewrite its asserts for nothing.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""Secret values (password, client secret) that cannot be printed, measured or pickled."""
+"""Secret values (password, client secret) that cannot be printed, measured or pickled.
+
+PYTEST_DONT_REWRITE: loaded at start-up, where pytest would rewrite its asserts for nothing.
+"""
 
 from __future__ import annotations
 

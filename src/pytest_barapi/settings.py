@@ -2,6 +2,8 @@
 
 The options are declared once (:data:`OPTIONS`); the CLI flag, ini key and env var of each are
 derived from its name, so the three can never drift apart.
+
+PYTEST_DONT_REWRITE: loaded at start-up, where pytest would rewrite its asserts for nothing.
 """
 
 from __future__ import annotations
