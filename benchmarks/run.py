@@ -1,6 +1,6 @@
 """Run every pytest-barapi benchmark and print the results as Markdown tables.
 
-    python benchmarks/run.py            # the full run (a few minutes on 2 cores)
+    python benchmarks/run.py            # the full run (several minutes on 2 cores)
     python benchmarks/run.py --quick    # fewer repetitions and sizes: proves it still runs
 
 Needs the test extras (``pip install -e '.[test]'``): the exchange counts use the reference
@@ -23,7 +23,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import exchanges
+import large_output
 import per_request
+import per_test
 import startup
 
 
@@ -31,33 +33,48 @@ import startup
 class Plan:
     startup_pairs: int
     credential_pairs: int
+    container_pairs: int
     count_instructions: bool
     request_rounds: int
     requests_per_round: int
     sizes: tuple[int, ...]
     workers: tuple[int, ...]
     replay_workers: tuple[int, ...]
+    output_pairs: int
+    output_bytes: int
+    per_test_pairs: int
+    per_test_tests: int
 
 
 FULL = Plan(
     startup_pairs=40,
     credential_pairs=20,
+    container_pairs=20,
     count_instructions=True,
     request_rounds=21,
     requests_per_round=400,
     sizes=(1, 100, 1000),
     workers=(1, 2, 4),
     replay_workers=(0, 4),
+    output_pairs=3,
+    output_bytes=600_000,
+    per_test_pairs=9,
+    per_test_tests=2000,
 )
 QUICK = Plan(
     startup_pairs=2,
     credential_pairs=1,
+    container_pairs=1,
     count_instructions=False,
     request_rounds=2,
     requests_per_round=200,
     sizes=(100,),
     workers=(2,),
     replay_workers=(0,),
+    output_pairs=1,
+    output_bytes=3_000,
+    per_test_pairs=1,
+    per_test_tests=100,
 )
 
 
@@ -72,7 +89,19 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(tmp)
         started = startup.run(workdir, plan.startup_pairs)
         with_credentials = startup.run(workdir, plan.credential_pairs, credentials=True)
-        counted = startup.instructions(workdir) if plan.count_instructions else "skipped (--quick)"
+        in_container = startup.run(workdir, plan.container_pairs, container=True)
+        skipped = "skipped (--quick)"
+        counted = startup.instructions(workdir) if plan.count_instructions else skipped
+        counted_in_container = (
+            startup.instructions(workdir, container=True) if plan.count_instructions else skipped
+        )
+        printed = large_output.run(
+            workdir,
+            plan.output_pairs,
+            plan.output_bytes,
+            (large_output.ORDINARY_PASSWORD, large_output.LONG_PASSWORD),
+        )
+        tested = per_test.run(workdir, plan.per_test_pairs, plan.per_test_tests)
         requested = per_request.run(workdir, plan.request_rounds, plan.requests_per_round)
         columns = exchanges.columns(plan.workers, plan.replay_workers)
         exchanged = exchanges.run(workdir, plan.sizes, columns)
@@ -109,16 +138,20 @@ def main(argv: list[str] | None = None) -> int:
         s.cpu_ratio.ratio_spread(),
         f"{ms(s.cpu_with_plugin.median)} / {ms(s.cpu_without_plugin.median)}",
     )
-    if isinstance(counted, startup.Instructions):
-        row(
-            "start-up, instructions of one run each way (valgrind; does not vary)",
-            "-",
-            f"{counted.ratio:.4f}",
-            "-",
-            f"{counted.with_plugin / 1e6:.0f} M / {counted.without_plugin / 1e6:.0f} M",
-        )
-    else:
-        row("start-up, instructions of one run each way (valgrind)", "-", counted, "-", "-")
+
+    def instructions_row(cost: str, counted: startup.Instructions | str) -> None:
+        if isinstance(counted, startup.Instructions):
+            row(
+                f"{cost} (valgrind; does not vary)",
+                "-",
+                f"{counted.ratio:.4f}",
+                "-",
+                f"{counted.with_plugin / 1e6:.0f} M / {counted.without_plugin / 1e6:.0f} M",
+            )
+        else:
+            row(f"{cost} (valgrind)", "-", counted, "-", "-")
+
+    instructions_row("start-up, instructions of one run each way", counted)
     c = with_credentials
     row(
         "start-up with BARAPI_* credentials set (masked from the start), wall",
@@ -127,6 +160,44 @@ def main(argv: list[str] | None = None) -> int:
         c.ratio.ratio_spread(),
         f"{ms(c.with_plugin.median)} / {ms(c.without_plugin.median)}, "
         f"{c.ratio.count} interleaved pairs",
+    )
+    k = in_container
+    row(
+        "start-up in a CI container: `PYTHONDONTWRITEBYTECODE=1`, every module byte-compiled, "
+        "none assert-rewritten, wall",
+        "<= 1.02",
+        k.ratio.ratio(),
+        k.ratio.ratio_spread(),
+        f"{ms(k.with_plugin.median)} / {ms(k.without_plugin.median)}, "
+        f"{k.ratio.count} interleaved pairs",
+    )
+    instructions_row("start-up in a CI container, instructions", counted_in_container)
+    for result, password in zip(printed, ("an ordinary", "a 2,000-character"), strict=True):
+        row(
+            f"large output: a failing test prints {result.output_bytes / 1e3:.0f} KB "
+            f"(8 `...` a line), {password} password set, masked / `-p no:barapi`, wall",
+            "<= 1.5",
+            result.ratio.ratio(),
+            result.ratio.ratio_spread(),
+            f"{ms(result.with_plugin.median)} / {ms(result.without_plugin.median)}, "
+            f"{result.ratio.count} interleaved pairs",
+        )
+    t = tested
+    row(
+        f"per test: {t.tests} tests requesting `barapi_token`, credentials set / the same "
+        "tests on a conftest fixture under `-p no:barapi`, wall",
+        "<= 1.03",
+        t.ratio.ratio(),
+        t.ratio.ratio_spread(),
+        f"{ms(t.with_plugin.median)} / {ms(t.without_plugin.median)}, "
+        f"{t.ratio.count} interleaved pairs",
+    )
+    row(
+        "per test, same runs, CPU time (user + system)",
+        "-",
+        t.cpu_ratio.ratio(),
+        t.cpu_ratio.ratio_spread(),
+        f"{ms(t.cpu_with_plugin.median)} / {ms(t.cpu_without_plugin.median)}",
     )
     r = requested
     row(

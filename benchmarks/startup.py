@@ -11,6 +11,15 @@ with the machine's load, at the price of a slow run.
 
 Scenarios: no barapi settings at all (the goal), and credentials in the environment, as a CI
 job that sets them for the whole suite does (the plugin then masks them from the start).
+
+And the same plain suite as a CI container runs it: ``PYTHONDONTWRITEBYTECODE=1`` (many
+Docker images set it) with every module byte-compiled beforehand (pip compiles at install
+time) but no assertion-rewritten module cached. pytest rewrites the asserts of every module
+of a ``pytest11`` distribution (``_mark_plugins_for_rewrite``) with its own import hook, which
+reads and writes only its own ``*-pytest-<version>.pyc``: unable to write it, it parses and
+compiles each of those modules again on every run, ours included, and pip's ``.pyc`` is never
+read. The scenario lives in its own ``PYTHONPYCACHEPREFIX``, so the caches of the developer's
+checkout (which may hold rewritten ``.pyc`` files) neither help nor change.
 """
 
 from __future__ import annotations
@@ -78,12 +87,35 @@ def project(workdir: Path) -> Path:
     return root
 
 
-def run(workdir: Path, pairs: int, credentials: bool = False) -> StartupResult:
+def container_env(workdir: Path) -> dict[str, str]:
+    """The environment of a CI container: bytecode compiled, none rewritten, none written.
+
+    Both sides run once with bytecode writable into a fresh cache prefix (every module gets
+    its ``.pyc``, as pip's install-time compilation gives it), then every rewritten ``.pyc``
+    is removed from that prefix: pytest could never have written one.
+    """
     root = project(workdir)
-    env = clean_env(**CREDENTIALS) if credentials else clean_env()
-    # Warm-up: bytecode caches and the OS page cache, for both sides.
+    prefix = workdir / "container-pycache"
+    shutil.rmtree(prefix, ignore_errors=True)
+    env = clean_env(PYTHONPYCACHEPREFIX=str(prefix))
     timed_pytest(WITH_PLUGIN, root, env)
     timed_pytest(WITHOUT_PLUGIN, root, env)
+    for rewritten in prefix.rglob("*-pytest-*.pyc"):
+        rewritten.unlink()
+    return {**env, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def run(
+    workdir: Path, pairs: int, credentials: bool = False, container: bool = False
+) -> StartupResult:
+    root = project(workdir)
+    if container:
+        env = container_env(workdir)  # which has run both sides once already
+    else:
+        env = clean_env(**CREDENTIALS) if credentials else clean_env()
+        # Warm-up: bytecode caches and the OS page cache, for both sides.
+        timed_pytest(WITH_PLUGIN, root, env)
+        timed_pytest(WITHOUT_PLUGIN, root, env)
 
     with_plugin: list[Timing] = []
     without_plugin: list[Timing] = []
@@ -105,14 +137,17 @@ def run(workdir: Path, pairs: int, credentials: bool = False) -> StartupResult:
     )
 
 
-def instructions(workdir: Path) -> Instructions | str:
+def instructions(workdir: Path, container: bool = False) -> Instructions | str:
     """Instructions of one run with and one without the plugin, or why they were not counted."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return "n/a (no valgrind)"
     root = project(workdir)
-    env = clean_env(PYTHONHASHSEED="0")
-    timed_pytest(WITH_PLUGIN, root, env)  # bytecode caches written outside valgrind
+    if container:
+        env = {**container_env(workdir), "PYTHONHASHSEED": "0"}
+    else:
+        env = clean_env(PYTHONHASHSEED="0")
+        timed_pytest(WITH_PLUGIN, root, env)  # bytecode caches written outside valgrind
     command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     setarch = shutil.which("setarch")
     if setarch is not None:  # the same address layout every time: the counts repeat exactly

@@ -35,6 +35,18 @@ import sys
 def pytest_unconfigure(config):
     (config.rootpath / "modules.json").write_text(json.dumps(sorted(sys.modules)))
 """
+RECORD_LOADERS = """
+import json
+import sys
+
+def pytest_unconfigure(config):
+    loaders = {
+        name: type(module.__loader__).__name__
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "pytest_barapi"
+    }
+    (config.rootpath / "loaders.json").write_text(json.dumps(loaders))
+"""
 PLAIN_TEST = "def test_plain():\n    assert 1 + 1 == 2\n"
 
 
@@ -84,3 +96,20 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     )
     assert {"requests", "urllib3"} <= heavy(modules)
     assert LATER - {"pytest_barapi.cassette"} <= modules
+
+
+def test_only_the_package_itself_goes_through_pytests_assertion_rewriter(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest rewrites the asserts of every module of a plugin's distribution, and where it
+    cannot cache the result (``PYTHONDONTWRITEBYTECODE=1``, as in many CI containers) it
+    parses and compiles them again on every run. Ours hold no test asserts: Python's own
+    loader imports them, from the bytecode pip compiled."""
+    pytester.makeconftest(RECORD_LOADERS)
+    pytester.makepyfile(PLAIN_TEST)
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
+    loaders = json.loads((pytester.path / "loaders.json").read_text())
+    assert loaders.pop("pytest_barapi") == "AssertionRewritingHook"
+    assert "pytest_barapi.plugin" in loaders
+    assert set(loaders.values()) == {"SourceFileLoader"}, loaders

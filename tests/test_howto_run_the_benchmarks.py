@@ -21,6 +21,12 @@ def test_the_quick_benchmark_runs_and_prints_its_tables() -> None:
     out = done.stdout
     assert "| cost | goal | ratio (median) | spread (IQR) | medians, with / without |" in out
     assert "| start-up: `pytest -q`, 300 plain tests" in out
+    assert "| start-up in a CI container: `PYTHONDONTWRITEBYTECODE=1`" in out
+    assert (
+        "| large output: a failing test prints 3 KB (8 `...` a line), an ordinary password" in out
+    )
+    assert "| large output: a failing test prints 3 KB (8 `...` a line), a 2,000-character" in out
+    assert "| per test: 100 tests requesting `barapi_token`, credentials set" in out
     assert "| per request: `barapi_session` / `requests.Session`" in out
     assert "| tests | no xdist | -n 2 | replay |" in out
     # Counted at the server: the live columns show how many token requests the run made.

@@ -2,8 +2,8 @@
 
 A run that uses no barapi fixture should not pay for them: at start-up only the settings, the
 secrets registry and the run state are imported. The broker (with the token, exchange and
-xdist-sharing modules) is built when a test first needs a token, and requests, vcrpy and
-vcrpy come with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
+xdist-sharing modules) is built when a test first needs a token, and requests and vcrpy come
+with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 """
 
 from __future__ import annotations
