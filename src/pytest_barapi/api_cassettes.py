@@ -44,7 +44,8 @@ def watch(config: pytest.Config, known: KnownSecrets, vcr: Any) -> None:
     vcr.get_merged_config = get_merged_config
 
 
-@dataclass
+# eq=False: a plugin is hashed by identity (pytest 8.0 keeps its plugins in a set).
+@dataclass(eq=False)
 class ApiCassettes:
     """The run's guard over pytest-recording's cassettes, and what it refused to keep."""
 
