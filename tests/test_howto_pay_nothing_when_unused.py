@@ -17,6 +17,7 @@ HEAVY = {"requests", "urllib3", "vcr", "yaml"}
 # The plugin's own modules that only a test using barapi needs (or, for scrubbing, a
 # configured secret).
 LATER = {
+    "pytest_barapi.answer",
     "pytest_barapi.broker",
     "pytest_barapi.cassette",
     "pytest_barapi.exchange",
