@@ -27,6 +27,7 @@ LATER = {
     "pytest_barapi.session",
     "pytest_barapi.sharing",
     "pytest_barapi.token",
+    "pytest_barapi.unescaping",
 }
 
 RECORD_MODULES = """
@@ -87,7 +88,11 @@ def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
     point_barapi_at("https://barapi.example.test", monkeypatch)
     modules = modules_after_run(pytester, PLAIN_TEST)
     assert heavy(modules) == set()
-    assert modules & LATER == {"pytest_barapi.masking", "pytest_barapi.scrubbing"}
+    assert modules & LATER == {
+        "pytest_barapi.masking",
+        "pytest_barapi.scrubbing",
+        "pytest_barapi.unescaping",
+    }
 
 
 def test_the_heavy_parts_load_once_a_test_needs_the_session(
