@@ -18,7 +18,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pytest_barapi.exchange import EXCERPT, post_grant
+from pytest_barapi.answer import EXCERPT
+from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome

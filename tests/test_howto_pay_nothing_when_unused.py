@@ -17,6 +17,7 @@ HEAVY = {"requests", "urllib3", "vcr", "yaml"}
 # The plugin's own modules that only a test using barapi needs (or, for scrubbing, a
 # configured secret).
 LATER = {
+    "pytest_barapi.answer",
     "pytest_barapi.broker",
     "pytest_barapi.cassette",
     "pytest_barapi.exchange",
@@ -26,6 +27,7 @@ LATER = {
     "pytest_barapi.session",
     "pytest_barapi.sharing",
     "pytest_barapi.token",
+    "pytest_barapi.unescaping",
 }
 
 RECORD_MODULES = """
@@ -73,6 +75,7 @@ def test_a_run_without_barapi_fixtures_imports_only_settings_secrets_and_run_sta
         "pytest_barapi.plugin",
         "pytest_barapi.run",
         "pytest_barapi.settings",
+        "pytest_barapi.url_check",
         "pytest_barapi.identity",
         "pytest_barapi.secrets",
     }
@@ -85,7 +88,11 @@ def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
     point_barapi_at("https://barapi.example.test", monkeypatch)
     modules = modules_after_run(pytester, PLAIN_TEST)
     assert heavy(modules) == set()
-    assert modules & LATER == {"pytest_barapi.masking", "pytest_barapi.scrubbing"}
+    assert modules & LATER == {
+        "pytest_barapi.masking",
+        "pytest_barapi.scrubbing",
+        "pytest_barapi.unescaping",
+    }
 
 
 def test_the_heavy_parts_load_once_a_test_needs_the_session(

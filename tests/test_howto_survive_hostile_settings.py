@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 from urllib3.util import parse_url
 
-from pytest_barapi.settings import _checked_timeout, _checked_url
+from pytest_barapi.settings import _checked_timeout
+from pytest_barapi.url_check import checked_url
 
 # The options' names in messages, and the form every message starts with.
 URL_ERROR = "barapi: --barapi-url / BARAPI_URL (from env) "
@@ -64,13 +65,13 @@ FINE_URLS = [
 @pytest.mark.parametrize("url", HOSTILE_URLS)
 def test_a_url_parsers_read_differently_is_refused(url: str) -> None:
     with pytest.raises(pytest.UsageError) as refused:
-        _checked_url(url, "env")
+        checked_url(url, "env")
     assert str(refused.value) == URL_ERROR + HOSTILE_URLS[url]
 
 
 @pytest.mark.parametrize("url", FINE_URLS)
 def test_a_url_that_is_accepted_is_read_alike_by_both_parsers(url: str) -> None:
-    checked = _checked_url(url, "env") + "/oauth/token"
+    checked = checked_url(url, "env") + "/oauth/token"
     ours, theirs = urlsplit(checked), parse_url(checked)
     assert (ours.scheme, ours.hostname, ours.port, ours.path) == (
         theirs.scheme,
@@ -93,7 +94,7 @@ def test_no_url_is_accepted_that_the_parsers_read_differently() -> None:
         scheme = chance.choice(["http://", "https://", "HTTP://", "http:\\\\", "http:/"])
         url = scheme + "".join(chance.choices(pieces, k=chance.randint(1, 8)))
         try:
-            checked = _checked_url(url, "env")
+            checked = checked_url(url, "env")
         except pytest.UsageError:
             continue
         accepted += 1

@@ -1,54 +1,36 @@
-"""The one place that talks OAuth: POST a grant to the token endpoint, read the answer.
+"""The one place that talks OAuth: POST a grant to the token endpoint and read its answer.
 
-The answer is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
+What comes of it is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
 :class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
-A failure is built from plain strings, so no frame or exception that held the request body
-(ours, requests', urllib3's) travels with it; whatever it quotes of the answer is masked with
-the run's masker (a server may echo the request body).
+Here, the transport: retries, the deadline over the whole exchange, and what a request that
+did not get through (or an answer that could not be read) means for the user. What the answer
+says is judged in :mod:`pytest_barapi.answer`. A failure is built from plain strings, so no
+frame or exception that held the request body (ours, requests', urllib3's) travels with it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
-from typing import Any
 
 import requests
 from urllib3.exceptions import HTTPError
 from urllib3.response import BaseHTTPResponse
 
+from pytest_barapi.answer import Wording, read_answer
 from pytest_barapi.deadline import Deadline, DeadlineAdapter, DeadlineRetry, DeadlineTimeout
 from pytest_barapi.identity import BODY, client_authenticated
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.settings import OPTIONS
-from pytest_barapi.token import BarapiToken
 
 RETRIES = 3
-EXCERPT = 200
 # A token answer is a few hundred bytes; more than this is not one, and is not read further
 # (nor inflated further, for a compressed body).
 MAX_ANSWER = 1024 * 1024
 CHUNK = 64 * 1024
-# A token in an answer we do not accept (a 201, a BOM before the JSON, a JSON array, a form):
-# it is still a live token, and the excerpt must not show it.
-CARRIED_TOKEN = re.compile(
-    r"""["']?(?:access_token|refresh_token|id_token)["']?\s*[:=]\s*["']?([^"'&\s,}]+)"""
-)
-# What to check, by RFC 6749 §5.2 error code.
-FIXES = {
-    "invalid_grant": ("user", "password"),
-    "invalid_client": ("client_id", "client_secret", "client_auth"),
-    "unauthorized_client": ("client_id",),
-    "invalid_scope": ("scope",),
-}
-# invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
-# 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
-ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
 # The exception names a transport failure's chain holds, by what they mean for the user.
 TIMEOUTS = frozenset(
     {
@@ -108,7 +90,7 @@ def post_grant(
     ``where`` says how the user sets each credential of this grant, for the advice in a
     refusal (default: the option, ``--barapi-user / BARAPI_USER``).
     """
-    how = _Wording(where or {})
+    how = Wording(where or {})
     form, headers = client_authenticated(form, client_auth)
     with Deadline(timeout) as deadline, _retry_warnings_silenced(), requests.Session() as http:
         # requests' environment is the user's network: proxies, NO_PROXY, REQUESTS_CA_BUNDLE,
@@ -143,20 +125,12 @@ def post_grant(
     if deadline.expired:
         # Its sockets were shut down mid-answer: what was read may be cut short.
         return Failure(_timed_out(url, deadline, how))
-    return _read_answer(url, response, body, masker, how)
+    return read_answer(url, response, body, masker, how)
 
 
-class _Wording:
-    """How the user sets each setting, for the advice a failure gives."""
-
-    def __init__(self, where: Mapping[str, str]) -> None:
-        self.where = where
-
-    def __call__(self, name: str) -> str:
-        return self.where.get(name) or OPTIONS[name].where()
-
-
-def _read_body(url: str, response: requests.Response, how: _Wording) -> bytes | Failure:
+# Read here, not with the judging in answer.py: the body arrives under the deadline, and
+# an error reading it is a transport failure, told apart by the same exception names.
+def _read_body(url: str, response: requests.Response, how: Wording) -> bytes | Failure:
     """The decoded body, at most :data:`MAX_ANSWER` of it (a compressed body is inflated no
     further than that); a Failure if there is more, or if it cannot be decoded."""
     chunks: list[bytes] = []
@@ -235,7 +209,7 @@ def _names(error: BaseException) -> set[str]:
     return names
 
 
-def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: _Wording) -> str:
+def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: Wording) -> str:
     """Say which of timeout, refused, unknown host, TLS, garbage, or other it was, with the
     fix."""
     names = _names(error)
@@ -260,7 +234,7 @@ def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: 
     return f"{cause} for {url}; check {how('url')}"
 
 
-def _timed_out(url: str, deadline: Deadline, how: _Wording) -> str:
+def _timed_out(url: str, deadline: Deadline, how: Wording) -> str:
     return (
         f"timed out after {deadline.seconds:g}s waiting for {url}; check that barapi is up, "
         f"or raise {how('timeout')}"
@@ -283,92 +257,3 @@ def _blocked(error: BaseException, url: str) -> str | None:
         f"the token from a cassette ({OPTIONS['cassette'].where()}, recorded once with "
         f"--record-mode=once), or {way}"
     )
-
-
-def _read_answer(
-    url: str, response: requests.Response, content: bytes, masker: Masker, how: _Wording
-) -> Outcome:
-    status = f"HTTP {response.status_code}"
-    if 300 <= response.status_code < 400:
-        location = response.headers.get("Location")
-        to = f"redirecting to {masker.mask(location)!r}" if location else "without a Location"
-        return Failure(
-            f"{url} answered {status} {to}; a grant is not sent on to another address: "
-            f"set {how('url')} to barapi's own"
-        )
-    if response.status_code == 429:
-        retry_after = response.headers.get("Retry-After")
-        when = f", Retry-After: {masker.mask(retry_after)}" if retry_after else ""
-        return Failure(
-            f"{url} answered HTTP 429 Too Many Requests{when}: barapi is rate-limiting token "
-            "requests; not retried, wait before running again"
-        )
-    content_type = response.headers.get("Content-Type", "no content type")
-    # Decoded as requests' Response.text would (a BOM stays, and JSON does not take it).
-    text = content.decode(response.encoding or "utf-8", errors="replace")
-    try:
-        body = json.loads(text)
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        excerpt = _excerpt(text, masker)
-        kind = "not JSON" if body is None else "JSON but not an object"
-        return Failure(
-            f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; check {how('url')}"
-        )
-    if 400 <= response.status_code < 500:
-        return Failure(_refusal(url, status, body, masker, how), refused=True)
-    if response.status_code != 200:
-        return Failure(_refusal(url, status, body, masker, how))
-    return _token(url, body)
-
-
-def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker, how: _Wording) -> str:
-    error = body.get("error")
-    if not isinstance(error, str):
-        excerpt = _excerpt(str(body), masker)
-        return f"{url} answered {status} without an OAuth error code: {excerpt}"
-    description = body.get("error_description")
-    detail = f" ({masker.mask(str(description))})" if description else ""
-    fix = ", ".join(how(name) for name in _fixes(error, description))
-    advice = f"; check {fix}" if fix else ""
-    return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
-
-
-def _fixes(error: str, description: object) -> tuple[str, ...]:
-    """The settings to check for an error code, by RFC 6749 §5.2 first."""
-    if error in FIXES:
-        return FIXES[error]
-    if error == "invalid_request" and ABOUT_THE_USER.search(str(description or "")):
-        return FIXES["invalid_grant"]
-    return ()
-
-
-def _token(url: str, body: dict[str, Any]) -> Outcome:
-    for name in ("access_token", "token_type"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            return Failure(f"{url} answered HTTP 200 without {name!r} in its JSON")
-    if body["token_type"].lower() != "bearer":
-        return Failure(f"{url} issued a {body['token_type']!r} token; barapi uses Bearer")
-    expires_in = body.get("expires_in")
-    if expires_in is not None:
-        try:
-            expires_in = int(expires_in)
-        except (TypeError, ValueError, OverflowError):
-            return Failure(f"{url} answered a non-integer expires_in")
-    refresh = body.get("refresh_token")
-    scope = body.get("scope")
-    return BarapiToken(
-        access_token=body["access_token"],
-        token_type=body["token_type"],
-        expires_in=expires_in,
-        refresh_token=refresh if isinstance(refresh, str) else None,
-        scope=scope if isinstance(scope, str) else None,
-    )
-
-
-def _excerpt(text: str, masker: Masker) -> str:
-    """The head of an answer for a message, every secret in it masked."""
-    masker.known.add(*CARRIED_TOKEN.findall(text))
-    # Masked first, cut after: a cut can leave the head of a secret no mask would match.
-    return masker.mask(text)[:EXCERPT]

@@ -6,11 +6,9 @@ an error whose message holds the repr of a JSON string), XML-escaped in junit xm
 encoded with its name in an HTTP Basic header, in pieces where pytest skips the identical
 head of two compared strings, and cut short next to ``...`` where pytest shortens a repr.
 
-Escaping is undone rather than enumerated: the text and each secret are *normalized* (runs of
-backslashes dropped, ``\\uXXXX``/``\\xXX`` escapes and XML entities decoded, escapable control
-characters written as their escape letter), so a secret escaped at any depth, in any mix of
-JSON, repr and XML, normalizes to the same string as the secret. The search runs on the
-normalized text; each hit is mapped back to the characters it came from.
+Escaping is undone rather than enumerated (:mod:`pytest_barapi.unescaping`): the search runs
+on the text normalized as each secret is, so a secret escaped at any depth, in any mix of JSON,
+repr and XML, is found as itself; each hit is mapped back to the characters it came from.
 
 Pieces are found in linear time, whatever the number and length of the secrets. Every
 4-character piece (k-gram) of the forms is indexed, and so is every piece of 12 with where it
@@ -27,16 +25,15 @@ wherever it shows, inside a word too. A backslash that ends a secret stays visib
 from __future__ import annotations
 
 import base64
-import bisect
 import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any
 from urllib.parse import quote, quote_plus
 
 from pytest_barapi.secrets import MASK, KnownSecrets
+from pytest_barapi.unescaping import CONTROLS, Normalized
 
 # Any piece of a secret's form this long is masked wherever it shows: tokens issued together
 # share long heads, and pytest shows only where two compared strings differ. Shorter pieces
@@ -51,29 +48,6 @@ ELLIPSIS = "..."
 # window costs a string), but they also match innocent text more often; 4 costs the least.
 _K = 4
 _STRIDE = MIN_PIECE - _K + 1
-
-# An escape in JSON or a repr: the backslashes before it (as many as escaping it again and
-# again made), then what they escape. An XML entity, escaped again and again.
-_BACKSLASHED = r"""
-    \\\\*(?:
-        u([dD][89abAB][0-9a-fA-F]{2})\\+u([dD][c-fC-F][0-9a-fA-F]{2})  # a surrogate pair
-        | u([0-9a-fA-F]{4}) | U([0-9a-fA-F]{8}) | x([0-9a-fA-F]{2})
-        | &(?:amp;)*(?:(lt|gt|quot|apos|amp) | \#([0-9]{1,7}) | \#[xX]([0-9a-fA-F]{1,6}));
-        | (.)
-    )
-"""
-_ENTITY = r"&(?:amp;)*(?:(lt|gt|quot|apos|amp) | \#([0-9]{1,7}) | \#[xX]([0-9a-fA-F]{1,6}));"
-# Keyed by which of "\\" and "&" the text holds. A pattern that starts with one literal
-# character is found fastest (re looks for that character only): most texts hold only one.
-_ESCAPES = {
-    (True, False): re.compile(_BACKSLASHED, re.VERBOSE | re.DOTALL),
-    (False, True): re.compile(_ENTITY, re.VERBOSE | re.DOTALL),
-    (True, True): re.compile(f"{_BACKSLASHED} | {_ENTITY}", re.VERBOSE | re.DOTALL),
-}
-_NO_GROUPS = (None,) * 9
-_ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "apos": "'", "amp": "&"}
-# JSON and repr write these as a backslash and a letter; the letter stands for both.
-_CONTROLS = str.maketrans({"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"})
 
 # What "..." leaves of an escape it cuts in two, once normalized (the backslashes are gone):
 # hex digits, "u", "x", pieces of entities, half a surrogate pair. A head may end, or a tail
@@ -131,11 +105,11 @@ class Masker:
         """Whether ``text`` shows any form of a known secret (what :meth:`mask` would mask)."""
         return self._found(text) is not None
 
-    def _found(self, text: str) -> tuple[_Normalized, list[tuple[int, int]]] | None:
+    def _found(self, text: str) -> tuple[Normalized, list[tuple[int, int]]] | None:
         index = self._index()
         if index.empty or not text:
             return None
-        normalized = _Normalized(text, index.controls)
+        normalized = Normalized(text, index.controls)
         spans = index.spans(normalized.text)
         return (normalized, spans) if spans else None
 
@@ -203,12 +177,12 @@ class _Index:
         cls, values: Iterable[str], pairs: Iterable[tuple[str, str]], whole_only: bool = False
     ) -> _Index:
         values = list(values)
-        controls = any(value != value.translate(_CONTROLS) for value in values)
+        controls = any(value != value.translate(CONTROLS) for value in values)
         found: set[str] = set()
         for value in values:
             for written in _written(value):
                 # A trailing backslash cannot be told from one that escapes what follows.
-                found.add(_Normalized(written, controls).text.rstrip("\\"))
+                found.add(Normalized(written, controls).text.rstrip("\\"))
         for name, secret in pairs:
             found |= _base64(name, secret)
         found.discard("")
@@ -393,79 +367,6 @@ def _matching_before(text: str, at: int, form: str, offset: int) -> int:
         else:
             upto = middle
     return matched
-
-
-class _Normalized:
-    """A text with its escapes undone, and where each of its characters came from.
-
-    Each escape (with the backslashes before it) becomes one character; every other
-    character stays. ``positions`` lists, for each escape, its index in ``text`` and its
-    start and end in the original.
-    """
-
-    __slots__ = ("positions", "text")  # one per text masked: kept light
-
-    def __init__(self, original: str, controls: bool) -> None:
-        self.positions: tuple[list[int], list[int], list[int]] | None = None
-        escapes = _ESCAPES.get(("\\" in original, "&" in original))
-        if escapes is None:
-            self.text = original.translate(_CONTROLS) if controls else original
-            return
-        parts: list[str] = []
-        here: list[int] = []
-        starts: list[int] = []
-        ends: list[int] = []
-        done = 0
-        length = 0
-        for escape in escapes.finditer(original):
-            start, end = escape.span()
-            parts += [original[done:start], _unescaped(escape)]
-            length += start - done
-            here.append(length)
-            starts.append(start)
-            ends.append(end)
-            length += 1
-            done = end
-        parts.append(original[done:])
-        text = "".join(parts)
-        self.text = text.translate(_CONTROLS) if controls else text
-        self.positions = (here, starts, ends)
-
-    def original(self, span: tuple[int, int]) -> tuple[int, int]:
-        """Where the characters ``span`` of :attr:`text` came from in the original."""
-        start, end = span
-        if self.positions is None:
-            return span
-        here, starts, ends = self.positions
-        escape = bisect.bisect_right(here, start) - 1
-        if escape >= 0 and here[escape] == start:
-            start = starts[escape]
-        elif escape >= 0:
-            start = ends[escape] + start - here[escape] - 1
-        escape = bisect.bisect_right(here, end - 1) - 1
-        if escape >= 0:
-            end = ends[escape] + end - 1 - here[escape]
-        return start, end
-
-
-def _unescaped(escape: re.Match[str]) -> str:
-    groups: tuple[Any, ...] = escape.groups()
-    # The groups of the backslashed pattern, then those of an entity on its own.
-    if len(groups) == len(_NO_GROUPS):
-        groups += (None,) * 3
-    elif len(groups) == 3:
-        groups = _NO_GROUPS + groups
-    high, low, short, long, byte, named, decimal, hexadecimal, other, *entity = groups
-    if other is not None:
-        return str(other)
-    named, decimal, hexadecimal = named or entity[0], decimal or entity[1], hexadecimal or entity[2]
-    if named:
-        return _ENTITIES[named]
-    if high:
-        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
-    code = int(decimal) if decimal else int(short or long or byte or hexadecimal, 16)
-    # An escape no text could hold still stands for one (unknown) character.
-    return chr(code) if code <= 0x10FFFF else "\ufffd"
 
 
 def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
