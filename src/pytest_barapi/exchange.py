@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from typing import Any
 
 import requests
 from urllib3.exceptions import HTTPError
