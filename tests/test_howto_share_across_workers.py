@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from pytest_barapi.token import BarapiToken
 from tests import reference_server
 from tests.conftest import go_offline
 from tests.reference_server import ReferenceServer
+from tests.secret_forms import forms
 
 # Each test notes which worker ran it, so we know every worker needed the token.
 TESTS_ON_EVERY_WORKER = """
@@ -475,3 +477,58 @@ LOST = Failure(
     "cannot share the token between pytest-xdist workers: the connection to the controller "
     "is closed"
 )
+
+
+# Each worker holds the token until its controller is gone (or for 30 s at most).
+HOLDS_THE_TOKEN = """
+    import os
+    import time
+    from pathlib import Path
+
+    import pytest
+
+    @pytest.mark.parametrize("n", range(2))
+    def test_holds_the_token(barapi_token, n):
+        controller = os.getppid()
+        (Path(__file__).parent / "workers" / os.environ["PYTEST_XDIST_WORKER"]).touch()
+        give_up = time.monotonic() + 30
+        while os.getppid() == controller and time.monotonic() < give_up:
+            time.sleep(0.05)
+    """
+
+
+def test_a_run_ended_by_sigterm_leaves_no_token_on_disk(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """The outcomes live in the controller's memory: whatever ends the run, no file holds a
+    token (the project and its basetemp are searched for every form of each one issued)."""
+    pytester.makepyfile(HOLDS_THE_TOKEN)
+    workers = pytester.mkdir("workers")
+    run = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-n", "2", f"--basetemp={pytester.path / 'basetemp'}"],
+        cwd=pytester.path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        give_up = time.monotonic() + 60
+        while len(list(workers.iterdir())) < 2:  # both workers hold the token
+            assert run.poll() is None, "the run ended before both workers had the token"
+            assert time.monotonic() < give_up, "the workers did not get the token in 60 s"
+            time.sleep(0.05)
+        run.terminate()
+        run.wait(30)
+    finally:
+        run.kill()
+        run.wait(10)
+
+    issued = barapi_server.issued_secrets()
+    assert barapi_server.token_request_count == 1
+    assert issued
+    holding = [
+        path.relative_to(pytester.path).as_posix()
+        for path in pytester.path.rglob("*")
+        if path.is_file()
+        and any(form.encode() in path.read_bytes() for token in issued for form in forms(token))
+    ]
+    assert holding == []

@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_barapi.masking import Masker, basic_credentials
+from pytest_barapi.masking import FRAGMENT, Masker, basic_credentials
 from pytest_barapi.secrets import MASK, KnownSecrets
 
 # Obviously fake, with every character some escaping changes: quotes, backslash, space,
@@ -204,6 +204,33 @@ def test_wherever_pytest_cuts_no_8_characters_of_a_secret_show(masker: Masker) -
         head, tail = (maxsize - 3) // 2, maxsize - 3 - (maxsize - 3) // 2
         text = masker.mask(shown[:head] + "..." + shown[len(shown) - tail :])
         assert not re.search(escaped_or_not + "{8}", text.replace("password", ""))
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "fake-pZ..Wq7-rest-tail",
+        "fake.pass..word...Zq7",
+        "fake-pw-.....-tail.Zq7",
+        "...fake-pw-Zq7...",
+    ],
+)
+def test_a_secret_with_dots_of_its_own_is_masked_wherever_pytest_cuts_it(secret: str) -> None:
+    """A head may end, or a tail start, inside the run of dots the cut leaves."""
+    known = KnownSecrets()  # this secret alone: no other one's characters to pass for its own
+    known.add(secret)
+    masker = Masker(known)
+    shown = f"step 42 ........ ok {secret!r} step 43 ........ ok"
+    at = shown.index(secret)
+    for head in range(len(shown) + 1):
+        for tail in range(head, len(shown) + 1):
+            text = masker.mask(shown[:head] + "..." + shown[tail:])
+            # What the cut left of the secret: its first characters, its last ones.
+            first = secret[: max(0, min(head - at, len(secret)))]
+            last = secret[max(0, tail - at) :]
+            for part in (first[-FRAGMENT:], last[:FRAGMENT]):
+                if len(part) == FRAGMENT:
+                    assert part not in text, (head, tail)
 
 
 def test_a_short_secret_is_masked_only_whole_and_everywhere(known: KnownSecrets) -> None:

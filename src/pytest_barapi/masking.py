@@ -59,6 +59,9 @@ _CUT_START = re.compile("[uUx&#\ud800-\udfff]")
 _CUT_AFTER = re.compile(f"[{_CUT}]+")
 _CUT_HEX = re.compile("[uUx]?[0-9a-fA-F]{1,8}")
 _CUT_END = re.compile("[;\ud800-\udfff]")
+_CUT_CHARACTERS = frozenset(
+    "0123456789abcdefABCDEFuUx&#;mpqotlgs" + "".join(map(chr, range(0xD800, 0xE000)))
+)
 _DOTS = re.compile(r"\.\.\.+")  # starts with a literal: re skips to it fast
 
 
@@ -167,6 +170,12 @@ class _Index:
     tail_starts: frozenset[str]
     # The most dots in a row in a form: how far from its "..." a cut head may end.
     dots: int
+    # The character a head may show right before a run of dots (its last one but the dots it
+    # ends with), and a tail right after one, or what a cut escape may leave there: a run of
+    # dots between other characters, as in a long log of "step 42 ........ ok", is passed over
+    # without a closer look.
+    head_last: frozenset[str]
+    tail_first: frozenset[str]
 
     @property
     def empty(self) -> bool:
@@ -201,6 +210,8 @@ class _Index:
         cut = [form for form in forms if len(form) > FRAGMENT]
         heads = {form[:length] for form in cut for length in range(FRAGMENT, MIN_PIECE)}
         tails = {form[-length:] for form in cut for length in range(FRAGMENT, MIN_PIECE)}
+        head_ends = frozenset(text[-FRAGMENT:] for text in heads | pieces.keys())
+        tail_starts = frozenset(text[:FRAGMENT] for text in tails | pieces.keys())
         return cls(
             controls=controls,
             whole=whole,
@@ -209,9 +220,11 @@ class _Index:
             pieces=pieces,
             heads=frozenset(heads),
             tails=frozenset(tails),
-            head_ends=frozenset(text[-FRAGMENT:] for text in heads | pieces.keys()),
-            tail_starts=frozenset(text[:FRAGMENT] for text in tails | pieces.keys()),
+            head_ends=head_ends,
+            tail_starts=tail_starts,
             dots=max((len(run) for form in forms for run in re.findall(r"\.+", form)), default=0),
+            head_last=frozenset(text.rstrip(".")[-1:] for text in head_ends) | _CUT_CHARACTERS,
+            tail_first=frozenset(text.lstrip(".")[:1] for text in tail_starts) | _CUT_CHARACTERS,
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -220,8 +233,16 @@ class _Index:
         if self.pieces:
             spans += self._pieces(text)
         if self.heads and ELLIPSIS in text:
-            for dots in _DOTS.finditer(text):
-                spans += self._fragments(text, *dots.span())
+            runs = [dots.span() for dots in _DOTS.finditer(text)]
+            if self.dots < FRAGMENT:  # else a head may be all dots: every run is looked at
+                runs = [
+                    (first, last)
+                    for first, last in runs
+                    if text[first - 1 : first] in self.head_last
+                    or text[last : last + 1] in self.tail_first
+                ]
+            for first, last in runs:
+                spans += self._fragments(text, first, last)
         return spans
 
     def _pieces(self, text: str) -> list[tuple[int, int]]:
