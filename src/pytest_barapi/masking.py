@@ -25,6 +25,7 @@ wherever it shows, inside a word too. A backslash that ends a secret stays visib
 from __future__ import annotations
 
 import base64
+import math
 import re
 import threading
 from collections.abc import Iterable
@@ -110,7 +111,9 @@ class Masker:
 
     def _found(self, text: str) -> tuple[Normalized, list[tuple[int, int]]] | None:
         index = self._index()
-        if index.empty or not text:
+        # Undoing escapes only shortens a text: one shorter than anything found holds none
+        # (the terminal writes one "." per test passed).
+        if len(text) < index.shortest:
             return None
         normalized = Normalized(text, index.controls)
         spans = index.spans(normalized.text)
@@ -170,16 +173,14 @@ class _Index:
     tail_starts: frozenset[str]
     # The most dots in a row in a form: how far from its "..." a cut head may end.
     dots: int
+    # The length of the shortest text anything could be found in (inf: nothing is known).
+    shortest: float
     # The character a head may show right before a run of dots (its last one but the dots it
     # ends with), and a tail right after one, or what a cut escape may leave there: a run of
     # dots between other characters, as in a long log of "step 42 ........ ok", is passed over
     # without a closer look.
     head_last: frozenset[str]
     tail_first: frozenset[str]
-
-    @property
-    def empty(self) -> bool:
-        return self.whole is None and not self.pieces and not self.heads
 
     @classmethod
     def build(
@@ -222,6 +223,7 @@ class _Index:
             tails=frozenset(tails),
             head_ends=head_ends,
             tail_starts=tail_starts,
+            shortest=_shortest(short, heads, pieces),
             dots=max((len(run) for form in forms for run in re.findall(r"\.+", form)), default=0),
             head_last=frozenset(text.rstrip(".")[-1:] for text in head_ends) | _CUT_CHARACTERS,
             tail_first=frozenset(text.lstrip(".")[:1] for text in tail_starts) | _CUT_CHARACTERS,
@@ -347,6 +349,13 @@ def _cut_ends(text: str, last: int) -> list[int]:
     hexes = _CUT_HEX.match(text, last, left.end())
     ends = list(range(last + 1, hexes.end() + 1)) if hexes else []
     return ends + [end.end() for end in _CUT_END.finditer(text, last, left.end())]
+
+
+def _shortest(whole: list[str], heads: set[str], pieces: dict[str, tuple[int, int]]) -> float:
+    """The length of the shortest text in which anything could be found."""
+    lengths = [len(form) for form in whole[-1:]]  # longest first
+    lengths += [FRAGMENT] if heads else [MIN_PIECE] if pieces else []
+    return min(lengths, default=math.inf)
 
 
 def _matching_from(text: str, at: int, form: str, offset: int) -> int:

@@ -78,9 +78,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # tryfirst: the marker must be there before `-m "not barapi"` deselects.
+    marker = pytest.mark.barapi  # made once: by name, each item would look it up again
     for item in items:
         if FIXTURES.intersection(getattr(item, "fixturenames", ())):
-            item.add_marker("barapi")
+            item.add_marker(marker)
 
 
 @pytest.hookimpl(optionalhook=True)

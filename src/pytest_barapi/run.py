@@ -90,11 +90,14 @@ class BarapiRun:
     def broker(self) -> TokenBroker:
         """The run's broker, built when a test first needs a token (see the module docstring)."""
         if self._broker is None:
-            from pytest_barapi import sharing
             from pytest_barapi.broker import TokenBroker
 
             self.mask_secrets()
-            shared = sharing.for_worker(self.config, self.settings)
+            shared = None
+            if hasattr(self.config, "workerinput"):  # an xdist worker: nothing to load else
+                from pytest_barapi import sharing
+
+                shared = sharing.for_worker(self.config, self.settings)
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,

@@ -47,13 +47,12 @@ class SecretMasking:
         logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
         self.mask_log_output(logging_plugin)
 
-    # tryfirst wrappers are the outermost: the masking comes after every other plugin has
-    # finished the report, and before any reporter (terminal, junitxml, xdist) reads it.
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(self) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
+    # tryfirst: the masking comes after every plugin has made the report, and before any
+    # reporter (terminal, junitxml, xdist's worker) reads it. A plain hook, not a wrapper of
+    # pytest_runtest_makereport: it runs three times per test, and a wrapper costs more.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self.scrub_report(report)
-        return report
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_make_collect_report(
