@@ -16,10 +16,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from measure import Spread, Timing, clean_env, timed_pytest
+from startup import Instructions, count_instructions
 
 HERE = Path(__file__).parent
 
@@ -88,8 +91,19 @@ def write_projects(workdir: Path) -> tuple[Path, Path]:
     return plugin, own
 
 
-def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
+def instructions(workdir: Path, tests: int) -> Instructions | str:
+    """Instructions of one run each way (valgrind): a figure the machine's load does not move."""
     plugin, own = write_projects(workdir)
+    with _echo_server() as port:
+        env = {**_env(port, tests), "PYTHONHASHSEED": "0"}
+        timed_pytest(WITH_PLUGIN, plugin, env)  # bytecode caches written outside valgrind
+        timed_pytest(WITHOUT_PLUGIN, own, env)
+        return count_instructions((WITH_PLUGIN, plugin), (WITHOUT_PLUGIN, own), env)
+
+
+@contextmanager
+def _echo_server() -> Iterator[str]:
+    """The token endpoint both sides post to, in a process of its own; yields its port."""
     server = subprocess.Popen(
         [sys.executable, str(HERE / "echo_server.py")],
         stdin=subprocess.PIPE,
@@ -98,15 +112,28 @@ def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
     )
     try:
         assert server.stdout is not None
-        port = server.stdout.readline().split()[1]
-        env = clean_env(
-            BARAPI_URL=f"http://127.0.0.1:{port}",
-            BARAPI_USER="alice@example.test",
-            BARAPI_PASSWORD="fake-bench-password",
-            BARAPI_CLIENT_ID="fake-bench-client",
-            BARAPI_CLIENT_SECRET="fake-bench-secret",
-            BENCH_TESTS=str(tests),
-        )
+        yield server.stdout.readline().split()[1]
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
+
+
+def _env(port: str, tests: int) -> dict[str, str]:
+    return clean_env(
+        BARAPI_URL=f"http://127.0.0.1:{port}",
+        BARAPI_USER="alice@example.test",
+        BARAPI_PASSWORD="fake-bench-password",
+        BARAPI_CLIENT_ID="fake-bench-client",
+        BARAPI_CLIENT_SECRET="fake-bench-secret",
+        BENCH_TESTS=str(tests),
+    )
+
+
+def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
+    plugin, own = write_projects(workdir)
+    with _echo_server() as port:
+        env = _env(port, tests)
 
         def with_plugin() -> Timing:
             return timed_pytest(WITH_PLUGIN, plugin, env)
@@ -123,10 +150,6 @@ def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
             else:
                 b = without_plugin()
                 measured.append((with_plugin(), b))
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(timeout=10)
     return PerTestResult(
         ratio=Spread.of([a.wall / b.wall for a, b in measured]),
         with_plugin=Spread.of([a.wall for a, _ in measured]),

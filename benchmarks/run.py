@@ -102,6 +102,11 @@ def main(argv: list[str] | None = None) -> int:
             (large_output.ORDINARY_PASSWORD, large_output.LONG_PASSWORD),
         )
         tested = per_test.run(workdir, plan.per_test_pairs, plan.per_test_tests)
+        counted_per_test = (
+            per_test.instructions(workdir, plan.per_test_tests)
+            if plan.count_instructions
+            else skipped
+        )
         requested = per_request.run(workdir, plan.request_rounds, plan.requests_per_round)
         columns = exchanges.columns(plan.workers, plan.replay_workers)
         exchanged = exchanges.run(workdir, plan.sizes, columns)
@@ -199,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         t.cpu_ratio.ratio_spread(),
         f"{ms(t.cpu_with_plugin.median)} / {ms(t.cpu_without_plugin.median)}",
     )
+    instructions_row("per test, instructions of one run each way", counted_per_test)
     r = requested
     row(
         f"per request: `barapi_session` / `requests.Session` with the same header, "

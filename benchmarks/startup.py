@@ -28,6 +28,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,24 +140,35 @@ def run(
 
 def instructions(workdir: Path, container: bool = False) -> Instructions | str:
     """Instructions of one run with and one without the plugin, or why they were not counted."""
-    valgrind = shutil.which("valgrind")
-    if valgrind is None:
-        return "n/a (no valgrind)"
     root = project(workdir)
     if container:
         env = {**container_env(workdir), "PYTHONHASHSEED": "0"}
     else:
         env = clean_env(PYTHONHASHSEED="0")
         timed_pytest(WITH_PLUGIN, root, env)  # bytecode caches written outside valgrind
+    return count_instructions((WITH_PLUGIN, root), (WITHOUT_PLUGIN, root), env)
+
+
+def count_instructions(
+    with_plugin: tuple[Sequence[str], Path],
+    without_plugin: tuple[Sequence[str], Path],
+    env: dict[str, str],
+) -> Instructions | str:
+    """Instructions of one ``pytest`` run each way (its arguments, its directory), counted at
+    once under valgrind; or why they were not counted."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return "n/a (no valgrind)"
     command = [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
     setarch = shutil.which("setarch")
     if setarch is not None:  # the same address layout every time: the counts repeat exactly
         command = [setarch, "-R", *command]
 
-    def count(args: tuple[str, ...]) -> int | None:
+    def count(run: tuple[Sequence[str], Path]) -> int | None:
+        args, cwd = run
         done = subprocess.run(
             [*command, sys.executable, "-m", "pytest", *args],
-            cwd=root,
+            cwd=cwd,
             env=env,
             capture_output=True,
             text=True,
@@ -166,7 +178,7 @@ def instructions(workdir: Path, container: bool = False) -> Instructions | str:
         return int(found.group(1).replace(",", "")) if found and done.returncode == 0 else None
 
     with ThreadPoolExecutor(2) as pool:
-        with_plugin, without_plugin = pool.map(count, (WITH_PLUGIN, WITHOUT_PLUGIN))
-    if with_plugin is None or without_plugin is None:
+        counted_with, counted_without = pool.map(count, (with_plugin, without_plugin))
+    if counted_with is None or counted_without is None:
         return "n/a (valgrind failed)"
-    return Instructions(with_plugin, without_plugin)
+    return Instructions(counted_with, counted_without)
