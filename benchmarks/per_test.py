@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from measure import Spread, Timing, clean_env, timed_pytest
-from startup import Instructions, count_instructions
+from startup import CREDENTIALS, Instructions, count_instructions
 
 HERE = Path(__file__).parent
 
@@ -121,12 +121,7 @@ def _echo_server() -> Iterator[str]:
 
 def _env(port: str, tests: int) -> dict[str, str]:
     return clean_env(
-        BARAPI_URL=f"http://127.0.0.1:{port}",
-        BARAPI_USER="alice@example.test",
-        BARAPI_PASSWORD="fake-bench-password",
-        BARAPI_CLIENT_ID="fake-bench-client",
-        BARAPI_CLIENT_SECRET="fake-bench-secret",
-        BENCH_TESTS=str(tests),
+        **{**CREDENTIALS, "BARAPI_URL": f"http://127.0.0.1:{port}"}, BENCH_TESTS=str(tests)
     )
 
 

@@ -104,17 +104,3 @@ def test_without_credentials_a_once_run_replays_as_before(
     # Replayed: no token request, and test_me's call came from its cassette.
     assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
     assert cassettes(user_suite.path) == before
-
-
-def test_a_live_token_for_new_recordings_still_checks_the_cassette_first(
-    user_suite: pytest.Pytester, barapi_server: ReferenceServer
-) -> None:
-    """A token cassette recorded for another URL is an error, not silently bypassed."""
-    user_suite.runpytest("--record-mode=once", "-k", "test_token").assert_outcomes(passed=1)
-    other_url = barapi_server.url.replace("localhost", "127.0.0.1")
-
-    result = user_suite.runpytest("--record-mode=once", f"--barapi-url={other_url}")
-
-    result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines([f"barapi: the cassette {CASSETTE} was recorded for POST *"])
-    assert barapi_server.token_request_count == 1

@@ -228,6 +228,8 @@ def test_a_corrupt_cassette_names_the_file_and_says_re_record(
 def test_a_cassette_recorded_for_another_url_says_so(
     user_suite: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
+    """With credentials set and --record-mode=once, the run would get a live token for new
+    recordings: the recorded cassette is still checked first, not silently bypassed."""
     user_suite.runpytest("--record-mode=once", "-k", "test_token").assert_outcomes(passed=1)
     other_url = barapi_server.url.replace("localhost", "127.0.0.1")
 
