@@ -60,6 +60,7 @@ _CUT_START = re.compile("[uUx&#\ud800-\udfff]")
 _CUT_AFTER = re.compile(f"[{_CUT}]+")
 _CUT_HEX = re.compile("[uUx]?[0-9a-fA-F]{1,8}")
 _CUT_END = re.compile("[;\ud800-\udfff]")
+# The characters of _CUT, as a set (a character class cannot be asked what it holds).
 _CUT_CHARACTERS = frozenset(
     "0123456789abcdefABCDEFuUx&#;mpqotlgs" + "".join(map(chr, range(0xD800, 0xE000)))
 )
