@@ -101,7 +101,8 @@ def left_behind(root: Path, before: set[Path]) -> list[str]:
 WORKERS = {
     "-n 2 -p no:tmpdir": (["-n", "2", "-p", "no:tmpdir"], 2),
     "-n 4": (["-n", "4"], 4),
-    "popen via a proxy": ([*PROXY, "--tx", "2*popen//via=proxy"], 2),
+    "2 remote workers (popen via a proxy)": ([*PROXY, "--tx", "2*popen//via=proxy"], 2),
+    "4 remote workers (popen via a proxy)": ([*PROXY, "--tx", "4*popen//via=proxy"], 4),
 }
 
 
