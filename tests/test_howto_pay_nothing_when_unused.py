@@ -20,6 +20,7 @@ LATER = {
     "pytest_barapi.answer",
     "pytest_barapi.broker",
     "pytest_barapi.cassette",
+    "pytest_barapi.cassette_file",
     "pytest_barapi.exchange",
     "pytest_barapi.masking",
     "pytest_barapi.outcome",
@@ -103,7 +104,8 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     )
     assert {"requests", "urllib3"} <= heavy(modules)
     # No cassette configured, no xdist worker: those modules stay unloaded.
-    assert LATER - {"pytest_barapi.cassette", "pytest_barapi.sharing"} <= modules
+    cassettes = {"pytest_barapi.cassette", "pytest_barapi.cassette_file"}
+    assert LATER - cassettes - {"pytest_barapi.sharing"} <= modules
     assert "pytest_barapi.sharing" not in modules
 
 
