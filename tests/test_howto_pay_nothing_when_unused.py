@@ -20,9 +20,11 @@ LATER = {
     "pytest_barapi.answer",
     "pytest_barapi.broker",
     "pytest_barapi.cassette",
+    "pytest_barapi.cassette_file",
     "pytest_barapi.exchange",
     "pytest_barapi.masking",
     "pytest_barapi.outcome",
+    "pytest_barapi.outcome_board",
     "pytest_barapi.scrubbing",
     "pytest_barapi.session",
     "pytest_barapi.sharing",
@@ -103,8 +105,10 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     )
     assert {"requests", "urllib3"} <= heavy(modules)
     # No cassette configured, no xdist worker: those modules stay unloaded.
-    assert LATER - {"pytest_barapi.cassette", "pytest_barapi.sharing"} <= modules
-    assert "pytest_barapi.sharing" not in modules
+    cassettes = {"pytest_barapi.cassette", "pytest_barapi.cassette_file"}
+    xdist = {"pytest_barapi.sharing", "pytest_barapi.outcome_board"}
+    assert LATER - cassettes - xdist <= modules
+    assert not xdist & modules
 
 
 def test_only_the_package_itself_goes_through_pytests_assertion_rewriter(

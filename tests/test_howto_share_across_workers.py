@@ -22,8 +22,9 @@ from pytest_httpserver import HTTPServer
 
 from pytest_barapi.identity import Identity
 from pytest_barapi.outcome import Failure, Outcome
+from pytest_barapi.outcome_board import CLOSED, OutcomeBoard
 from pytest_barapi.secrets import Secret
-from pytest_barapi.sharing import CLOSED, OutcomeBoard, SharedOutcomes
+from pytest_barapi.sharing import SharedOutcomes
 from pytest_barapi.token import BarapiToken
 from tests import reference_server
 from tests.conftest import go_offline
@@ -259,6 +260,7 @@ def test_workers_stay_lazy(pytester: pytest.Pytester, barapi_server: ReferenceSe
         def test_plain():
             # On a worker, where no test has needed a token: nothing was asked of the board.
             assert "pytest_barapi.sharing" not in sys.modules
+            assert "pytest_barapi.outcome_board" not in sys.modules
         """
     )
     result = pytester.runpytest_subprocess("-n", "2", "-m", "not barapi")

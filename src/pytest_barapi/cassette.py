@@ -5,9 +5,9 @@ the token exchange, and follows pytest-recording's ``--record-mode`` and ``--dis
 so that one flag controls every cassette of a run. It offers what the broker orchestrates:
 :func:`load` and :func:`replay` an identity's cassette, or :func:`recording` what happens inside
 a block, keeping the file only if the block got a token; and :func:`apart_from_open_cassettes`,
-which keeps the token endpoint's traffic out of the cassette of the test that is running. vcrpy
-is imported here only (and by :mod:`pytest_barapi.api_cassettes`), and only once a cassette is
-used.
+which keeps the token endpoint's traffic out of the cassette of the test that is running. How
+vcrpy reads and writes the file is :mod:`pytest_barapi.cassette_file`'s. vcrpy is imported by
+these two only (and by :mod:`pytest_barapi.api_cassettes`), and only once a cassette is used.
 
 A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_scrub` says how): a file
 that still holds a real value after scrubbing is deleted, and the exchange fails.
@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -28,6 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pytest_barapi.cassette_file import (
+    Persister,
+    Recorded,
+    serializer_for,
+    shown,
+    vcr_for,
+    vcrpy_silenced,
+)
 from pytest_barapi.cassette_scrub import REQUEST_PLACEHOLDERS, CassetteScan, bare_request
 from pytest_barapi.identity import Identity
 from pytest_barapi.masking import Masker
@@ -42,8 +47,6 @@ RECORD = "pytest --record-mode=once"
 RERECORD = "pytest --record-mode=rewrite"
 # pytest-recording's modes that record what is missing and replay the rest.
 RECORDS_WHAT_IS_MISSING = ("once", "new_episodes")
-
-Recorded = tuple[list[Any], list[Any]]
 
 
 def cassette_path(settings: Settings, identity: Identity) -> Path | None:
@@ -91,7 +94,7 @@ def not_recorded(settings: Settings, path: Path) -> Failure | None:
     if settings.record_mode != "none":
         return None
     return Failure(
-        f"no cassette at {_shown(path)} to replay (--record-mode=none); record it once "
+        f"no cassette at {shown(path)} to replay (--record-mode=none); record it once "
         f"with credentials set: {RECORD}"
     )
 
@@ -99,7 +102,7 @@ def not_recorded(settings: Settings, path: Path) -> Failure | None:
 def not_recorded_here(settings: Settings, path: Path) -> Failure:
     """Why a run with workers on other machines does not record: the file would stay there."""
     return Failure(
-        f"not recording the cassette {_shown(path)} (--record-mode={settings.record_mode}): "
+        f"not recording the cassette {shown(path)} (--record-mode={settings.record_mode}): "
         "this run has pytest-xdist workers that may run on another machine or in another "
         "directory (--tx ssh=, socket=, via= or chdir=), where the cassette would stay. "
         "Record it without them (-n 2, or no xdist), then replay anywhere; no request sent"
@@ -109,7 +112,7 @@ def not_recorded_here(settings: Settings, path: Path) -> Failure:
 def credentials_missing(settings: Settings, path: Path, missing: str) -> Failure:
     """Why recording cannot start: ``missing`` says which settings to set."""
     return Failure(
-        f"recording the cassette {_shown(path)} (--record-mode={settings.record_mode}) needs "
+        f"recording the cassette {shown(path)} (--record-mode={settings.record_mode}) needs "
         f"credentials; no request sent: set {missing}"
     )
 
@@ -163,8 +166,8 @@ def recording(
     token the recorded answer carries is added to ``known``.
     """
     scan = CassetteScan(identity, known)
-    persister = _Persister(scan=scan)
-    vcr = _vcr(
+    persister = Persister(scan=scan)
+    vcr = vcr_for(
         path,
         record_mode="all",
         match_on=MATCH_ON,
@@ -178,13 +181,17 @@ def recording(
     vcr.register_persister(persister)
     kept = Recording(path)
     try:
-        with _vcrpy_silenced(), vcr.use_cassette(str(path)):
+        with vcrpy_silenced(), vcr.use_cassette(str(path)):
             yield kept
             if not kept._kept:
                 raise _Discarded  # leave vcrpy's block by an exception, so it saves nothing
     except _Discarded:
         pass
     kept._problem = persister.problem
+
+
+class _Discarded(Exception):
+    """The block got no token: leave vcrpy's ``with`` by an exception, so it saves nothing."""
 
 
 def replay(
@@ -195,8 +202,8 @@ def replay(
     refused by vcrpy ("already played back"), hiding what the recording holds."""
     from pytest_barapi.exchange import post_grant
 
-    vcr = _vcr(path, record_mode="none", match_on=MATCH_ON)
-    vcr.register_persister(_Persister(recorded=recorded))
+    vcr = vcr_for(path, record_mode="none", match_on=MATCH_ON)
+    vcr.register_persister(Persister(recorded=recorded))
     # The replay sends what the recording holds: placeholders, never a credential. The token
     # is built as the answer arrives, so its lifetime counts from now: however old the
     # cassette, the replayed token is not born expired (and so not renewed).
@@ -206,7 +213,7 @@ def replay(
         client_id=REQUEST_PLACEHOLDERS["client_id"],
         client_secret=Secret(REQUEST_PLACEHOLDERS["client_secret"]),
     )
-    with _vcrpy_silenced(), vcr.use_cassette(str(path)):
+    with vcrpy_silenced(), vcr.use_cassette(str(path)):
         outcome = post_grant(
             settings.token_url,
             placeholders.password_grant(),
@@ -225,7 +232,7 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     from vcr.request import Request
     from vcr.serialize import deserialize
 
-    unreadable = f"cannot replay the cassette {_shown(path)}"
+    unreadable = f"cannot replay the cassette {shown(path)}"
     fix = f"; re-record it with credentials set: {RERECORD}"
     try:
         text = path.read_text(encoding="utf-8")
@@ -236,7 +243,7 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     if not text.strip():
         return Failure(f"{unreadable}: the file is empty{fix}")
     try:
-        requests, responses, *_metadata = deserialize(text, _serializer(path))
+        requests, responses, *_metadata = deserialize(text, serializer_for(path))
     except Exception as error:
         # The message of a YAML error quotes the file; the line number is enough.
         mark = getattr(error, "problem_mark", None)
@@ -258,7 +265,7 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     if played is None:
         recorded = requests[0]
         return Failure(
-            f"the cassette {_shown(path)} was recorded for {recorded.method} "
+            f"the cassette {shown(path)} was recorded for {recorded.method} "
             f"{_without_userinfo(recorded.uri)}, not POST {settings.token_url} "
             f"({OPTIONS['url'].where()}, from {settings.sources['url']}); re-record it for "
             f"this URL ({RERECORD}), or set the URL it was recorded for"
@@ -270,106 +277,9 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     return list(requests), list(responses)
 
 
-@contextmanager
-def _vcrpy_silenced() -> Iterator[None]:
-    """vcrpy logs each response it records at INFO as it arrived, before our scrub: the tokens."""
-    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "vcr"]
-    loggers = [logging.getLogger(name) for name in names]
-    disabled = [logger.disabled for logger in loggers]
-    for logger in loggers:
-        logger.disabled = True
-    try:
-        yield
-    finally:
-        for logger, was in zip(loggers, disabled, strict=True):
-            logger.disabled = was
-
-
-def _vcr(path: Path, **options: Any) -> Any:
-    import vcr
-
-    return vcr.VCR(serializer="json" if path.suffix == ".json" else "yaml", **options)
-
-
-def _serializer(path: Path) -> Any:
-    from vcr.serializers import jsonserializer, yamlserializer
-
-    return jsonserializer if path.suffix == ".json" else yamlserializer
-
-
-@dataclass
-class _Persister:
-    """vcrpy's persister for one exchange: loads what was checked, writes atomically, scanned.
-
-    A recording starts empty (``recorded`` None): re-recording replaces, it never appends. The
-    file is written next to its final place and moved there with ``os.replace``, so a reader,
-    or another xdist worker recording at the same time, only ever sees a whole cassette.
-
-    Saving never raises: vcrpy saves on leaving the cassette, and an exception there would
-    skip its unpatching and leave every later request of the run going through this cassette.
-    What went wrong is kept in ``problem`` instead.
-    """
-
-    recorded: Recorded | None = None
-    scan: CassetteScan | None = None
-    problem: str | None = None
-
-    def load_cassette(self, cassette_path: str, serializer: Any) -> Recorded:
-        from vcr.persisters.filesystem import CassetteNotFoundError
-
-        if self.recorded is None:
-            raise CassetteNotFoundError()
-        return self.recorded
-
-    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
-        from vcr.serialize import serialize
-
-        path = Path(cassette_path)
-        temporary = None
-        try:
-            if self.scan is None:
-                raise RuntimeError("a replay never saves")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temporary = tempfile.mkstemp(
-                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-            )
-            with os.fdopen(fd, "w", encoding="utf-8") as file:
-                file.write(serialize(cassette_dict, serializer))
-            written = Path(temporary).read_text(encoding="utf-8")
-            finding = self.scan.leak(written, serializer.deserialize(written))
-            if finding is not None:
-                self.problem = (
-                    f"refusing to keep the cassette {_shown(path)}: after scrubbing it still "
-                    f"held {finding}; it was deleted. Check what the token endpoint sends back, "
-                    "or report this as a pytest-barapi bug."
-                )
-                return
-            os.chmod(temporary, 0o644)  # a cassette is meant to be committed and shared
-            os.replace(temporary, path)
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
-            self.problem = f"could not write the cassette {_shown(path)}: {reason}"
-        except Exception as error:
-            self.problem = f"could not write the cassette {_shown(path)} ({type(error).__name__})"
-        finally:
-            if temporary is not None:
-                Path(temporary).unlink(missing_ok=True)
-
-
-class _Discarded(Exception):
-    """The block got no token: leave vcrpy's ``with`` by an exception, so it saves nothing."""
-
-
 def _status(response: Any) -> Any:
     status = response.get("status") if isinstance(response, dict) else None
     return status.get("code") if isinstance(status, dict) else None
-
-
-def _shown(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def _without_userinfo(url: str) -> str:

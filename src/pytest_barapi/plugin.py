@@ -55,14 +55,14 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist controller: each worker, local or remote, gets a line to the run's
-    in-memory board of outcomes (see :mod:`pytest_barapi.sharing`)."""
-    from pytest_barapi import sharing
+    in-memory board of outcomes (see :mod:`pytest_barapi.outcome_board`)."""
+    from pytest_barapi import outcome_board
 
     run = node.config.stash[run_key]
     # The tokens the workers share pass through here: mask them in what the controller prints.
     run.mask_secrets()
     # The person at this terminal answers for the workers, which have none.
-    sharing.connect(node.config, node, run.known_secrets, run.secret_sources())
+    outcome_board.connect(node.config, node, run.known_secrets, run.secret_sources())
 
 
 def pytest_report_header(config: pytest.Config) -> str:

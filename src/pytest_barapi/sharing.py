@@ -1,100 +1,50 @@
-"""Sharing each identity's outcome between the pytest-xdist workers of one run, in memory.
+"""A pytest-xdist worker's end of sharing each identity's outcome with the other workers.
 
-The xdist controller keeps an :class:`OutcomeBoard`: for each identity, the outcome decided
-last (token or failure) and which worker is deciding it now. Each worker, local or remote
-(``--tx ssh=…``, ``socket=…``, ``popen//via=…``), talks to it over an execnet channel that the
-controller hands over in ``workerinput``, next to xdist's own. Nothing is written to disk on
-any machine, and a worker killed mid-exchange leaves nothing behind.
-
-Per identity, a worker asks "decide", saying which generation of the outcome it holds. The
-board answers with a newer outcome if it has one; else the first asker is told the turn is
-its own and the others wait in line. The one whose turn it is does the work (exchange or
-renewal) and reports the outcome, which becomes the next generation and answers everyone in
-line. So a wrong password is one request for the whole run, and a renewal is one per expiry:
-generations, not tokens, are compared, since a server may hand back the same access token
-on refresh. A worker that dies with the turn (its channel closes) hands it to the next in line.
-
-The board never learns a credential: workers name identities by an HMAC keyed with a random
-per-run key that the controller hands them with the channel, and that lives only in memory.
-Without xdist workers nothing here runs.
+The outcomes live in the controller's memory, on its :mod:`~pytest_barapi.outcome_board`,
+which says how the turn to decide is handed on. A worker asks the board over the execnet
+channel it found in ``workerinput``: it adopts the outcome another worker decided or, when the
+turn is its own, does the work and reports the outcome back. A secret no worker can find is
+asked of the person at the controller's terminal the same way. Identities are named by an HMAC
+keyed with the run's key, so no credential leaves the worker. Without xdist workers nothing
+here runs: :mod:`pytest_barapi.run` loads it only in a worker.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import itertools
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from functools import partial
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_barapi.identity import Identity
 from pytest_barapi.outcome import Failure, Outcome, from_json, to_json
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.outcome_board import WORKERINPUT
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
     from execnet import Channel
 
-    from pytest_barapi.secret_sources import SecretSources
-
-WORKERINPUT = "barapi_sharing"
 # While its turn lasts, a worker makes at most two grants (a refresh, then one password
 # grant); each can take about twice the timeout (connect and read of the last try). Past that
 # the worker is stuck, and waiting longer would only hang the run.
 GRANTS_PER_TURN = 2
 SLACK = 10.0
 
-# Annotated, not subscripted: see plugin.py's stash keys.
-_board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
-CLOSED = ("closed",)
 # How long a worker waits for the person at the controller's terminal to type a password.
-PERSON_WAIT = 300.0  # what execnet hands the board's callback when a worker's channel closes
+PERSON_WAIT = 300.0
 
 
 def lock_wait(settings: Settings) -> float:
     """How long a worker waits for another one's exchange before giving up."""
     return GRANTS_PER_TURN * 2 * settings.timeout + SLACK
-
-
-def connect(
-    config: pytest.Config,
-    node: Any,
-    known_secrets: KnownSecrets,
-    secret_sources: SecretSources | None = None,
-) -> None:
-    """Controller side, for each xdist worker about to start: open its line to the board.
-
-    Runs before xdist starts the worker's code and sends it ``workerinput``: the channel
-    travels inside it, so no second ``remote_exec`` is needed (xdist's gateways run one at a
-    time). Opening a channel sends nothing; a run whose tests need no token exchanges nothing.
-    """
-    board = config.stash.get(_board_key, None)
-    if board is None:
-        board = config.stash[_board_key] = OutcomeBoard(known_secrets, secret_sources)
-    channel = node.gateway.newchannel()
-    board.listen(channel)
-    node.workerinput[WORKERINPUT] = {
-        "channel": channel,
-        "key": board.run_key,
-        # A cassette is recorded by whichever worker decides first: only where every worker
-        # runs in the controller's directory on its machine does it land where users look.
-        # Decided for the whole run, so that a run does not record or not by chance.
-        "may_record": all(_local(spec) for spec in node.nodemanager.specs),
-    }
-
-
-def _local(spec: Any) -> bool:
-    return bool(spec.popen and not spec.via and not spec.chdir)
 
 
 def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | None:
@@ -106,145 +56,6 @@ def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | No
     return SharedOutcomes(
         shared["channel"], shared["key"], lock_wait(settings), shared["may_record"]
     )
-
-
-@dataclass
-class _Entry:
-    """The board's record of one identity."""
-
-    generation: int = 0  # 0: nothing decided yet
-    outcome: dict[str, Any] | None = None
-    # The token's age when it arrived (on the decider's clock) and when that was (on ours):
-    # workers on other machines count its lifetime from their own clock.
-    age: float = 0.0
-    arrived: float = 0.0
-    turn: tuple[Channel, int] | None = None  # the channel and request deciding it now
-    waiting: list[tuple[Channel, int, int]] = field(default_factory=list)
-
-    def answer(self, request: int) -> tuple[Any, ...]:
-        age = self.age + time.monotonic() - self.arrived
-        return ("outcome", request, self.generation, self.outcome, age)
-
-    def newer_than(self, held: int) -> bool:
-        return self.outcome is not None and self.generation > held
-
-
-Reply = tuple["Channel", tuple[Any, ...]]
-
-
-class OutcomeBoard:
-    """Controller side: each identity's outcome, and who decides it next.
-
-    Its callback runs in execnet's receiver threads, one per worker: it never blocks. It only
-    keeps the books under a short lock and sends the answers after letting go of it.
-
-    The messages, tuples of plain data (``key`` names the identity, ``request`` numbers a
-    worker's questions, ``outcome`` is :func:`~pytest_barapi.outcome.to_json`'s)::
-
-        worker -> board   ("decide", request, key, generation held, 0 for none)
-                          ("decided", request, key, outcome, age of the token in seconds)
-                          ("withdraw", request, key)   gave up waiting, or its work raised
-                          ("ask", request, secret name, user or client id)
-        board -> worker   ("outcome", request, generation, outcome, age)
-                          ("yours", request, generation decided so far)
-                          ("answer", request, the person's answer or None)
-    """
-
-    def __init__(
-        self,
-        known_secrets: KnownSecrets | None = None,
-        secret_sources: SecretSources | None = None,
-    ) -> None:
-        self.run_key = os.urandom(16).hex()
-        # The controller prints too (a worker's crash, the summary): it masks what it holds.
-        self.known_secrets = known_secrets if known_secrets is not None else KnownSecrets()
-        # The person at the controller's terminal, for a secret no worker could find.
-        self.secret_sources = secret_sources
-        self._entries: dict[str, _Entry] = {}
-        self._lock = threading.Lock()
-
-    def listen(self, channel: Channel) -> None:
-        channel.setcallback(partial(self.handle, channel), endmarker=CLOSED)
-
-    def handle(self, channel: Channel, message: Any) -> None:
-        """One message from a worker, or ``CLOSED`` when its channel closes."""
-        if message is not CLOSED and message[0] == "ask":
-            # A person takes their time: asked on a thread of its own, not execnet's.
-            threading.Thread(
-                target=self._ask_the_person, args=(channel, *message[1:]), daemon=True
-            ).start()
-            return
-        try:
-            with self._lock:
-                replies = self._replies(channel, message)
-        except Exception:
-            # Not our protocol: nothing to answer. Raising would close the worker's line, and
-            # execnet would send the exception's text (which may quote the message) along.
-            return
-        for target, reply in replies:
-            # Closed meanwhile: its own CLOSED hands any turn it got to the next in line.
-            with contextlib.suppress(OSError, ValueError):
-                target.send(reply)
-
-    def _replies(self, channel: Channel, message: Any) -> list[Reply]:
-        if message is CLOSED:
-            return self._closed(channel)
-        kind, request, key, *rest = message
-        if kind == "decide":
-            (held,) = rest
-            entry = self._entries.setdefault(key, _Entry())
-            entry.waiting.append((channel, request, int(held)))
-            return self._hand_on(entry)
-        entry = self._entries.get(key, _Entry())
-        if kind == "decided":
-            data, age = rest
-            if entry.turn != (channel, request):
-                return []  # withdrawn meanwhile: someone else has the turn now
-            entry.generation += 1
-            entry.outcome, entry.age, entry.arrived = data, float(age), time.monotonic()
-            token = data.get("token") if isinstance(data, dict) else None
-            if isinstance(token, dict):
-                self.known_secrets.add(token.get("access_token"), token.get("refresh_token"))
-            entry.turn = None
-        elif kind == "withdraw":  # the worker gave up waiting, or its work raised
-            entry.waiting = [w for w in entry.waiting if w[:2] != (channel, request)]
-            if entry.turn == (channel, request):
-                entry.turn = None
-        return self._hand_on(entry)
-
-    def _ask_the_person(self, channel: Channel, request: int, name: str, key: str) -> None:
-        answer = None
-        with contextlib.suppress(Exception):  # no answer is the usual missing credentials
-            if self.secret_sources is not None:
-                answer = self.secret_sources.ask(name, key)
-        self.known_secrets.add(answer)
-        with contextlib.suppress(OSError, ValueError):
-            channel.send(("answer", request, answer))
-
-    def _closed(self, channel: Channel) -> list[Reply]:
-        replies: list[Reply] = []
-        for entry in self._entries.values():
-            entry.waiting = [w for w in entry.waiting if w[0] is not channel]
-            if entry.turn is not None and entry.turn[0] is channel:
-                entry.turn = None  # it died deciding (kill -9, a crash): the next one decides
-            replies += self._hand_on(entry)
-        return replies
-
-    @staticmethod
-    def _hand_on(entry: _Entry) -> list[Reply]:
-        """Answer whoever in line can be answered; give the turn to the first who cannot."""
-        replies: list[Reply] = []
-        still_waiting = []
-        for channel, request, held in entry.waiting:
-            if entry.newer_than(held):
-                replies.append((channel, entry.answer(request)))
-            elif entry.turn is None:
-                entry.turn = (channel, request)
-                replies.append((channel, ("yours", request, entry.generation)))
-            else:
-                still_waiting.append((channel, request, held))
-        entry.waiting = still_waiting
-        return replies
 
 
 class SharedOutcomes:
