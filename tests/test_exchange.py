@@ -261,7 +261,7 @@ def test_retries_stop_when_the_time_budget_is_spent(httpserver: HTTPServer, toke
 
 
 # A server that echoes the request body quotes the credentials: they are masked in the message,
-# which is kept for the whole run (and, under pytest-xdist, written to the run's sharing file).
+# which is kept for the whole run (and, under pytest-xdist, handed to every worker).
 
 
 def echo(status: int, content_type: str, template: str) -> object:

@@ -194,7 +194,7 @@ def test_xdist_workers_share_a_renewal_after_a_401(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
     # Every worker holds the revoked token; the first to get a 401 renews, the others find
-    # the renewed token in the run's sharing file and use it.
+    # the renewed token on the controller's board of outcomes and use it.
     barapi_server.before_api_request[5] = barapi_server.revoke_access_tokens
     pytester.makepyfile(
         """
