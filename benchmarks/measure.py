@@ -8,7 +8,8 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +75,22 @@ def timed_pytest(args: Sequence[str], cwd: Path, env: dict[str, str]) -> Timing:
             f"pytest {' '.join(args)} exited {result.returncode}:\n{result.stdout.decode()}"
         )
     return Timing(wall, cpu)
+
+
+@contextmanager
+def echo_server() -> Iterator[str]:
+    """The minimal token and API endpoint (``echo_server.py``), in a process of its own, so
+    that its cost is not the client's; yields its port."""
+    server = subprocess.Popen(
+        [sys.executable, str(Path(__file__).parent / "echo_server.py")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        yield server.stdout.readline().split()[1]
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()  # it serves until its stdin closes
+        server.wait(timeout=10)

@@ -15,9 +15,8 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import Spread, clean_env
-
-HERE = Path(__file__).parent
+from measure import Spread, clean_env, echo_server
+from startup import CREDENTIALS
 
 TEST = textwrap.dedent(
     """
@@ -80,21 +79,9 @@ def run(workdir: Path, rounds: int, per_round: int) -> PerRequestResult:
     (project / "test_rounds.py").write_text(TEST)
     out = project / "times.json"
 
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "echo_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        port = server.stdout.readline().split()[1]
+    with echo_server() as port:
         env = clean_env(
-            BARAPI_URL=f"http://127.0.0.1:{port}",
-            BARAPI_USER="alice@example.test",
-            BARAPI_PASSWORD="fake-bench-password",
-            BARAPI_CLIENT_ID="fake-bench-client",
-            BARAPI_CLIENT_SECRET="fake-bench-secret",
+            **{**CREDENTIALS, "BARAPI_URL": f"http://127.0.0.1:{port}"},
             BENCH_ROUNDS=str(rounds),
             BENCH_REQUESTS=str(per_round),
             BENCH_OUT=str(out),
@@ -108,10 +95,6 @@ def run(workdir: Path, rounds: int, per_round: int) -> PerRequestResult:
             text=True,
             check=False,
         )
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(timeout=10)
     if result.returncode != 0:
         raise RuntimeError(f"per-request run failed:\n{result.stdout}")
 

@@ -13,18 +13,12 @@ the median of the per-pair wall-time ratios, and of the CPU-time ratios.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from measure import Spread, Timing, clean_env, timed_pytest
+from measure import Spread, Timing, clean_env, echo_server, timed_pytest
 from startup import CREDENTIALS, Instructions, count_instructions
-
-HERE = Path(__file__).parent
 
 TESTS = textwrap.dedent(
     """
@@ -94,29 +88,11 @@ def write_projects(workdir: Path) -> tuple[Path, Path]:
 def instructions(workdir: Path, tests: int) -> Instructions | str:
     """Instructions of one run each way (valgrind): a figure the machine's load does not move."""
     plugin, own = write_projects(workdir)
-    with _echo_server() as port:
+    with echo_server() as port:
         env = {**_env(port, tests), "PYTHONHASHSEED": "0"}
         timed_pytest(WITH_PLUGIN, plugin, env)  # bytecode caches written outside valgrind
         timed_pytest(WITHOUT_PLUGIN, own, env)
         return count_instructions((WITH_PLUGIN, plugin), (WITHOUT_PLUGIN, own), env)
-
-
-@contextmanager
-def _echo_server() -> Iterator[str]:
-    """The token endpoint both sides post to, in a process of its own; yields its port."""
-    server = subprocess.Popen(
-        [sys.executable, str(HERE / "echo_server.py")],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stdout is not None
-        yield server.stdout.readline().split()[1]
-    finally:
-        assert server.stdin is not None
-        server.stdin.close()
-        server.wait(timeout=10)
 
 
 def _env(port: str, tests: int) -> dict[str, str]:
@@ -127,7 +103,7 @@ def _env(port: str, tests: int) -> dict[str, str]:
 
 def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
     plugin, own = write_projects(workdir)
-    with _echo_server() as port:
+    with echo_server() as port:
         env = _env(port, tests)
 
         def with_plugin() -> Timing:
