@@ -135,6 +135,10 @@ def test_basic_credentials_are_the_unpadded_base64_of_each_pair() -> None:
         base64.urlsafe_b64encode(b"id:s+cret").decode().rstrip("="),
         base64.urlsafe_b64encode(b"id:s%2Bcret").decode().rstrip("="),
     }
+    # A space: + as a form encodes it, %20 as the exchange sends it (Authlib reads only %20).
+    assert base64.b64encode(b"id:s%20cret").decode().rstrip("=") in basic_credentials(
+        "id", "s cret"
+    )
 
 
 SHARED = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmYWtlLXV"

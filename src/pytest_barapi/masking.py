@@ -69,9 +69,15 @@ _DOTS = re.compile(r"\.\.\.+")  # starts with a literal: re skips to it fast
 
 def basic_credentials(name: str, secret: str) -> set[str]:
     """The base64 of ``name:secret`` as HTTP Basic sends it (RFC 7617, and RFC 6749 §2.3.1,
-    which form-encodes both halves first), without padding so any padding still matches."""
+    which form-encodes both halves first: a space as + or, as the exchange sends it, as %20),
+    without padding so any padding still matches."""
     encoded = set()
-    for pair in (f"{name}:{secret}", f"{quote_plus(name)}:{quote_plus(secret)}"):
+    pairs = (
+        f"{name}:{secret}",
+        f"{quote_plus(name)}:{quote_plus(secret)}",
+        f"{quote(name, safe='')}:{quote(secret, safe='')}",
+    )
+    for pair in pairs:
         raw = pair.encode()
         for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
             encoded.add(b64.decode().rstrip("="))
