@@ -18,7 +18,7 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
-from pytest_barapi.masking import basic_credentials
+from pytest_barapi.masking import basic_forms
 from tests.authlib_server import BASIC, BODY, AuthlibServer
 from tests.conftest import CASSETTE, go_offline, point_barapi_at
 from tests.reference_server import (
@@ -269,10 +269,10 @@ SPECIAL_CLIENT_ID = "fake client:id+Ci4/"
 SPECIAL_CLIENT_SECRET = "fake s3cr3t/+&=%~:client"
 
 
-def basic_forms(client_id: str, secret: str) -> set[str]:
+def header_forms(client_id: str, secret: str) -> set[str]:
     """Every way the HTTP Basic value of a client could be written into a file."""
     sent = base64.b64encode(f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode())
-    values = {sent.decode(), sent.decode().rstrip("="), *basic_credentials(client_id, secret)}
+    values = {sent.decode(), sent.decode().rstrip("="), *basic_forms(client_id, secret)}
     written = set()
     for value in values:
         for form in (value, f"Basic {value}", quote_plus(value), quote(value, safe="")):
@@ -296,7 +296,7 @@ def test_a_cassette_recorded_with_http_basic_holds_no_trace_of_the_header(
     assert server.token_requests == [PASSWORD_GRANT]
 
     cassette = (pytester.path / CASSETTE).read_text()
-    for form in basic_forms(SPECIAL_CLIENT_ID, SPECIAL_CLIENT_SECRET):
+    for form in header_forms(SPECIAL_CLIENT_ID, SPECIAL_CLIENT_SECRET):
         assert form not in cassette
     assert "authorization" not in cassette.lower()
     assert "Basic" not in cassette

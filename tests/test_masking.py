@@ -19,7 +19,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_barapi.masking import FRAGMENT, Masker, basic_credentials
+from pytest_barapi.masking import FRAGMENT, Masker, basic_forms
 from pytest_barapi.secrets import MASK, KnownSecrets
 
 # Obviously fake, with every character some escaping changes: quotes, backslash, space,
@@ -128,17 +128,15 @@ def test_http_basic_credentials_are_masked_with_their_padding(
     )
 
 
-def test_basic_credentials_are_the_unpadded_base64_of_each_pair() -> None:
-    assert basic_credentials("id", "s+cret") == {
+def test_basic_forms_are_the_unpadded_base64_of_each_pair() -> None:
+    assert basic_forms("id", "s+cret") == {
         base64.b64encode(b"id:s+cret").decode().rstrip("="),
         base64.b64encode(b"id:s%2Bcret").decode().rstrip("="),
         base64.urlsafe_b64encode(b"id:s+cret").decode().rstrip("="),
         base64.urlsafe_b64encode(b"id:s%2Bcret").decode().rstrip("="),
     }
     # A space: + as a form encodes it, %20 as the exchange sends it (Authlib reads only %20).
-    assert base64.b64encode(b"id:s%20cret").decode().rstrip("=") in basic_credentials(
-        "id", "s cret"
-    )
+    assert base64.b64encode(b"id:s%20cret").decode().rstrip("=") in basic_forms("id", "s cret")
 
 
 SHARED = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJmYWtlLXV"

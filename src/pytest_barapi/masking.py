@@ -67,7 +67,7 @@ _CUT_CHARACTERS = frozenset(
 _DOTS = re.compile(r"\.\.\.+")  # starts with a literal: re skips to it fast
 
 
-def basic_credentials(name: str, secret: str) -> set[str]:
+def basic_forms(name: str, secret: str) -> set[str]:
     """The base64 of ``name:secret`` as HTTP Basic sends it (RFC 7617, and RFC 6749 §2.3.1,
     which form-encodes both halves first: a space as + or, as the exchange sends it, as %20),
     without padding so any padding still matches."""
@@ -152,7 +152,7 @@ def _written(secret: str) -> set[str]:
 def _base64(name: str, secret: str) -> set[str]:
     """The pair's base64 forms, with padding (masked too: it tells the length) and without."""
     encoded = set()
-    for unpadded in basic_credentials(name, secret):
+    for unpadded in basic_forms(name, secret):
         encoded |= {unpadded, unpadded + "=" * (-len(unpadded) % 4)}
     return encoded
 
