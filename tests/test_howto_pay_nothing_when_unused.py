@@ -22,6 +22,7 @@ LATER = {
     "pytest_barapi.cassette",
     "pytest_barapi.cassette_file",
     "pytest_barapi.exchange",
+    "pytest_barapi.fragments",
     "pytest_barapi.masking",
     "pytest_barapi.outcome",
     "pytest_barapi.outcome_board",
@@ -91,6 +92,7 @@ def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
     modules = modules_after_run(pytester, PLAIN_TEST)
     assert heavy(modules) == set()
     assert modules & LATER == {
+        "pytest_barapi.fragments",
         "pytest_barapi.masking",
         "pytest_barapi.scrubbing",
         "pytest_barapi.unescaping",

@@ -17,6 +17,9 @@ shows first; the text is looked up only in a window of 4 characters every 9, sin
 both ways by direct comparison with its form. Most windows of a text are found in no
 form: a text without a secret costs little more than cutting it into windows.
 
+A head or tail of a form that pytest's ``...`` left is found next to the dots, not in the
+piece index (:mod:`pytest_barapi.fragments`): it may be shorter than a piece.
+
 Limits: a secret shorter than 12 characters (or one of its forms) is masked only whole, and
 wherever it shows, inside a word too. A backslash that ends a secret stays visible after the
 ``********`` (it cannot be told from one that escapes the character after it).
@@ -33,6 +36,10 @@ from dataclasses import dataclass
 from itertools import compress
 from urllib.parse import quote, quote_plus
 
+# Re-exported: how short a head or tail cut by "..." is masked is part of what masking does.
+from pytest_barapi.fragments import ELLIPSIS as ELLIPSIS
+from pytest_barapi.fragments import FRAGMENT as FRAGMENT
+from pytest_barapi.fragments import Fragments
 from pytest_barapi.secrets import MASK, KnownSecrets
 from pytest_barapi.unescaping import CONTROLS, Normalized
 
@@ -40,31 +47,12 @@ from pytest_barapi.unescaping import CONTROLS, Normalized
 # share long heads, and pytest shows only where two compared strings differ. Shorter pieces
 # could match innocent text; a secret shorter than this is masked only where it shows whole.
 MIN_PIECE = 12
-# A head or tail this long of a form, cut off by pytest's "...", is masked too.
-FRAGMENT = 8
-ELLIPSIS = "..."
 
 # The text is looked up in windows of _K characters, one every _STRIDE characters: any
 # piece of MIN_PIECE characters holds a window whole. Shorter windows are fewer (cheaper: a
 # window costs a string), but they also match innocent text more often; 4 costs the least.
 _K = 4
 _STRIDE = MIN_PIECE - _K + 1
-
-# What "..." leaves of an escape it cuts in two, once normalized (the backslashes are gone):
-# hex digits, "u", "x", pieces of entities, half a surrogate pair. A head may end, or a tail
-# start, this many such characters away from the "...".
-_CUT_ESCAPE_MOST = 24
-_CUT = "0-9a-fA-FuUx&#;mpqotlgs\ud800-\udfff"
-_CUT_BEFORE = re.compile(f"[{_CUT}]+\\Z")
-_CUT_START = re.compile("[uUx&#\ud800-\udfff]")
-_CUT_AFTER = re.compile(f"[{_CUT}]+")
-_CUT_HEX = re.compile("[uUx]?[0-9a-fA-F]{1,8}")
-_CUT_END = re.compile("[;\ud800-\udfff]")
-# The characters of _CUT, as a set (a character class cannot be asked what it holds).
-_CUT_CHARACTERS = frozenset(
-    "0123456789abcdefABCDEFuUx&#;mpqotlgs" + "".join(map(chr, range(0xD800, 0xE000)))
-)
-_DOTS = re.compile(r"\.\.\.+")  # starts with a literal: re skips to it fast
 
 
 def basic_forms(name: str, secret: str) -> set[str]:
@@ -172,22 +160,10 @@ class _Index:
     # Every piece of MIN_PIECE characters of the forms, and where it shows first in them
     # (form, offset): a piece found in a text is extended from there, both ways.
     pieces: dict[str, tuple[int, int]]
-    # The heads and tails of the forms shorter than a piece, and the last and first
-    # FRAGMENT characters of those and of the pieces (a quick first look next to "...").
-    heads: frozenset[str]
-    tails: frozenset[str]
-    head_ends: frozenset[str]
-    tail_starts: frozenset[str]
-    # The most dots in a row in a form: how far from its "..." a cut head may end.
-    dots: int
+    # The heads and tails of the forms, found next to the "..." of a cut repr.
+    fragments: Fragments
     # The length of the shortest text anything could be found in (inf: nothing is known).
     shortest: float
-    # The character a head may show right before a run of dots (its last one but the dots it
-    # ends with), and a tail right after one, or what a cut escape may leave there: a run of
-    # dots between other characters, as in a long log of "step 42 ........ ok", is passed over
-    # without a closer look.
-    head_last: frozenset[str]
-    tail_first: frozenset[str]
 
     @classmethod
     def build(
@@ -215,25 +191,15 @@ class _Index:
                 pieces.setdefault(form[at : at + MIN_PIECE], (which, at))
             if len(form) >= MIN_PIECE:
                 grams |= {form[at : at + _K] for at in range(len(form) - _K + 1)}
-        cut = [form for form in forms if len(form) > FRAGMENT]
-        heads = {form[:length] for form in cut for length in range(FRAGMENT, MIN_PIECE)}
-        tails = {form[-length:] for form in cut for length in range(FRAGMENT, MIN_PIECE)}
-        head_ends = frozenset(text[-FRAGMENT:] for text in heads | pieces.keys())
-        tail_starts = frozenset(text[:FRAGMENT] for text in tails | pieces.keys())
+        fragments = Fragments.build(forms, pieces, MIN_PIECE)
         return cls(
             controls=controls,
             whole=whole,
             forms=forms,
             grams=frozenset(grams),
             pieces=pieces,
-            heads=frozenset(heads),
-            tails=frozenset(tails),
-            head_ends=head_ends,
-            tail_starts=tail_starts,
-            shortest=_shortest(short, heads, pieces),
-            dots=max((len(run) for form in forms for run in re.findall(r"\.+", form)), default=0),
-            head_last=frozenset(text.rstrip(".")[-1:] for text in head_ends) | _CUT_CHARACTERS,
-            tail_first=frozenset(text.lstrip(".")[:1] for text in tail_starts) | _CUT_CHARACTERS,
+            fragments=fragments,
+            shortest=_shortest(short, fragments.heads, pieces),
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -241,17 +207,7 @@ class _Index:
         spans = [match.span() for match in self.whole.finditer(text)] if self.whole else []
         if self.pieces:
             spans += self._pieces(text)
-        if self.heads and ELLIPSIS in text:
-            runs = [dots.span() for dots in _DOTS.finditer(text)]
-            if self.dots < FRAGMENT:  # else a head may be all dots: every run is looked at
-                runs = [
-                    (first, last)
-                    for first, last in runs
-                    if text[first - 1 : first] in self.head_last
-                    or text[last : last + 1] in self.tail_first
-                ]
-            for first, last in runs:
-                spans += self._fragments(text, first, last)
+        spans += self.fragments.spans(text)
         return spans
 
     def _pieces(self, text: str) -> list[tuple[int, int]]:
@@ -287,78 +243,8 @@ class _Index:
                     covered = span
         return spans
 
-    def _fragments(self, text: str, first: int, last: int) -> list[tuple[int, int]]:
-        """The head of a form right before the dots ``text[first:last]`` and the tail of one
-        right after, as pytest leaves them when it cuts a long repr with "..." (the cut may
-        split an escape: what is left of it is masked with the head or tail)."""
-        # The cut is some "..." of the run: a head ends where it starts, a tail starts where
-        # it ends. Unless forms hold dots, only the ends of the run can be either.
-        reach = self.dots if self.dots < FRAGMENT else last - first
-        heads = []
-        for end in [*range(first, min(last - 3, first + reach) + 1), *_cut_starts(text, first)]:
-            length = self._head(text, end)
-            if length:
-                heads.append((end - length, max(end, first)))
-        tails = []
-        for start in [*range(max(first + 3, last - reach), last + 1), *_cut_ends(text, last)]:
-            length = self._tail(text, start)
-            if length:
-                tails.append((min(start, last), start + length))
-        if reach >= FRAGMENT:
-            return heads + tails
-        # Each head then holds the character before the run, each tail the one after: one
-        # span each covers them all (a repetitive secret may find many).
-        spans = []
-        for found in (heads, tails):
-            if found:
-                spans.append((min(start for start, _ in found), max(end for _, end in found)))
-        return spans
 
-    def _head(self, text: str, end: int) -> int:
-        """How long the longest head of a form (or piece of one) that ends at ``end`` is."""
-        if end < FRAGMENT or text[end - FRAGMENT : end] not in self.head_ends:
-            return 0
-        # A longer head is a piece, masked as such; this masks what is left of an escape too.
-        if end >= MIN_PIECE and text[end - MIN_PIECE : end] in self.pieces:
-            return MIN_PIECE
-        for length in range(min(MIN_PIECE - 1, end), FRAGMENT - 1, -1):
-            if text[end - length : end] in self.heads:
-                return length
-        return 0
-
-    def _tail(self, text: str, start: int) -> int:
-        """How long the longest tail of a form (or piece of one) from ``start`` on is."""
-        if text[start : start + FRAGMENT] not in self.tail_starts:
-            return 0
-        if text[start : start + MIN_PIECE] in self.pieces:
-            return MIN_PIECE
-        for length in range(MIN_PIECE - 1, FRAGMENT - 1, -1):
-            if text[start : start + length] in self.tails:
-                return length
-        return 0
-
-
-def _cut_starts(text: str, first: int) -> range:
-    """Where what is left of an escape that the "..." at ``first`` cut may start: it is made
-    of such characters and holds one that starts an escape (if the cut left it)."""
-    left = _CUT_BEFORE.search(text, max(0, first - _CUT_ESCAPE_MOST), first)
-    starts = left and _CUT_START.search(text, left.start(), first)
-    return range(starts.start() if starts else first, first)
-
-
-def _cut_ends(text: str, last: int) -> list[int]:
-    """Where what is left of an escape that the "..." ending at ``last`` cut may end: after
-    the hex digits of a \\u, \\U or \\x escape, after the ";" of an entity, after half a
-    surrogate pair."""
-    left = _CUT_AFTER.match(text, last, last + _CUT_ESCAPE_MOST)
-    if left is None:
-        return []
-    hexes = _CUT_HEX.match(text, last, left.end())
-    ends = list(range(last + 1, hexes.end() + 1)) if hexes else []
-    return ends + [end.end() for end in _CUT_END.finditer(text, last, left.end())]
-
-
-def _shortest(whole: list[str], heads: set[str], pieces: dict[str, tuple[int, int]]) -> float:
+def _shortest(whole: list[str], heads: frozenset[str], pieces: dict[str, tuple[int, int]]) -> float:
     """The length of the shortest text in which anything could be found."""
     lengths = [len(form) for form in whole[-1:]]  # longest first
     lengths += [FRAGMENT] if heads else [MIN_PIECE] if pieces else []
