@@ -31,7 +31,7 @@ import base64
 import math
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from itertools import compress
 from urllib.parse import quote, quote_plus
@@ -253,39 +253,35 @@ def _shortest(whole: list[str], heads: frozenset[str], pieces: dict[str, tuple[i
 
 def _matching_from(text: str, at: int, form: str, offset: int) -> int:
     """How many characters of ``text`` from ``at`` on match ``form`` from ``offset`` on."""
-    limit = min(len(text) - at, len(form) - offset)
-    matched, step = 0, 8
-    # Doubling steps, then halving: the cost follows the match, not the form's length.
-    while matched < limit:
-        upto = min(matched + step, limit)
-        if text[at + matched : at + upto] != form[offset + matched : offset + upto]:
-            break
-        matched, step = upto, step * 2
-    else:
-        return matched
-    while upto - matched > 1:
-        middle = (matched + upto) // 2
-        if text[at + matched : at + middle] == form[offset + matched : offset + middle]:
-            matched = middle
-        else:
-            upto = middle
-    return matched
+    return _agreeing(
+        min(len(text) - at, len(form) - offset),
+        lambda i, j: text[at + i : at + j] == form[offset + i : offset + j],
+    )
 
 
 def _matching_before(text: str, at: int, form: str, offset: int) -> int:
     """How many characters of ``text`` before ``at`` match ``form`` before ``offset``."""
-    limit = min(at, offset)
+    return _agreeing(
+        min(at, offset),
+        lambda i, j: text[at - j : at - i] == form[offset - j : offset - i],
+    )
+
+
+def _agreeing(limit: int, agree: Callable[[int, int], bool]) -> int:
+    """How many of ``limit`` characters agree, given whether characters ``i`` to ``j`` do
+    (counted from where the match starts, in whichever direction it grows)."""
     matched, step = 0, 8
+    # Doubling steps, then halving: the cost follows the match, not the form's length.
     while matched < limit:
         upto = min(matched + step, limit)
-        if text[at - upto : at - matched] != form[offset - upto : offset - matched]:
+        if not agree(matched, upto):
             break
         matched, step = upto, step * 2
     else:
         return matched
     while upto - matched > 1:
         middle = (matched + upto) // 2
-        if text[at - middle : at - matched] == form[offset - middle : offset - matched]:
+        if agree(matched, middle):
             matched = middle
         else:
             upto = middle
