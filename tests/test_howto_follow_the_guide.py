@@ -277,8 +277,8 @@ def test_every_example_the_guide_includes_runs_here() -> None:
 TROUBLESHOOTING = DOCS / "troubleshooting.md"
 SOURCE = ROOT / "src" / "pytest_barapi"
 # What a message holds that is not written in src/ as it reads: pytest's prefix of a usage
-# error, and the longest timeout (LONGEST_TIMEOUT, formatted).
-NOT_IN_SOURCE = {"ERROR: ", "86400"}
+# error, Python's of an exception, and the longest timeout (LONGEST_TIMEOUT, formatted).
+NOT_IN_SOURCE = {"ERROR: ", "TypeError: ", "86400"}
 # A piece of a message shorter than this is matched only as a whole string of the source.
 SHORTEST_PIECE = 12
 
