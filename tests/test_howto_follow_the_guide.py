@@ -289,7 +289,7 @@ def source_strings() -> set[str]:
     from pytest_barapi.settings import OPTIONS
 
     strings = set(NOT_IN_SOURCE)
-    for path in SOURCE.glob("*.py"):
+    for path in SOURCE.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         # A string alone as a statement is a docstring: prose about messages, not a message.
         prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
