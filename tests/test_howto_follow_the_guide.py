@@ -47,10 +47,9 @@ def commands(path: Path) -> list[str]:
     found = []
     for block in fenced(path, "bash"):
         for line in block.replace("\\\n", " ").splitlines():
-            command = re.sub(
-                r"\s+#.*$", "", line.split("# ", 1)[0] if line.startswith("#") else line
-            )
-            command = " ".join(command.split())
+            if line.lstrip().startswith("#"):
+                continue
+            command = " ".join(re.sub(r"\s+#\s.*$", "", line).split())
             if command:
                 found.append(command)
     return found
@@ -66,7 +65,7 @@ RUN_BY = {
         '"examples", "--record-mode=none", "--block-network"',
     ),
     "bash .ci/run": (".ci/run", "set -euo pipefail"),
-    "pip install pytest-barapi": (".ci/run", "install"),
+    "pip install pytest-barapi": (".ci/run", "wheel"),  # the package built, then installed
     "export BARAPI_USER=alice@example.com BARAPI_PASSWORD=... BARAPI_CLIENT_ID=332269999912132097 "
     "BARAPI_CLIENT_SECRET=...": (HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
     "pytest": (HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
@@ -135,7 +134,7 @@ def run_commands(pytester: pytest.Pytester, lines: list[str]) -> pytest.RunResul
 @pytest.fixture
 def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """``pytest`` on PATH is this environment's, with the plugin as installed."""
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:{Path('/usr/bin')}:/bin")
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin")
 
 
 def test_the_quickstart_runs_as_written(
