@@ -352,3 +352,14 @@ def test_a_reworded_message_would_be_found() -> None:
     assert unwritten("the grant was refused by the token endpoint: ", strings) is not None
     assert unwritten(") must be body or basic; got ", strings) is None
     assert unwritten(") must be body or digest; got ", strings) is not None
+
+
+def without_comments(code: str) -> list[str]:
+    return [re.sub(r"\s+#\s.*$", "", line) for line in code.strip().splitlines()]
+
+
+def test_readmes_first_test_is_the_quickstarts_which_runs() -> None:
+    """README shows the test the quickstart runs (test_the_quickstart_runs_as_written)."""
+    (first,) = fenced(README, "python")
+    example = (EXAMPLES / "quickstart" / "test_me.py").read_text(encoding="utf-8")
+    assert without_comments(first) == without_comments(example)
