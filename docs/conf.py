@@ -30,4 +30,5 @@ exclude_patterns = ["_build", "examples", "Thumbs.db", ".DS_Store"]
 html_theme = "furo"
 html_title = f"pytest-barapi {release}"
 # Nothing fetched at build time: the guide builds offline from the installed packages.
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["barapi.css"]

@@ -56,23 +56,15 @@ class SettingsTable(SphinxDirective):
         from pytest_barapi.settings import OPTIONS
 
         lines = [
-            "| setting | CLI | env | ini | default | what it is |",
-            "|---|---|---|---|---|---|",
+            "| CLI, env, ini | default | what it is |",
+            "|---|---|---|",
         ]
         for option in OPTIONS.values():
             default = "none" if option.default is None else _code(repr(option.default))
-            help_text = _text(option.help) + (
-                " **Secret**: masked everywhere." if option.secret else ""
-            )
-            row = [
-                _code(option.name),
-                _code(option.flag),
-                _code(option.env),
-                _code(option.ini),
-                default,
-                help_text,
-            ]
-            lines.append("| " + " | ".join(row) + " |")
+            secret = " **Secret**: masked everywhere." if option.secret else ""
+            # One cell for the three names: the table stays narrow enough for the help text.
+            names = "<br>".join(_code(name) for name in (option.flag, option.env, option.ini))
+            lines.append(f"| {names} | {default} | {_text(option.help)}{secret} |")
         return _markdown(self, lines)
 
 
