@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
 from pytest_barapi.cassette_scrub import Placeholders
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.known_secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import OTHER_USER, ReferenceServer

@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING
 from pytest_barapi import cassette
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import CREDENTIALS, Identity
-from pytest_barapi.masking import Masker
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 
@@ -65,7 +64,7 @@ class TokenBroker:
     _renewed_on_rejection: dict[Identity, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._masker = Masker(self.known_secrets)
+        self._masker = self.known_secrets.masker()
 
     def token(self, identity: Identity) -> Outcome:
         """The current token of ``identity`` (renewed first if it is about to expire), or why
@@ -121,8 +120,7 @@ class TokenBroker:
 
     def _know(self, outcome: Outcome) -> None:
         if isinstance(outcome, BarapiToken):
-            self.known_secrets.add(outcome.access_token, kind="access_token")
-            self.known_secrets.add(outcome.refresh_token, kind="refresh_token")
+            self.known_secrets.know_token(outcome)
 
     def _obtain(self, identity: Identity) -> Outcome:
         """The once-per-run work for an identity: replayed, recorded, or live."""
@@ -188,8 +186,7 @@ class TokenBroker:
         if self.secret_sources is None or not identity.missing():
             return identity
         completed = self.secret_sources.complete(identity)
-        for kind, name, secret in completed.secret_fields():
-            self.known_secrets.add_pair(name, secret, kind=kind)  # masked before it is ever sent
+        self.known_secrets.know_identity(completed)  # masked before it is ever sent
         return completed
 
     def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:

@@ -35,9 +35,10 @@ from pytest_barapi.cassette_file import (
 )
 from pytest_barapi.cassette_scrub import REQUEST_PLACEHOLDERS, CassetteScan, bare_request
 from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import OPTIONS, Settings
 from pytest_barapi.token import BarapiToken
 

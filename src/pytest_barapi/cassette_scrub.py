@@ -20,8 +20,9 @@ from functools import partial
 from typing import Any
 
 from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets, masker_of
 from pytest_barapi.masking import Masker
-from pytest_barapi.secrets import MASK, KnownSecrets
+from pytest_barapi.secrets import MASK
 
 # What a recorded request says instead of each credential. A replay sends exactly these.
 REQUEST_PLACEHOLDERS = {
@@ -81,10 +82,10 @@ class CassetteScan:
             return None  # not a token answer: the exchange fails, and nothing is saved
         if not isinstance(body, dict):
             return None
+        # Every token the answer carries is a secret of the run from now on.
+        self.known.know_answer(body)
         for name, placeholder in RESPONSE_PLACEHOLDERS.items():
             if body.get(name) is not None:
-                # Every token the answer carries is a secret of the run from now on.
-                self.known.add(str(body[name]), kind=name)
                 body[name] = placeholder
         kept = {name: body[name] for name in TOKEN_FIELDS if name in body}
         text = json.dumps(kept, sort_keys=True)
@@ -112,7 +113,7 @@ class CassetteScan:
         for what, value in identifiers:
             if not value:
                 continue
-            masker = _masker_of(value)
+            masker = masker_of(value)
             for request in requests:
                 if not isinstance(request, dict):
                     continue
@@ -177,7 +178,7 @@ class Placeholders:
         if key not in self._maskers:
             # A placeholder stands in for a whole secret; pieces are masked by the last pass.
             self._maskers[key] = (
-                Masker(self.known) if value is None else _masker_of(value, whole=True)
+                self.known.masker() if value is None else masker_of(value, whole=True)
             )
         return self._maskers[key]
 
@@ -213,7 +214,7 @@ def leak(
 ) -> str | None:
     """Which secret of the run a written cassette (``text``, parsed as ``data``) still holds,
     and where; None: none. ``named``: secrets to call by a name of their own."""
-    masker = Masker(known)
+    masker = known.masker()
     for where, string in _strings(data, ""):
         if masker.reveals(_without_vocabulary(string)):
             return f"{_what(string, known, named)} at {where.lstrip('/')}"
@@ -226,7 +227,7 @@ def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> s
     """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
     kinds = [(f"the {kind.replace('_', ' ')}", value) for value, kind in known.kinds().items()]
     for what, value in [*named, *kinds]:
-        if _masker_of(value).reveals(_without_vocabulary(text)):
+        if masker_of(value).reveals(_without_vocabulary(text)):
             return what
     return "a secret of the run"
 
@@ -236,12 +237,6 @@ def _header(headers: dict[str, Any], name: str) -> Any:
         if key.lower() == name.lower():
             return value
     return None
-
-
-def _masker_of(value: str, whole: bool = False) -> Masker:
-    known = KnownSecrets()
-    known.add(value)
-    return Masker(known, whole=whole)
 
 
 # A vocabulary word standing on its own (a field name, a placeholder), not inside a longer

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from pytest_barapi import settings as barapi_settings
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.known_secrets import KnownSecrets
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -49,9 +49,8 @@ class BarapiRun:
         return run
 
     def know(self, identity: Identity) -> None:
-        """Register the secrets of ``identity`` for masking: the one place that does."""
-        for kind, name, secret in identity.secret_fields():
-            self.known_secrets.add_pair(name, secret, kind=kind)
+        """Register the secrets of ``identity`` for masking, and mask from now on."""
+        self.known_secrets.know_identity(identity)
         if self.known_secrets.values():
             self.mask_secrets()
 
@@ -91,6 +90,9 @@ class BarapiRun:
                 from pytest_barapi import sharing
 
                 shared = sharing.for_worker(self.config, self.settings)
+                if shared is not None:
+                    # The controller masks what it prints: it learns what this worker learns.
+                    self.known_secrets.forward_to(shared.tell_secrets)
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,

@@ -21,8 +21,8 @@ from typing import Any, TextIO
 
 import pytest
 
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
-from pytest_barapi.secrets import KnownSecrets
 
 
 class SecretMasking:
@@ -30,7 +30,7 @@ class SecretMasking:
     traces, before anything prints or serializes them."""
 
     def __init__(self, known: KnownSecrets, config: pytest.Config) -> None:
-        self.masker = Masker(known)
+        self.masker = known.masker()
         self.config = config
         self.mask_terminal(config)
         self.mask_trace(config.pluginmanager.trace.root)
