@@ -78,7 +78,6 @@ def test_a_run_without_barapi_fixtures_imports_only_settings_secrets_and_run_sta
         "pytest_barapi.plugin",
         "pytest_barapi.run",
         "pytest_barapi.settings",
-        "pytest_barapi.url_check",
         "pytest_barapi.identity",
         "pytest_barapi.secrets",
         "pytest_barapi.known_secrets",

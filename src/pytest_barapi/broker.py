@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from pytest_barapi import cassette
 from pytest_barapi.exchange import post_grant
-from pytest_barapi.identity import CREDENTIALS, Identity
+from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
-from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi.outcome import Failure, Outcome, Part, Setting
+from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 RENEW_BEFORE = 60.0
 RENEW_FRACTION = 0.1
 RENEWING = "renewing the token failed: "
-FACTORY = "barapi_session_factory"
 
 
 def renewal_margin(token: BarapiToken) -> float:
@@ -149,7 +148,7 @@ class TokenBroker:
         identity = self._completed(identity)
         missing = identity.missing()
         if missing:
-            return cassette.credentials_missing(self.settings, path, _where(identity, missing))
+            return cassette.credentials_missing(self.settings, path, _unset(missing))
         with cassette.recording(self.settings, identity, path, self.known_secrets) as recording:
             # Known before the file is scanned: the scan looks for every secret the run knows.
             outcome = recording.keep(self._password_grant(identity))
@@ -159,8 +158,8 @@ class TokenBroker:
         identity = self._completed(identity)
         missing = identity.missing()
         if missing:
-            return Failure("missing credentials, no request sent: set " + _where(identity, missing))
-        outcome = self._post(identity, identity.password_grant())
+            return Failure(("missing credentials, no request sent: set ", *_unset(missing)))
+        outcome = self._post(identity.password_grant())
         self._know(outcome)
         return outcome
 
@@ -168,7 +167,7 @@ class TokenBroker:
         """RFC 6749 §6 with the same client; if refused, one password grant instead."""
         if stale.refresh_token:
             completed = self._completed(identity)
-            renewed = self._post(completed, completed.refresh_grant(stale.refresh_token))
+            renewed = self._post(completed.refresh_grant(stale.refresh_token))
             if isinstance(renewed, BarapiToken):
                 # A server that does not rotate may leave the refresh token out (§6): keep ours.
                 if renewed.refresh_token is None:
@@ -189,31 +188,22 @@ class TokenBroker:
         self.known_secrets.know_identity(completed)  # masked before it is ever sent
         return completed
 
-    def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:
+    def _post(self, form: dict[str, str]) -> Outcome:
         return post_grant(
             self.settings.token_url,
             form,
             timeout=self.settings.timeout,
             masker=self._masker,
             client_auth=self.settings.client_auth,
-            where={name: _how(identity, name) for name in (*CREDENTIALS, "scope")},
         )
 
 
-def _where(identity: Identity, missing: list[str]) -> str:
-    return ", ".join(_how(identity, name, missing=True) for name in missing)
-
-
-def _how(identity: Identity, name: str, *, missing: bool = False) -> str:
-    """How the user sets ``name`` for ``identity``: the factory argument it came from, or the
-    setting. A credential a factory call left out is the configured one, so when it is
-    missing, either would do."""
-    argument = f"{FACTORY}({name}=...)"
-    if name in identity.given:
-        return argument
-    if identity.given and missing:
-        return f"{argument} or {OPTIONS[name].where()}"
-    return OPTIONS[name].where()
+def _unset(missing: list[str]) -> tuple[Part, ...]:
+    """The credentials in ``missing``, for a failure that asks to set them."""
+    parts: list[Part] = []
+    for name in missing:
+        parts += [", ", Setting(name, missing=True)] if parts else [Setting(name, missing=True)]
+    return tuple(parts)
 
 
 def _expiring(token: BarapiToken) -> bool:

@@ -37,9 +37,9 @@ from pytest_barapi.cassette_scrub import REQUEST_PLACEHOLDERS, CassetteScan, bar
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
-from pytest_barapi.outcome import Failure, Outcome
+from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
 from pytest_barapi.secrets import Secret
-from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
 
 # Not the body: it holds placeholders, and vcrpy's mismatch message would print the live one.
@@ -110,11 +110,14 @@ def not_recorded_here(settings: Settings, path: Path) -> Failure:
     )
 
 
-def credentials_missing(settings: Settings, path: Path, missing: str) -> Failure:
+def credentials_missing(settings: Settings, path: Path, missing: tuple[Part, ...]) -> Failure:
     """Why recording cannot start: ``missing`` says which settings to set."""
     return Failure(
-        f"recording the cassette {shown(path)} (--record-mode={settings.record_mode}) needs "
-        f"credentials; no request sent: set {missing}"
+        (
+            f"recording the cassette {shown(path)} (--record-mode={settings.record_mode}) "
+            "needs credentials; no request sent: set ",
+            *missing,
+        )
     )
 
 
@@ -266,10 +269,14 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     if played is None:
         recorded = requests[0]
         return Failure(
-            f"the cassette {shown(path)} was recorded for {recorded.method} "
-            f"{_without_userinfo(recorded.uri)}, not POST {settings.token_url} "
-            f"({OPTIONS['url'].where()}, from {settings.sources['url']}); re-record it for "
-            f"this URL ({RERECORD}), or set the URL it was recorded for"
+            (
+                f"the cassette {shown(path)} was recorded for ",
+                Received(f"{recorded.method} {_without_userinfo(recorded.uri)}"),
+                f", not POST {settings.token_url} (",
+                Setting("url"),
+                f", from {settings.sources['url']}); re-record it for this URL ({RERECORD}), "
+                "or set the URL it was recorded for",
+            )
         )
     status = _status(played)
     if not (isinstance(status, int) and 200 <= status < 300):

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from pytest_barapi.broker import TokenBroker
     from pytest_barapi.identity import Identity
-    from pytest_barapi.outcome import Outcome
+    from pytest_barapi.outcome import Failure, Outcome
     from pytest_barapi.secret_sources import SecretSources
     from pytest_barapi.session import BarapiSession
     from pytest_barapi.token import BarapiToken
@@ -73,11 +73,18 @@ class BarapiRun:
         )
         return BarapiSession(self.settings.url, auth, self.settings.timeout)
 
-    def message(self, identity: Identity, failure: object) -> str:
-        """How a failure reads in a test: which identity, then what went wrong."""
+    def message(self, identity: Identity, failure: Failure) -> str:
+        """How a failure reads in a test: which identity, then what went wrong and, for each
+        setting to fix, how the user sets it (``barapi_session_factory``'s argument where
+        the factory gave it). The one place a failure is worded for the user."""
+        worded = failure.worded(
+            lambda setting: barapi_settings.where_to_set(
+                setting.name, identity.given, missing=setting.missing
+            )
+        )
         if identity == self.settings.identity:
-            return f"barapi: {failure}"
-        return f"barapi (barapi_session_factory, user {identity.user!r}): {failure}"
+            return f"barapi: {worded}"
+        return f"barapi (barapi_session_factory, user {identity.user!r}): {worded}"
 
     def broker(self) -> TokenBroker:
         """The run's broker, built when a test first needs a token (see the module docstring)."""

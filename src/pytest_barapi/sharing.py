@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_barapi.identity import Identity
-from pytest_barapi.outcome import Failure, Outcome, from_json, to_json
+from pytest_barapi.outcome import Failure, Outcome, Setting, from_json, to_json
 from pytest_barapi.outcome_board import WORKERINPUT, Message, message
-from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -159,9 +159,11 @@ class SharedOutcomes:
                 return name, kwargs
         self._send(message("withdraw", request=request, key=key))
         return Failure(
-            f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
-            f"exchange; it seems stuck. Check that barapi answers, or raise "
-            f"{OPTIONS['timeout'].where()}"
+            (
+                f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
+                "exchange; it seems stuck. Check that barapi answers, or raise ",
+                Setting("timeout"),
+            )
         )
 
     def _send(self, sent: Message) -> bool:
