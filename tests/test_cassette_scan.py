@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 import pytest
 import yaml
 
-from pytest_barapi.cassette_scrub import CassetteScan, _without_vocabulary
+from pytest_barapi.cassette_guard import CassetteScan, _without_vocabulary
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.secrets import Secret

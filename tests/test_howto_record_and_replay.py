@@ -17,13 +17,13 @@ from pytest_httpserver import HTTPServer
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from pytest_barapi.cassette import replay
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
+from pytest_barapi.token_cassette import replay
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_barapi.cassette_scrub import Placeholders, leak
+from pytest_barapi.cassette_guard import Placeholders, leak
 from pytest_barapi.known_secrets import KnownSecrets
 
 PLUGIN = "barapi-api-cassettes"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from pytest_barapi import cassette
+from pytest_barapi import token_cassette as cassette
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets

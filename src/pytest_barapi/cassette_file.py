@@ -1,11 +1,11 @@
 """How vcrpy reads and writes a token cassette's file: whole and scanned, or not at all.
 
-:mod:`pytest_barapi.cassette` decides when to record and replay; this module is what it hands
+:mod:`pytest_barapi.token_cassette` decides when to record and replay; this module is what it hands
 vcrpy for the file itself. The format follows the file's suffix (JSON, else YAML). A persister
-gives vcrpy only the interactions :func:`~pytest_barapi.cassette.load` has checked, and writes
+gives vcrpy only the interactions :func:`~pytest_barapi.token_cassette.load` has checked, and writes
 a recording next to its final place before moving it there, so no reader ever sees half a
 cassette. A file that still holds a real value after scrubbing
-(:mod:`pytest_barapi.cassette_scrub` says how) is deleted and never kept. While a cassette is
+(:mod:`pytest_barapi.cassette_guard` says how) is deleted and never kept. While a cassette is
 open, vcrpy's own logging is shut: it would log each answer before the scrub, tokens included.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_barapi.cassette_scrub import CassetteScan
+    from pytest_barapi.cassette_guard import CassetteScan
 
 Recorded = tuple[list[Any], list[Any]]
 

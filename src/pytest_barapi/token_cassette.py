@@ -9,7 +9,7 @@ which keeps the token endpoint's traffic out of the cassette of the test that is
 vcrpy reads and writes the file is :mod:`pytest_barapi.cassette_file`'s. vcrpy is imported by
 these two only (and by :mod:`pytest_barapi.api_cassettes`), and only once a cassette is used.
 
-A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_scrub` says how): a file
+A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_guard` says how): a file
 that still holds a real value after scrubbing is deleted, and the exchange fails.
 """
 
@@ -33,7 +33,7 @@ from pytest_barapi.cassette_file import (
     vcr_for,
     vcrpy_silenced,
 )
-from pytest_barapi.cassette_scrub import REQUEST_PLACEHOLDERS, CassetteScan, bare_request
+from pytest_barapi.cassette_guard import REQUEST_PLACEHOLDERS, CassetteScan, bare_request
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
