@@ -20,7 +20,6 @@ LATER = {
     "pytest_barapi.answer",
     "pytest_barapi.broker",
     "pytest_barapi.token_cassette",
-    "pytest_barapi.cassette_file",
     "pytest_barapi.exchange",
     "pytest_barapi.fragments",
     "pytest_barapi.masking",
@@ -107,7 +106,7 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     )
     assert {"requests", "urllib3"} <= heavy(modules)
     # No cassette configured, no xdist worker: those modules stay unloaded.
-    cassettes = {"pytest_barapi.token_cassette", "pytest_barapi.cassette_file"}
+    cassettes = {"pytest_barapi.token_cassette"}
     xdist = {"pytest_barapi.sharing", "pytest_barapi.outcome_board"}
     assert LATER - cassettes - xdist <= modules
     assert not xdist & modules

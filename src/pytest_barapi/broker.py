@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from pytest_barapi import token_cassette as cassette
-from pytest_barapi.exchange import post_grant
+from pytest_barapi.exchange import RETRIES, post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome, Part, Setting
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from pytest_barapi.secret_sources import SecretSources
     from pytest_barapi.sharing import SharedOutcomes
+    from pytest_barapi.token_cassette import Recorded
 
 # A token is renewed this long before it expires (so a request never leaves with a token
 # that dies on the way), but never earlier than its last tenth of life (short-lived tokens).
@@ -135,7 +136,7 @@ class TokenBroker:
                     # New API cassettes are being recorded: they need a token barapi accepts.
                     return self._password_grant(identity)
                 # Replay needs no credentials and sends nothing.
-                return cassette.replay(self.settings, identity, path, recorded, self._masker)
+                return self.replay(identity, path, recorded)
             not_recorded = cassette.not_recorded(self.settings, path)
             if not_recorded is not None:
                 return not_recorded
@@ -188,13 +189,26 @@ class TokenBroker:
         self.known_secrets.know_identity(completed)  # masked before it is ever sent
         return completed
 
-    def _post(self, form: dict[str, str]) -> Outcome:
+    def replay(self, identity: Identity, path: Path, recorded: Recorded) -> Outcome:
+        """The token recorded in ``path`` for ``identity``: a placeholder only the recorded API
+        calls accept. Needs no credentials, sends nothing, and tries once: a retry could only
+        be refused by vcrpy ("already played back"), hiding what the recording holds."""
+        # The token is built as the answer arrives, so its lifetime counts from now: however
+        # old the cassette, the replayed token is not born expired (and so not renewed).
+        # The client is authenticated as recorded, if the ini says so; either way the
+        # header is not matched on.
+        with cassette.replaying(path, recorded):
+            outcome = self._post(cassette.placeholders_of(identity).password_grant(), retries=0)
+        return replace(outcome, replayed=True) if isinstance(outcome, BarapiToken) else outcome
+
+    def _post(self, form: dict[str, str], retries: int = RETRIES) -> Outcome:
         return post_grant(
             self.settings.token_url,
             form,
             timeout=self.settings.timeout,
             masker=self._masker,
             client_auth=self.settings.client_auth,
+            retries=retries,
         )
 
 

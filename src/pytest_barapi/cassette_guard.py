@@ -1,27 +1,35 @@
-"""What a cassette may hold: placeholders for barapi's secrets, and a scan for what is left.
+"""The guard every cassette of the run passes before it is kept, and what a cassette may hold.
 
-A token cassette keeps only what its replay needs: the grant with placeholders for the
-credentials, and the answer's status, content type and token fields, the tokens replaced by
-placeholders, keys sorted. So it holds no secret, and re-recording the same exchange writes
-the same bytes (no date, no server or client version). Any other cassette of the run (an API
-cassette pytest-recording writes) keeps everything, except barapi's secrets: each form of each
-one is replaced, by value, with the placeholder a replay sends in its place. Every written file
-is then scanned with the run's masker, so a leak in any form it knows is caught even where a
-placeholder did not go in.
+Two kinds of cassette are written in a run: the token exchange's
+(:mod:`pytest_barapi.token_cassette`), and the ones pytest-recording writes for the tests (API
+cassettes: ``barapi_session`` puts the bearer token on every call, and a test may send or
+receive any other secret of the run). Both pass one pipeline, :func:`guarded`: serialize,
+replace barapi's secrets, scan what is left, keep or refuse. A refusal is a
+:class:`~pytest_barapi.outcome.Failure`, and the file is not written.
+
+A token cassette keeps only what its replay needs (its own recording hooks see to it), so
+it holds no secret, and re-recording the same exchange writes the same bytes. An API cassette
+is the user's: its filters and hooks, headers and bodies are kept as they are; only barapi's
+secrets are replaced, each form of each one, by value, with the placeholder a replay sends in
+its place (``Bearer placeholder-access-token``). Then every file is scanned with the run's
+masker, so a leak in any form it knows is caught even where a placeholder did not go in. A
+run that knows no secret writes every API cassette exactly as pytest-recording would.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
-from pytest_barapi.identity import Identity
+import pytest
+
 from pytest_barapi.known_secrets import KnownSecrets, masker_of
 from pytest_barapi.masking import Masker
+from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import MASK
 
 # What a recorded request says instead of each credential. A replay sends exactly these.
@@ -57,78 +65,6 @@ VOCABULARY = frozenset(
         "Bearer",
     }
 )
-
-
-@dataclass
-class CassetteScan:
-    """A token cassette's scrubbers, and the scan of the written file.
-
-    Secrets (every one the run knows, including each token the response carried) are looked
-    for anywhere in the file; the user name and client id in the recorded requests only, as
-    they may rightly appear elsewhere (a user named "barapi" in the host name).
-    """
-
-    identity: Identity
-    known: KnownSecrets
-
-    def scrub_response(self, response: dict[str, Any]) -> dict[str, Any] | None:
-        """vcrpy's before_record_response: the token fields, the tokens as placeholders, and
-        nothing else; a failed exchange is dropped."""
-        if not 200 <= response["status"]["code"] < 300:
-            return None  # never record a failed exchange (a 503 that a retry got past, say)
-        try:
-            body = json.loads(response["body"]["string"])
-        except ValueError:
-            return None  # not a token answer: the exchange fails, and nothing is saved
-        if not isinstance(body, dict):
-            return None
-        # Every token the answer carries is a secret of the run from now on.
-        self.known.know_answer(body)
-        for name, placeholder in RESPONSE_PLACEHOLDERS.items():
-            if body.get(name) is not None:
-                body[name] = placeholder
-        kept = {name: body[name] for name in TOKEN_FIELDS if name in body}
-        text = json.dumps(kept, sort_keys=True)
-        headers = {"Content-Length": [str(len(text.encode()))]}
-        content_type = _header(response["headers"], "Content-Type")
-        if content_type is not None:
-            headers["Content-Type"] = content_type
-        return {"status": response["status"], "headers": headers, "body": {"string": text}}
-
-    def leak(self, text: str, data: Any) -> str | None:
-        """What the written file (``text``, parsed as ``data``) still holds, and where."""
-        named = [
-            ("the password", self.identity.password),
-            ("the client secret", self.identity.client_secret),
-        ]
-        finding = leak(text, data, self.known, [(what, s.reveal()) for what, s in named if s])
-        if finding is not None:
-            return finding
-        interactions = data.get("interactions") if isinstance(data, dict) else None
-        requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
-        identifiers = [
-            ("the user name", self.identity.user),
-            ("the client id", self.identity.client_id),
-        ]
-        for what, value in identifiers:
-            if not value:
-                continue
-            masker = masker_of(value)
-            for request in requests:
-                if not isinstance(request, dict):
-                    continue
-                for part in ("body", "headers"):
-                    for where, string in _strings(request.get(part), f"request/{part}"):
-                        if masker.reveals(_without_vocabulary(string)):
-                            return f"{what} at {where}"
-        return None
-
-
-def bare_request(request: Any) -> Any:
-    """vcrpy's before_record_request for a token cassette: no header (replay matches on
-    method and URL; a User-Agent would change with every version of requests)."""
-    request.headers = {}
-    return request
 
 
 @dataclass
@@ -215,10 +151,10 @@ def leak(
     """Which secret of the run a written cassette (``text``, parsed as ``data``) still holds,
     and where; None: none. ``named``: secrets to call by a name of their own."""
     masker = known.masker()
-    for where, string in _strings(data, ""):
-        if masker.reveals(_without_vocabulary(string)):
+    for where, string in strings(data, ""):
+        if masker.reveals(without_vocabulary(string)):
             return f"{_what(string, known, named)} at {where.lstrip('/')}"
-    if masker.reveals(_without_vocabulary(text)):
+    if masker.reveals(without_vocabulary(text)):
         return f"{_what(text, known, named)} in the file"
     return None
 
@@ -227,16 +163,9 @@ def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> s
     """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
     kinds = [(f"the {kind.replace('_', ' ')}", value) for value, kind in known.kinds().items()]
     for what, value in [*named, *kinds]:
-        if masker_of(value).reveals(_without_vocabulary(text)):
+        if masker_of(value).reveals(without_vocabulary(text)):
             return what
     return "a secret of the run"
-
-
-def _header(headers: dict[str, Any], name: str) -> Any:
-    for key, value in headers.items():
-        if key.lower() == name.lower():
-            return value
-    return None
 
 
 # A vocabulary word standing on its own (a field name, a placeholder), not inside a longer
@@ -248,7 +177,7 @@ _VOCABULARY_WORD = re.compile(
 )
 
 
-def _without_vocabulary(text: str) -> str:
+def without_vocabulary(text: str) -> str:
     return _VOCABULARY_WORD.sub("\0", text)
 
 
@@ -262,7 +191,7 @@ def _outside_vocabulary(text: str, change: Callable[[str], str]) -> str:
     return "".join([*pieces, change(text[start:])])
 
 
-def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:
+def strings(data: Any, where: str) -> Iterator[tuple[str, str]]:
     """Every string (and dict key) in a parsed cassette, bytes decoded, with where it is."""
     if isinstance(data, str):
         yield where, data
@@ -270,8 +199,161 @@ def _strings(data: Any, where: str) -> Iterator[tuple[str, str]]:
         yield where, data.decode("utf-8", "replace")
     elif isinstance(data, dict):
         for key, value in data.items():
-            yield from _strings(key, where)
-            yield from _strings(value, f"{where}/{key}")
+            yield from strings(key, where)
+            yield from strings(value, f"{where}/{key}")
     elif isinstance(data, (list, tuple)):
         for item in data:
-            yield from _strings(item, where)
+            yield from strings(item, where)
+
+
+# What a cassette is guarded for: the words of its refusals differ, the pipeline does not.
+TOKEN = "token"
+API = "api"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A cassette the guard lets through: ``text`` is what is written, ``cassette_dict``
+    vcrpy's data for it (with the placeholders in, if any went in)."""
+
+    text: str
+    cassette_dict: Any
+
+
+def guarded(
+    cassette_dict: Any,
+    serializer: Any,
+    path: str | Path,
+    known: KnownSecrets,
+    *,
+    purpose: str,
+    scan: Callable[[str, Any], str | None] | None = None,
+) -> Kept | Failure:
+    """The one pipeline of every cassette before it is kept: serialize, replace barapi's
+    secrets (an API cassette's; a token cassette has none left to replace), scan what is
+    left (with ``scan``, else for every secret ``known``), keep or refuse. Never raises."""
+    from vcr.serialize import deserialize, serialize
+
+    try:
+        text = serialize(cassette_dict, serializer)
+        data = serializer.deserialize(text)
+        if purpose == API:
+            placed = Placeholders(known).put_in_cassette(data)
+            if placed != data:
+                text = serializer.serialize(placed)
+                requests, responses, *metadata = deserialize(text, serializer)
+                cassette_dict = {"requests": requests, "responses": responses}
+                if metadata:
+                    cassette_dict["metadata"] = metadata[0]
+                data = placed
+        finding = scan(text, data) if scan is not None else leak(text, data, known)
+    except Exception as error:
+        return _unchecked(purpose, shown(path), error)
+    if finding is not None:
+        return _refusal(purpose, shown(path), finding)
+    return Kept(text, cassette_dict)
+
+
+def _refusal(purpose: str, shown: str, finding: str) -> Failure:
+    if purpose == TOKEN:
+        return Failure(
+            f"refusing to keep the cassette {shown}: after scrubbing it still held {finding}; "
+            "it was deleted. Check what the token endpoint sends back, or report this as a "
+            "pytest-barapi bug."
+        )
+    return Failure(
+        f"refusing to keep the cassette {shown}: with barapi's secrets replaced, it still "
+        f"held {finding}; it was not written. A secret in a body that is not text cannot be "
+        "replaced: keep it out of what the test sends and receives."
+    )
+
+
+def _unchecked(purpose: str, shown: str, error: Exception) -> Failure:
+    if purpose == TOKEN:
+        return Failure(f"could not write the cassette {shown} ({type(error).__name__})")
+    return Failure(
+        f"could not check the cassette {shown} for barapi's secrets "
+        f"({type(error).__name__}); it was not written"
+    )
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a message shows it: relative to the working directory where it is inside."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+# The guard over pytest-recording's cassettes (API cassettes).
+
+PLUGIN = "barapi-api-cassettes"
+
+
+def watch(config: pytest.Config, known: KnownSecrets, vcr: Any) -> None:
+    """Guard what ``vcr`` (pytest-recording's, for the test being set up) writes.
+
+    The guard sits in the persister, the one step every cassette passes on its way to a file,
+    whatever the user's ``vcr_config`` sets (its own persister included).
+    """
+    guard = config.pluginmanager.get_plugin(PLUGIN)
+    if guard is None:
+        guard = ApiCassettes(known)
+        config.pluginmanager.register(guard, PLUGIN)
+    merge = vcr.get_merged_config
+
+    def get_merged_config(**kwargs: Any) -> dict[str, Any]:
+        merged: dict[str, Any] = merge(**kwargs)
+        merged["persister"] = _Guarded(merged["persister"], guard)
+        return merged
+
+    vcr.get_merged_config = get_merged_config
+
+
+# eq=False: a plugin is hashed by identity (pytest 8.0 keeps its plugins in a set).
+@dataclass(eq=False)
+class ApiCassettes:
+    """The run's guard over pytest-recording's cassettes, and what it refused to keep."""
+
+    known: KnownSecrets
+    problems: list[Failure] = field(default_factory=list)
+
+    def save(self, inner: Any, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        """Save through ``inner`` what is left once barapi's secrets are out, if nothing is.
+
+        Never raises: vcrpy saves on leaving the cassette, and an exception there would skip
+        its unpatching. What went wrong waits in ``problems`` for the test's teardown.
+        """
+        if not self.known.values():
+            inner.save_cassette(cassette_path, cassette_dict, serializer=serializer)
+            return
+        kept = guarded(cassette_dict, serializer, cassette_path, self.known, purpose=API)
+        if isinstance(kept, Failure):
+            self.problems.append(kept)
+            return
+        inner.save_cassette(cassette_path, kept.cassette_dict, serializer=serializer)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_teardown(self) -> Generator[None, object, object]:
+        # The test's cassette is saved as its `vcr` fixture is torn down, inside this hook.
+        try:
+            result = yield
+        finally:
+            problems, self.problems[:] = list(self.problems), []
+            if problems:
+                pytest.fail("\n".join(f"barapi: {problem}" for problem in problems), False)
+        return result
+
+
+@dataclass
+class _Guarded:
+    """A vcrpy persister that loads as ``inner`` does, and saves through the guard."""
+
+    inner: Any
+    guard: ApiCassettes
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
+        return self.inner.load_cassette(cassette_path, serializer=serializer)
+
+    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        self.guard.save(self.inner, cassette_path, cassette_dict, serializer)

@@ -88,9 +88,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     # barapi_session puts the bearer token on every API call: every cassette pytest-recording
     # writes loses barapi's secrets, by value and nothing else, and is scanned before it is kept.
-    from pytest_barapi import api_cassettes
+    from pytest_barapi import cassette_guard
 
-    api_cassettes.watch(config, config.stash[run_key].known_secrets, vcr)
+    cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
 @pytest.fixture(scope="session")

@@ -3,40 +3,48 @@
 pytest-recording cannot record session-scoped fixtures, so this module drives vcrpy itself for
 the token exchange, and follows pytest-recording's ``--record-mode`` and ``--disable-recording``
 so that one flag controls every cassette of a run. It offers what the broker orchestrates:
-:func:`load` and :func:`replay` an identity's cassette, or :func:`recording` what happens inside
-a block, keeping the file only if the block got a token; and :func:`apart_from_open_cassettes`,
-which keeps the token endpoint's traffic out of the cassette of the test that is running. How
-vcrpy reads and writes the file is :mod:`pytest_barapi.cassette_file`'s. vcrpy is imported by
-these two only (and by :mod:`pytest_barapi.api_cassettes`), and only once a cassette is used.
+:func:`load` an identity's cassette and :func:`replaying` it (the broker sends the recorded
+grant through the exchange), or :func:`recording` what happens inside a block, keeping the file
+only if the block got a token; and :func:`apart_from_open_cassettes`, which keeps the token
+endpoint's traffic out of the cassette of the test that is running. vcrpy is imported only
+once a cassette is used.
 
-A recorded cassette holds no secret (:mod:`pytest_barapi.cassette_guard` says how): a file
-that still holds a real value after scrubbing is deleted, and the exchange fails.
-"""
+A token cassette keeps only what its replay needs: the grant with placeholders for the
+credentials, and the answer's status, content type and token fields, the tokens replaced by
+placeholders, keys sorted (:class:`CassetteScan` holds the recording's hooks). The file is
+written only once :func:`~pytest_barapi.cassette_guard.guarded` let it through, next to its
+final place and moved there, so no reader ever sees half a cassette: a file that still holds
+a real value after scrubbing is not kept, and the exchange fails. While a cassette is open,
+vcrpy's own logging is shut: it would log each answer before the scrub, tokens included."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pytest_barapi.cassette_file import (
-    Persister,
-    Recorded,
-    serializer_for,
+from pytest_barapi.cassette_guard import (
+    REQUEST_PLACEHOLDERS,
+    RESPONSE_PLACEHOLDERS,
+    TOKEN,
+    TOKEN_FIELDS,
+    guarded,
+    leak,
     shown,
-    vcr_for,
-    vcrpy_silenced,
+    strings,
+    without_vocabulary,
 )
-from pytest_barapi.cassette_guard import REQUEST_PLACEHOLDERS, CassetteScan, bare_request
 from pytest_barapi.identity import Identity
-from pytest_barapi.known_secrets import KnownSecrets
-from pytest_barapi.masking import Masker
+from pytest_barapi.known_secrets import KnownSecrets, masker_of
 from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
 from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
@@ -148,7 +156,7 @@ class Recording:
 
     path: Path
     _kept: bool = False
-    _problem: str | None = None
+    _problem: Failure | None = None
 
     def keep(self, outcome: Outcome) -> Outcome:
         """Keep the recording if ``outcome`` is a token (a failed exchange is never saved)."""
@@ -157,7 +165,7 @@ class Recording:
 
     def outcome(self, outcome: Outcome) -> Outcome:
         """``outcome``, unless the cassette could not be kept: then why not."""
-        return outcome if self._problem is None else Failure(self._problem)
+        return outcome if self._problem is None else self._problem
 
 
 @contextmanager
@@ -170,7 +178,7 @@ def recording(
     token the recorded answer carries is added to ``known``.
     """
     scan = CassetteScan(identity, known)
-    persister = Persister(scan=scan)
+    persister = Persister(scan=scan, known=known)
     vcr = vcr_for(
         path,
         record_mode="all",
@@ -198,36 +206,24 @@ class _Discarded(Exception):
     """The block got no token: leave vcrpy's ``with`` by an exception, so it saves nothing."""
 
 
-def replay(
-    settings: Settings, identity: Identity, path: Path, recorded: Recorded, masker: Masker
-) -> Outcome:
-    """The token recorded in ``path`` for ``identity``: a placeholder only the recorded API
-    calls accept. Needs no credentials, sends nothing, and tries once: a retry could only be
-    refused by vcrpy ("already played back"), hiding what the recording holds."""
-    from pytest_barapi.exchange import post_grant
-
+@contextmanager
+def replaying(path: Path, recorded: Recorded) -> Iterator[None]:
+    """Answer the block's grant from the exchange ``recorded`` in ``path``; send nothing."""
     vcr = vcr_for(path, record_mode="none", match_on=MATCH_ON)
     vcr.register_persister(Persister(recorded=recorded))
-    # The replay sends what the recording holds: placeholders, never a credential. The token
-    # is built as the answer arrives, so its lifetime counts from now: however old the
-    # cassette, the replayed token is not born expired (and so not renewed).
-    placeholders = identity.overridden(
+    with vcrpy_silenced(), vcr.use_cassette(str(path)):
+        yield
+
+
+def placeholders_of(identity: Identity) -> Identity:
+    """``identity`` with the placeholders a recording holds in place of its credentials: what
+    a replay sends, never a credential."""
+    return identity.overridden(
         user=REQUEST_PLACEHOLDERS["username"],
         password=Secret(REQUEST_PLACEHOLDERS["password"]),
         client_id=REQUEST_PLACEHOLDERS["client_id"],
         client_secret=Secret(REQUEST_PLACEHOLDERS["client_secret"]),
     )
-    with vcrpy_silenced(), vcr.use_cassette(str(path)):
-        outcome = post_grant(
-            settings.token_url,
-            placeholders.password_grant(),
-            timeout=settings.timeout,
-            masker=masker,
-            # As recorded, if the ini says so; either way the header is not matched on.
-            client_auth=settings.client_auth,
-            retries=0,
-        )
-    return replace(outcome, replayed=True) if isinstance(outcome, BarapiToken) else outcome
 
 
 def load(settings: Settings, path: Path) -> Recorded | Failure | None:
@@ -285,6 +281,95 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
     return list(requests), list(responses)
 
 
+Recorded = tuple[list[Any], list[Any]]
+
+
+def vcr_for(path: Path, **options: Any) -> Any:
+    """A vcrpy ``VCR`` with ``options`` that writes ``path`` in the format its suffix names."""
+    import vcr
+
+    return vcr.VCR(serializer="json" if path.suffix == ".json" else "yaml", **options)
+
+
+def serializer_for(path: Path) -> Any:
+    """The vcrpy serializer that reads ``path``, by the same rule as :func:`vcr_for`."""
+    from vcr.serializers import jsonserializer, yamlserializer
+
+    return jsonserializer if path.suffix == ".json" else yamlserializer
+
+
+@contextmanager
+def vcrpy_silenced() -> Iterator[None]:
+    """vcrpy logs each response it records at INFO as it arrived, before our scrub: the tokens."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "vcr"]
+    loggers = [logging.getLogger(name) for name in names]
+    disabled = [logger.disabled for logger in loggers]
+    for logger in loggers:
+        logger.disabled = True
+    try:
+        yield
+    finally:
+        for logger, was in zip(loggers, disabled, strict=True):
+            logger.disabled = was
+
+
+@dataclass
+class Persister:
+    """vcrpy's persister for one exchange: loads what :func:`load` checked, writes what
+    :func:`~pytest_barapi.cassette_guard.guarded` let through, atomically.
+
+    A recording starts empty (``recorded`` None): re-recording replaces, it never appends. The
+    file is written next to its final place and moved there with ``os.replace``, so a reader,
+    or another xdist worker recording at the same time, only ever sees a whole cassette.
+
+    Saving never raises: vcrpy saves on leaving the cassette, and an exception there would
+    skip its unpatching and leave every later request of the run going through this cassette.
+    What went wrong is kept in ``problem`` instead. What is written is what the guard let
+    through, byte for byte.
+    """
+
+    recorded: Recorded | None = None
+    scan: CassetteScan | None = None
+    known: KnownSecrets | None = None
+    problem: Failure | None = None
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Recorded:
+        from vcr.persisters.filesystem import CassetteNotFoundError
+
+        if self.recorded is None:
+            raise CassetteNotFoundError()
+        return self.recorded
+
+    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        path = Path(cassette_path)
+        if self.scan is None or self.known is None:
+            self.problem = Failure(f"could not write the cassette {shown(path)} (RuntimeError)")
+            return  # a replay never saves
+        temporary = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            kept = guarded(
+                cassette_dict, serializer, path, self.known, purpose=TOKEN, scan=self.scan.leak
+            )
+            if isinstance(kept, Failure):
+                self.problem = kept
+                return
+            fd, temporary = tempfile.mkstemp(
+                dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+            )
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(kept.text)
+            os.chmod(temporary, 0o644)  # a cassette is meant to be committed and shared
+            os.replace(temporary, path)
+            temporary = None
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            self.problem = Failure(f"could not write the cassette {shown(path)}: {reason}")
+        finally:
+            if temporary is not None:
+                Path(temporary).unlink(missing_ok=True)
+
+
 def _status(response: Any) -> Any:
     status = response.get("status") if isinstance(response, dict) else None
     return status.get("code") if isinstance(status, dict) else None
@@ -295,3 +380,82 @@ def _without_userinfo(url: str) -> str:
     host = parts.hostname or ""
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
+@dataclass
+class CassetteScan:
+    """A token cassette's scrubbers, and the scan of the written file.
+
+    Secrets (every one the run knows, including each token the response carried) are looked
+    for anywhere in the file; the user name and client id in the recorded requests only, as
+    they may rightly appear elsewhere (a user named "barapi" in the host name).
+    """
+
+    identity: Identity
+    known: KnownSecrets
+
+    def scrub_response(self, response: dict[str, Any]) -> dict[str, Any] | None:
+        """vcrpy's before_record_response: the token fields, the tokens as placeholders, and
+        nothing else; a failed exchange is dropped."""
+        if not 200 <= response["status"]["code"] < 300:
+            return None  # never record a failed exchange (a 503 that a retry got past, say)
+        try:
+            body = json.loads(response["body"]["string"])
+        except ValueError:
+            return None  # not a token answer: the exchange fails, and nothing is saved
+        if not isinstance(body, dict):
+            return None
+        # Every token the answer carries is a secret of the run from now on.
+        self.known.know_answer(body)
+        for name, placeholder in RESPONSE_PLACEHOLDERS.items():
+            if body.get(name) is not None:
+                body[name] = placeholder
+        kept = {name: body[name] for name in TOKEN_FIELDS if name in body}
+        text = json.dumps(kept, sort_keys=True)
+        headers = {"Content-Length": [str(len(text.encode()))]}
+        content_type = _header(response["headers"], "Content-Type")
+        if content_type is not None:
+            headers["Content-Type"] = content_type
+        return {"status": response["status"], "headers": headers, "body": {"string": text}}
+
+    def leak(self, text: str, data: Any) -> str | None:
+        """What the written file (``text``, parsed as ``data``) still holds, and where."""
+        named = [
+            ("the password", self.identity.password),
+            ("the client secret", self.identity.client_secret),
+        ]
+        finding = leak(text, data, self.known, [(what, s.reveal()) for what, s in named if s])
+        if finding is not None:
+            return finding
+        interactions = data.get("interactions") if isinstance(data, dict) else None
+        requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
+        identifiers = [
+            ("the user name", self.identity.user),
+            ("the client id", self.identity.client_id),
+        ]
+        for what, value in identifiers:
+            if not value:
+                continue
+            masker = masker_of(value)
+            for request in requests:
+                if not isinstance(request, dict):
+                    continue
+                for part in ("body", "headers"):
+                    for where, string in strings(request.get(part), f"request/{part}"):
+                        if masker.reveals(without_vocabulary(string)):
+                            return f"{what} at {where}"
+        return None
+
+
+def bare_request(request: Any) -> Any:
+    """vcrpy's before_record_request for a token cassette: no header (replay matches on
+    method and URL; a User-Agent would change with every version of requests)."""
+    request.headers = {}
+    return request
+
+
+def _header(headers: dict[str, Any], name: str) -> Any:
+    for key, value in headers.items():
+        if key.lower() == name.lower():
+            return value
+    return None
