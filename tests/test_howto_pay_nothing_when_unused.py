@@ -14,7 +14,7 @@ from tests.reference_server import ReferenceServer
 
 # Third-party packages the plugin needs only once a test asks for a token or a session.
 HEAVY = {"requests", "urllib3", "vcr", "yaml"}
-# The plugin's own modules that only a test using barapi needs (or, for scrubbing, a
+# The plugin's own modules that only a test using barapi needs (or, for the exits, a
 # configured secret).
 LATER = {
     "pytest_barapi.answer",
@@ -25,7 +25,7 @@ LATER = {
     "pytest_barapi.masking",
     "pytest_barapi.outcome",
     "pytest_barapi.outcome_board",
-    "pytest_barapi.scrubbing",
+    "pytest_barapi.exits",
     "pytest_barapi.session",
     "pytest_barapi.sharing",
     "pytest_barapi.token",
@@ -93,7 +93,7 @@ def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
     assert modules & LATER == {
         "pytest_barapi.fragments",
         "pytest_barapi.masking",
-        "pytest_barapi.scrubbing",
+        "pytest_barapi.exits",
         "pytest_barapi.unescaping",
     }
 

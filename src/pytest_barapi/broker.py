@@ -23,7 +23,7 @@ from pytest_barapi.token import BarapiToken
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pytest_barapi.secret_sources import SecretSources
+    from pytest_barapi.keyring_and_prompt import SecretSources
     from pytest_barapi.sharing import SharedOutcomes
     from pytest_barapi.token_cassette import Recorded
 

@@ -36,7 +36,7 @@ from pytest_barapi.known_secrets import KnownSecrets
 if TYPE_CHECKING:
     from execnet import Channel
 
-    from pytest_barapi.secret_sources import SecretSources
+    from pytest_barapi.keyring_and_prompt import SecretSources
 
 WORKERINPUT = "barapi_sharing"
 

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from pytest_barapi.broker import TokenBroker
     from pytest_barapi.identity import Identity
+    from pytest_barapi.keyring_and_prompt import SecretSources
     from pytest_barapi.outcome import Failure, Outcome
-    from pytest_barapi.secret_sources import SecretSources
     from pytest_barapi.session import BarapiSession
     from pytest_barapi.token import BarapiToken
 
@@ -113,7 +113,7 @@ class BarapiRun:
     ) -> SecretSources:
         """Where this run finds a secret the settings leave unset (made on first use)."""
         if self._secret_sources is None:
-            from pytest_barapi.secret_sources import for_this_run
+            from pytest_barapi.keyring_and_prompt import for_this_run
 
             stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
             self._secret_sources = for_this_run(
@@ -142,7 +142,7 @@ class BarapiRun:
         """Mask known secrets from now on. A run with no secret to know yet has nothing to
         mask, and does not pay for a hook around every report."""
         if not self.config.pluginmanager.has_plugin(MASKING):
-            from pytest_barapi.scrubbing import SecretMasking
+            from pytest_barapi.exits import SecretMasking
 
             masking = SecretMasking(self.known_secrets, self.config)
             self.config.pluginmanager.register(masking, MASKING)
