@@ -1,9 +1,11 @@
 """Judges what the token endpoint answered: the token, or why there is none.
 
 The answer arrives here read whole (:mod:`pytest_barapi.exchange` posted the grant and read it
-within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. A refusal's
-message names the settings to fix; whatever it quotes of the answer is masked with the run's
-masker, since a server may echo the request body.
+within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. A refusal names
+the settings it concerns (:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the
+answer (:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a
+server may echo the request body, and a token the answer carries becomes a secret of the
+run.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
 """One exchange per identity per run: the broker decides each outcome once and keeps it.
 
-The broker is the only orchestrator: it asks the cassette module to replay or record, the
-exchange module to send a grant, and the sharing module to make each decision once per run
-under pytest-xdist. None of them calls back into it.
+The broker is the only orchestrator: it asks the token cassette to load, replay or record
+(a replay's grant goes through the broker to the exchange, like any other), the exchange
+module to send a grant, and, under pytest-xdist, the sharing module to make each decision
+once per run. None of them imports the broker; the sharing module is handed the broker's work
+(a callable) and runs it when the turn to decide is this worker's. Each token, and each
+secret the keyring or the prompt gives, is handed to the run's secret registry.
 """
 
 from __future__ import annotations

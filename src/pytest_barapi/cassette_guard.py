@@ -313,7 +313,9 @@ def watch(config: pytest.Config, known: KnownSecrets, vcr: Any) -> None:
 # eq=False: a plugin is hashed by identity (pytest 8.0 keeps its plugins in a set).
 @dataclass(eq=False)
 class ApiCassettes:
-    """The run's guard over pytest-recording's cassettes, and what it refused to keep."""
+    """The run's guard over pytest-recording's cassettes, and what it refused to keep: each
+    cassette passes :func:`guarded` on its way to the user's persister, and a refusal fails
+    the test at teardown."""
 
     known: KnownSecrets
     problems: list[Failure] = field(default_factory=list)

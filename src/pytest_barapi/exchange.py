@@ -1,11 +1,12 @@
 """The one place that talks OAuth: POST a grant to the token endpoint and read its answer.
 
 What comes of it is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
-:class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
-Here, the transport: retries, the deadline over the whole exchange, and what a request that
-did not get through (or an answer that could not be read) means for the user. What the answer
-says is judged in :mod:`pytest_barapi.answer`. A failure is built from plain strings, so no
-frame or exception that held the request body (ours, requests', urllib3's) travels with it.
+:class:`~pytest_barapi.outcome.Failure` that says what happened and which setting it concerns
+(worded for the user at the edge, :meth:`pytest_barapi.run.BarapiRun.message`). Here, the
+transport: retries, the deadline over the whole exchange, and what a request that did not get
+through (or an answer that could not be read) means. What the answer says is judged in
+:mod:`pytest_barapi.answer`. A failure is built from plain strings, so no frame or exception
+that held the request body (ours, requests', urllib3's) travels with it.
 """
 
 from __future__ import annotations

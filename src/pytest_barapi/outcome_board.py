@@ -14,9 +14,11 @@ line. So a wrong password is one request for the whole run, and a renewal is one
 generations, not tokens, are compared, since a server may hand back the same access token
 on refresh. A worker that dies with the turn (its channel closes) hands it to the next in line.
 
-The board never learns a credential: workers name identities by an HMAC keyed with a random
-per-run key that the controller hands them with the channel, and that lives only in memory.
-Without xdist workers nothing here runs.
+Workers name identities by an HMAC keyed with a random per-run key that the controller hands
+them with the channel, and that lives only in memory: the board's books hold no credential.
+What a worker learns is secret (a factory's password, a keyring answer, a token) reaches the
+controller's secret registry (:mod:`pytest_barapi.known_secrets`) the same way, only so that
+the controller masks it in what it prints. Without xdist workers nothing here runs.
 """
 
 from __future__ import annotations

@@ -1,8 +1,11 @@
-"""What one pytest run holds for barapi: its settings, the secrets it knows, and its broker.
+"""What one pytest run holds for barapi: its settings, its secret registry, and its broker.
 
 Kept in one stash key. A run that uses no barapi fixture pays only for the settings: the
 masking is turned on once a secret can be known, and the broker (with requests, vcrpy and the
-xdist sharing) is built when a test first needs a token.
+xdist sharing) is built when a test first needs a token. The registry
+(:class:`~pytest_barapi.known_secrets.KnownSecrets`) is the run's one, shared by every module
+that learns or masks a secret. :meth:`BarapiRun.message` is where a failure is worded for the
+test that needs the token.
 """
 
 from __future__ import annotations

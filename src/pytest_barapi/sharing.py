@@ -4,9 +4,11 @@ The outcomes live in the controller's memory, on its :mod:`~pytest_barapi.outcom
 which says how the turn to decide is handed on. A worker asks the board over the execnet
 channel it found in ``workerinput``: it adopts the outcome another worker decided or, when the
 turn is its own, does the work and reports the outcome back. A secret no worker can find is
-asked of the person at the controller's terminal the same way. Identities are named by an HMAC
-keyed with the run's key, so no credential leaves the worker. Without xdist workers nothing
-here runs: :mod:`pytest_barapi.run` loads it only in a worker.
+asked of the person at the controller's terminal the same way, and each secret the worker's
+registry learns is told to the controller's (:meth:`SharedOutcomes.tell_secrets`), which
+masks what the controller prints. Identities are named by an HMAC keyed with the run's key,
+so the board's books hold no credential. Without xdist workers nothing here runs:
+:mod:`pytest_barapi.run` loads it only in a worker.
 """
 
 from __future__ import annotations
