@@ -63,7 +63,17 @@ def pytest_configure_node(node: Any) -> None:
     # The tokens the workers share pass through here: mask them in what the controller prints.
     run.mask_secrets()
     # The person at this terminal answers for the workers, which have none.
-    outcome_board.connect(node.config, node, run.known_secrets, run.secret_sources())
+    sources = run.secret_sources()
+    if sources.interactive:
+        # The prompt waits on another thread: signals are only caught from this one.
+        sources.terminal.catch_signals()
+    outcome_board.connect(node.config, node, run.known_secrets, sources)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(run_key, None)
+    if run is not None:
+        run.end()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
