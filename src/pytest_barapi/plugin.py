@@ -105,7 +105,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
+def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> BarapiToken:
     """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
 
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
@@ -115,6 +115,7 @@ def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
     ``barapi_session`` follows renewals.
     """
     run = pytestconfig.stash[run_key]
+    run.refuse_unmarked(request)
     return run.token(run.settings.identity)
 
 
@@ -136,7 +137,9 @@ def barapi_session(
 
 
 @pytest.fixture(scope="session")
-def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFactory]:
+def barapi_session_factory(
+    pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[SessionFactory]:
     """Sessions like ``barapi_session``, for other identities.
 
     ``barapi_session_factory(user="bob@example.com", password=..., scope="read")``; any of
@@ -146,6 +149,7 @@ def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFacto
     Passwords and client secrets are wrapped in ``Secret`` at once. Closed at the end of the run.
     """
     run = pytestconfig.stash[run_key]
+    run.refuse_unmarked(request)
     sessions: dict[Identity, BarapiSession] = {}
 
     def session_as(**credentials: str | Secret | None) -> BarapiSession:
