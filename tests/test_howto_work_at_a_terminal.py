@@ -200,8 +200,9 @@ def at_a_terminal(
 
     Each password prompt is answered with ``answer``, or ``at_the_prompt`` ends the run there:
     "ctrl-c" (typed), "sigterm" (sent to pytest, as ``kill`` does) or "closed" (the terminal
-    window closed: its master side goes away). With ``output_to_a_file``, pytest prints to a
-    file (``pytest > log``), which outlives a closed terminal.
+    window closed: its master side goes away, and SIGHUP reaches every process of the run).
+    With ``output_to_a_file``, pytest prints to a file (``pytest > log``), which outlives a
+    closed terminal.
     """
     master, terminal = pty.openpty()
     echoed_before = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
@@ -245,8 +246,10 @@ def at_a_terminal(
                 elif at_the_prompt == "sigterm":
                     process.send_signal(signal.SIGTERM)
                 elif at_the_prompt == "closed":
-                    os.close(master)
+                    os.close(master)  # the kernel signals pytest, the session's leader
                     master_open = False
+                    # and a shell passes SIGHUP on to its jobs: each process of the run
+                    os.killpg(process.pid, signal.SIGHUP)
                 else:
                     os.write(master, (answer or "").encode() + b"\n")
         hung = process.poll() is None

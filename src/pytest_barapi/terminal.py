@@ -42,8 +42,11 @@ class PromptTerminal:
         self._saved: dict[int, tuple[int, list[Any]]] = {}
         self._prompts_up = 0
         self._ended_by: int | None = None  # the signal that ended the run at a prompt
+        self._closed_under_a_prompt = False
         self._previous: dict[int, Handler] = {}
-        self._lock = threading.Lock()
+        # Re-entrant: the signal handler gives the terminal back, in whatever the main thread
+        # was doing, possibly holding it.
+        self._lock = threading.RLock()
         self._waits = 0
 
     def ask(self, prompt: str) -> str | None:
@@ -57,7 +60,10 @@ class PromptTerminal:
                     # getpass talks to /dev/tty itself: pytest's capture is no obstacle.
                     return getpass.getpass(prompt) or None
                 except (EOFError, OSError, _TerminalError):
-                    # Also a terminal closed under the prompt: then SIGHUP follows, below.
+                    # Also a terminal closed under the prompt. Its SIGHUP may reach the main
+                    # thread only after this thread saw the end: it still ends the run.
+                    if _terminal_state() is None:
+                        self._closed_under_a_prompt = True
                     return None
                 finally:
                     # The main thread ends the run; a prompt on another one just stops asking.
@@ -123,13 +129,17 @@ class PromptTerminal:
                 self._prompts_up -= 1
 
     def _ending(self, signum: int, frame: FrameType | None) -> None:
-        if self._prompts_up and self._ended_by is None:
+        if (self._prompts_up or self._closed_under_a_prompt) and self._ended_by is None:
             self._ended_by = signum
             # Now, not at the end of the run: the person sees their terminal answer again
             # while pytest and its workers shut down.
             self.give_back()
             raise KeyboardInterrupt
-        # No prompt up (or a second signal): what the default does, end the process.
+        if self._ended_by is not None and signum == getattr(signal, "SIGHUP", None):
+            # A closed terminal signals the session leader and, through the shell, each job:
+            # the run already ends for it.
+            return
+        # No prompt up, or asked twice to end: what the default does, end the process.
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
 
