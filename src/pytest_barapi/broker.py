@@ -149,21 +149,25 @@ class TokenBroker:
         if self.sharing is not None and not self.sharing.may_record:
             # A remote worker's recording would stay on its machine, where nobody looks.
             return cassette.not_recorded_here(self.settings, path)
-        identity = self._completed(identity)
-        missing = identity.missing()
+        completed = self._completed(identity)
+        if isinstance(completed, Failure):
+            return completed
+        missing = completed.missing()
         if missing:
             return cassette.credentials_missing(self.settings, path, _unset(missing))
-        with cassette.recording(self.settings, identity, path, self.known_secrets) as recording:
+        with cassette.recording(self.settings, completed, path, self.known_secrets) as recording:
             # Known before the file is scanned: the scan looks for every secret the run knows.
-            outcome = recording.keep(self._password_grant(identity))
+            outcome = recording.keep(self._password_grant(completed))
         return recording.outcome(outcome)
 
     def _password_grant(self, identity: Identity) -> Outcome:
-        identity = self._completed(identity)
-        missing = identity.missing()
+        completed = self._completed(identity)
+        if isinstance(completed, Failure):
+            return completed
+        missing = completed.missing()
         if missing:
             return Failure(("missing credentials, no request sent: set ", *_unset(missing)))
-        outcome = self._post(identity.password_grant())
+        outcome = self._post(completed.password_grant())
         self._know(outcome)
         return outcome
 
@@ -171,6 +175,8 @@ class TokenBroker:
         """RFC 6749 §6 with the same client; if refused, one password grant instead."""
         if stale.refresh_token:
             completed = self._completed(identity)
+            if isinstance(completed, Failure):
+                return completed.prefixed(RENEWING)
             renewed = self._post(completed.refresh_grant(stale.refresh_token))
             if isinstance(renewed, BarapiToken):
                 # A server that does not rotate may leave the refresh token out (§6): keep ours.
@@ -183,13 +189,25 @@ class TokenBroker:
         outcome = self._password_grant(identity)
         return outcome.prefixed(RENEWING) if isinstance(outcome, Failure) else outcome
 
-    def _completed(self, identity: Identity) -> Identity:
+    def _completed(self, identity: Identity) -> Identity | Failure:
         """``identity`` with the secrets the settings left unset, from the keyring or a prompt
-        (asked once: the sources remember their answers)."""
+        (asked once: the sources remember their answers); a failure if the keyring did not
+        answer in time."""
         if self.secret_sources is None or not identity.missing():
             return identity
         completed = self.secret_sources.complete(identity)
         self.known_secrets.know_identity(completed)  # masked before it is ever sent
+        silent = self.secret_sources.keyring_silent_on(completed)
+        if silent:
+            return Failure(
+                (
+                    f"the keyring did not answer within {self.settings.timeout:g}s (",
+                    Setting("timeout"),
+                    "), no request sent: set ",
+                    *_unset(silent),
+                    " instead, or unlock the keyring",
+                )
+            )
         return completed
 
     def replay(self, identity: Identity, path: Path, recorded: Recorded) -> Outcome:

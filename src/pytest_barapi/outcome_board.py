@@ -127,6 +127,7 @@ class OutcomeBoard:
                           ask(request, name, key)   a secret's name, user or client id
                           secrets(entries)   what the worker's registry learnt
                                              (:meth:`~pytest_barapi.known_secrets.KnownSecrets.learn`)
+                          found(name, where)   where it found a secret: "keyring" or "prompt"
         board -> worker   outcome(request, generation, outcome, age)
                           yours(request, generation)   generation decided so far
                           answer(request, answer)   the person's answer or None
@@ -157,7 +158,7 @@ class OutcomeBoard:
             else:
                 name, kwargs = received
             method = getattr(self, f"worker_{name}")
-            if name in ("ask", "secrets"):
+            if name in ("ask", "secrets", "found"):
                 # No books to keep: no lock (a person takes their time, on a thread of its own).
                 method(channel, **kwargs)
                 return
@@ -202,6 +203,11 @@ class OutcomeBoard:
 
     def worker_secrets(self, channel: Channel, entries: list[Any]) -> None:
         self.known_secrets.learn([tuple(entry) for entry in entries])
+
+    def worker_found(self, channel: Channel, name: str, where: str) -> None:
+        # Where a worker found a secret, for the summary the controller prints.
+        if self.secret_sources is not None:
+            self.secret_sources.found_elsewhere(name, where)
 
     def worker_closed(self, channel: Channel) -> list[Reply]:
         replies: list[Reply] = []

@@ -63,7 +63,17 @@ def pytest_configure_node(node: Any) -> None:
     # The tokens the workers share pass through here: mask them in what the controller prints.
     run.mask_secrets()
     # The person at this terminal answers for the workers, which have none.
-    outcome_board.connect(node.config, node, run.known_secrets, run.secret_sources())
+    sources = run.secret_sources()
+    if sources.interactive:
+        # The prompt waits on another thread: signals are only caught from this one.
+        sources.terminal.catch_signals()
+    outcome_board.connect(node.config, node, run.known_secrets, sources)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(run_key, None)
+    if run is not None:
+        run.end()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -95,7 +105,7 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
+def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> BarapiToken:
     """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
 
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
@@ -105,6 +115,7 @@ def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
     ``barapi_session`` follows renewals.
     """
     run = pytestconfig.stash[run_key]
+    run.refuse_unmarked(request)
     return run.token(run.settings.identity)
 
 
@@ -126,7 +137,9 @@ def barapi_session(
 
 
 @pytest.fixture(scope="session")
-def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFactory]:
+def barapi_session_factory(
+    pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[SessionFactory]:
     """Sessions like ``barapi_session``, for other identities.
 
     ``barapi_session_factory(user="bob@example.com", password=..., scope="read")``; any of
@@ -136,6 +149,7 @@ def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFacto
     Passwords and client secrets are wrapped in ``Secret`` at once. Closed at the end of the run.
     """
     run = pytestconfig.stash[run_key]
+    run.refuse_unmarked(request)
     sessions: dict[Identity, BarapiSession] = {}
 
     def session_as(**credentials: str | Secret | None) -> BarapiSession:

@@ -57,6 +57,16 @@ class BarapiRun:
         if self.known_secrets.values():
             self.mask_secrets()
 
+    def refuse_unmarked(self, request: pytest.FixtureRequest) -> None:
+        """Fail the test that set up a barapi fixture if ``-m`` says barapi tests do not run
+        (see :mod:`pytest_barapi.marking`)."""
+        if request.config.option.markexpr:
+            from pytest_barapi.marking import unmarked_under_markexpr
+
+            message = unmarked_under_markexpr(request)
+            if message is not None:
+                _fail(f"barapi: {message}")
+
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
         return self._token_or_fail(identity, self.broker().token(identity))
@@ -107,12 +117,17 @@ class BarapiRun:
                 self.settings,
                 known_secrets=self.known_secrets,
                 sharing=shared,
-                secret_sources=self.secret_sources(shared.ask_a_person if shared else None),
+                secret_sources=self.secret_sources(
+                    shared.ask_a_person if shared else None,
+                    shared.tell_where_found if shared else None,
+                ),
             )
         return self._broker
 
     def secret_sources(
-        self, ask_elsewhere: Callable[[str, str], str | None] | None = None
+        self,
+        ask_elsewhere: Callable[[str, str], str | None] | None = None,
+        tell_elsewhere: Callable[[str, str], None] | None = None,
     ) -> SecretSources:
         """Where this run finds a secret the settings leave unset (made on first use)."""
         if self._secret_sources is None:
@@ -120,9 +135,20 @@ class BarapiRun:
 
             stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
             self._secret_sources = for_this_run(
-                self.settings.url, stdin_is_a_terminal, ask_elsewhere
+                self.settings.url,
+                stdin_is_a_terminal,
+                ask_elsewhere,
+                self.settings.timeout,
+                tell_elsewhere,
             )
         return self._secret_sources
+
+    def end(self) -> None:
+        """The run is over, however it ended: the terminal as it was before any prompt."""
+        sources = self._secret_sources
+        if sources is not None:
+            sources.terminal.give_back()
+            sources.terminal.release_signals()
 
     def summary(self) -> str | None:
         """Where the secrets the settings left unset came from, if any was looked up."""

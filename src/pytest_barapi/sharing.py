@@ -141,6 +141,11 @@ class SharedOutcomes:
         """Hand the controller's registry what this worker's learnt (it masks what it prints)."""
         self._send(message("secrets", entries=[list(entry) for entry in entries]))
 
+    def tell_where_found(self, name: str, where: str) -> None:
+        """Tell the controller where this worker found the secret ``name`` (the keyring, a
+        prompt): the controller prints the run's summary. Says nothing of the secret."""
+        self._send(message("found", name=name, where=where))
+
     def _ask(
         self, asked: Message, request: int, key: str, wait: float | None = None
     ) -> Message | Failure:
