@@ -21,8 +21,10 @@ A head or tail of a form that pytest's ``...`` left is found next to the dots, n
 piece index (:mod:`pytest_barapi.fragments`): it may be shorter than a piece.
 
 Limits: a secret shorter than 12 characters (or one of its forms) is masked only whole, and
-wherever it shows, inside a word too. A backslash that ends a secret stays visible after the
-``********`` (it cannot be told from one that escapes the character after it).
+wherever it shows, inside a word too; one shorter than 8 only where it stands as a whole
+value (quoted, after ``=`` or ``:``, or alone on a line), so that the output stays readable.
+A backslash that ends a secret stays visible after the ``********`` (it cannot be told from
+one that escapes the character after it).
 """
 
 from __future__ import annotations
@@ -54,22 +56,70 @@ MIN_PIECE = 12
 _K = 4
 _STRIDE = MIN_PIECE - _K + 1
 
+# A secret (or a form of one) shorter than this is too short to mask wherever it shows: a
+# password "x" would mask "platform linu********", a token "FAILED" every FAILED line. It is
+# masked only where it stands as a whole value: quoted, after "=" or ":" (a field, a form body,
+# a header) up to a delimiter, or alone on its line. The run warns about it (see
+# :func:`too_short`).
+SHORT = 8
+_QUOTE = "[\"'`]"
+_VALUE_BEFORE = "(?:(?<=[=:])|(?<=[=:] )|(?<=Bearer )|(?<=Basic ))"
+_VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`]|$)"
+
+
+def too_short(known: KnownSecrets) -> list[str]:
+    """What each known secret too short to be masked everywhere is (``password``,
+    ``access_token``..., or ``secret`` if it was not said): never its value."""
+    kinds = known.kinds()
+    return sorted(kinds.get(value, "secret") for value in known.values() if len(value) < SHORT)
+
+
+def _standing_alone(forms: list[str]) -> str:
+    """A pattern that finds any of ``forms`` where it stands as a whole value."""
+    either = "|".join(map(re.escape, forms))
+    return (
+        f"(?<={_QUOTE})(?:{either})(?={_QUOTE})"
+        f"|{_VALUE_BEFORE}(?:{either}){_VALUE_AFTER}"
+        f"|^(?:{either})$"
+    )
+
 
 def basic_forms(name: str, secret: str) -> set[str]:
     """The base64 of ``name:secret`` as HTTP Basic sends it (RFC 7617, and RFC 6749 §2.3.1,
     which form-encodes both halves first: a space as + or, as the exchange sends it, as %20),
-    without padding so any padding still matches."""
+    in UTF-8 and in latin-1 (what requests' own ``auth=(user, password)`` sends), without
+    padding so any padding still matches."""
     encoded = set()
     pairs = (
         f"{name}:{secret}",
-        f"{quote_plus(name)}:{quote_plus(secret)}",
-        f"{quote(name, safe='')}:{quote(secret, safe='')}",
+        f"{_quoted(name, quote_plus)}:{_quoted(secret, quote_plus)}",
+        f"{_quoted(name, quote)}:{_quoted(secret, quote)}",
     )
     for pair in pairs:
-        raw = pair.encode()
-        for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-            encoded.add(b64.decode().rstrip("="))
+        for raw in _encoded(pair):
+            for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+                encoded.add(b64.decode().rstrip("="))
     return encoded
+
+
+def _encoded(text: str) -> list[bytes]:
+    """``text`` in the bytes it may be written in: UTF-8 (a lone surrogate, as a non-UTF-8
+    environment variable or a JSON ``\\udfff`` gives, as the bytes it stands for), and
+    latin-1 where it can be."""
+    try:
+        encodings = [text.encode("utf-8", "surrogateescape")]
+    except UnicodeEncodeError:
+        encodings = [text.encode("utf-8", "surrogatepass")]
+    try:
+        latin = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return encodings
+    return encodings if latin in encodings else [*encodings, latin]
+
+
+def _quoted(text: str, how: Callable[..., str]) -> str:
+    """``text`` URL-encoded (``how`` is quote or quote_plus), whatever its code points."""
+    return how(_encoded(text)[0], safe="")
 
 
 class Masker:
@@ -127,14 +177,19 @@ class Masker:
 
 
 def _written(secret: str) -> set[str]:
-    """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes."""
-    return {
-        secret,
-        quote(secret),
-        quote(secret, safe=""),
-        quote_plus(secret),
-        repr(secret.encode())[2:-1],
-    }
+    """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes (UTF-8 or
+    latin-1: a bytes repr, or bytes read back as text in the other encoding)."""
+    written = {secret}
+    for raw in _encoded(secret):
+        written |= {
+            quote(raw),
+            quote(raw, safe=""),
+            quote_plus(raw),
+            repr(raw)[2:-1],
+            raw.decode("utf-8", "replace"),
+            raw.decode("latin-1"),
+        }
+    return written
 
 
 def _base64(name: str, secret: str) -> set[str]:
@@ -152,7 +207,8 @@ class _Index:
     # Whether a secret holds a control character that JSON or repr writes as a letter; only
     # then are these characters written as letters in texts too (it costs a pass).
     controls: bool
-    # Forms shorter than MIN_PIECE, longest first: found only whole.
+    # Forms shorter than MIN_PIECE, longest first: found only whole (shorter than SHORT: only
+    # where they stand as a whole value).
     whole: re.Pattern[str] | None
     forms: tuple[str, ...]
     # Every k-gram of the forms: a text's window that is none of them holds no piece.
@@ -182,7 +238,11 @@ class _Index:
         short = sorted(
             (form for form in found if whole_only or len(form) < MIN_PIECE), key=len, reverse=True
         )
-        whole = re.compile("|".join(map(re.escape, short))) if short else None
+        anywhere = [form for form in short if len(form) >= SHORT]
+        alone = [form for form in short if len(form) < SHORT]
+        patterns = [*(["|".join(map(re.escape, anywhere))] if anywhere else [])]
+        patterns += [_standing_alone(alone)] if alone else []
+        whole = re.compile("|".join(patterns), re.MULTILINE) if patterns else None
         forms = () if whole_only else tuple(sorted(found))
         pieces: dict[str, tuple[int, int]] = {}
         grams = set()
