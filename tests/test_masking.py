@@ -14,6 +14,7 @@ import html
 import json
 import re
 import threading
+import tracemalloc
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
@@ -414,3 +415,25 @@ def test_a_secret_of_any_code_points_is_masked_without_crashing(secret: str) -> 
     for text in (f"is '{secret}'", repr(f"is '{secret}'"), json.dumps(f"is '{secret}'")):
         assert MASK in masker.mask(text)
         assert secret not in masker.mask(text)
+
+
+def test_the_index_of_a_long_token_costs_a_few_dozen_bytes_per_character() -> None:
+    """A token answer may be up to 1 MiB: its index must not cost hundreds of MB in every
+    process (a dict of every piece of 12 cost about 450 bytes per character)."""
+    token = "".join(f"{n:x}-" for n in range(40_000))[:200_000]  # 200k characters, no repeats
+    known = KnownSecrets()
+    known.add(token)
+    masker = Masker(known)
+    tracemalloc.start()
+    try:
+        masker.mask("warm up")  # builds the index
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert used / len(token) < 64
+    # And it still finds what it must: a piece, a head cut by "...", the whole token.
+    piece = token[123_456 : 123_456 + 40]
+    assert masker.mask(f"got {piece}!") == f"got {MASK}!"
+    assert masker.mask(f"'{token[:10]}...' and") == f"'{MASK}...' and"
+    assert masker.mask(repr(token)) == f"'{MASK}'"
+    assert masker.mask("lorem ipsum " * 1000) == "lorem ipsum " * 1000
