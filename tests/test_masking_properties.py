@@ -17,7 +17,7 @@ import json
 import re
 from collections.abc import Callable
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from pytest_barapi.masking import MIN_PIECE, Masker
@@ -77,6 +77,35 @@ SECRETS = st.text(CHARACTERS, min_size=MIN_PIECE, max_size=40)
 
 
 @settings(max_examples=150, deadline=None)
+# The issue's own cases: a non-ASCII token in a bytes repr cut by "..."; a password
+# \uXXXX-escaped three levels deep, its head skipped by a diff; a coloured one.
+@example(
+    password="fake-pw-Passwört-12345",
+    token="9GX\u6f22\u5b57-fake-token-Lq8",
+    encoding="bytes-repr",
+    escapings=["repr"],
+    cut=(0.6, 0.8),
+    dots=True,
+    coloured=False,
+)
+@example(
+    password="fake-pw-\u00e9\u20ac\U0001f600-Lq8vT",
+    token="fake-token-Mx3\u00e9\u00e9\u00e9\u00e9-Z",
+    encoding="as-is",
+    escapings=["json", "repr", "repr"],
+    cut=(0.3, 0.3),
+    dots=False,
+    coloured=False,
+)
+@example(
+    password="Tr0ub4dor&3\"xkcd'batt3ry",
+    token="fake-token-%{}\\-Kq2wE8",
+    encoding="as-is",
+    escapings=["repr"],
+    cut=(0.0, 0.0),
+    dots=False,
+    coloured=True,
+)
 @given(
     password=SECRETS,
     token=SECRETS,
