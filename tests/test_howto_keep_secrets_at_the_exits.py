@@ -182,7 +182,8 @@ def pytest_runtest_logreport(report):
         password = test_row.SEEN[0]
         raise RuntimeError(f"worker broke holding {password}")
 """
-# The controller's own conftest hook raises with it: the controller never exchanged it.
+# The controller's own conftest hook raises with it: the controller never exchanged it, the
+# worker told it (issue 20 part 1).
 CONTROLLER_RAISES = """
 import os
 
@@ -274,12 +275,6 @@ ENVIRONMENT: dict[str, dict[str, str | None]] = {
     "worker-only-password-in-a-controller-hook": {"OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD},
     "non-utf-8-password": {"BARAPI_PASSWORD": ODD_PASSWORD},
     "barapi-mask": {"SIGNED_URL": SIGNED_URL},
-}
-# Rows that still show a secret on this branch, with why.
-NOT_YET = {
-    "worker-only-password-in-a-controller-hook": (
-        "needs worker secrets on the controller (issue 20 part 1)"
-    ),
 }
 
 # name: (test files, extra conftest, flags, what the run must show, the server)
@@ -422,17 +417,8 @@ ROWS = {
 }
 
 
-def _rows() -> list[object]:
-    return [
-        pytest.param(row, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[row]))
-        if row in NOT_YET
-        else row
-        for row in ROWS
-    ]
-
-
 @pytest.mark.parametrize("masking", ["masked", "control"])
-@pytest.mark.parametrize("row", _rows())
+@pytest.mark.parametrize("row", list(ROWS))
 def test_no_secret_leaves_by_any_exit(
     pytester: pytest.Pytester,
     httpserver: HTTPServer,
@@ -441,8 +427,6 @@ def test_no_secret_leaves_by_any_exit(
     masking: str,
 ) -> None:
     tests, conftest, flags, must_show, answer = ROWS[row]
-    if row in NOT_YET and masking == "control":
-        pytest.xfail("the control leaks either way")  # only the masked run is expected to fail
     if answer is None:
         server = leak_matrix._leaky_server(httpserver)
         leakable = leak_matrix._credentials(monkeypatch, server.url)

@@ -20,8 +20,9 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import FRAGMENT, Masker, basic_forms, too_short
-from pytest_barapi.secrets import MASK, KnownSecrets
+from pytest_barapi.secrets import MASK
 
 # Obviously fake, with every character some escaping changes: quotes, backslash, space,
 # &, +, /, %, =, a tab, an entity-like "&amp;", non-ASCII and a character beyond the BMP.

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import MIN_PIECE, Masker
-from pytest_barapi.secrets import KnownSecrets
 
 Transformation = Callable[[str], str]
 

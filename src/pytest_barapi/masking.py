@@ -40,15 +40,18 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import compress
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 # Re-exported: how short a head or tail cut by "..." is masked is part of what masking does.
 from pytest_barapi.fragments import ELLIPSIS as ELLIPSIS
 from pytest_barapi.fragments import FRAGMENT as FRAGMENT
 from pytest_barapi.fragments import Fragments
-from pytest_barapi.secrets import MASK, KnownSecrets
+from pytest_barapi.secrets import MASK
 from pytest_barapi.unescaping import CONTROLS, Normalized
+
+if TYPE_CHECKING:
+    from pytest_barapi.known_secrets import KnownSecrets
 
 # Any piece of a secret's form this long is masked wherever it shows: tokens issued together
 # share long heads, and pytest shows only where two compared strings differ. Shorter pieces

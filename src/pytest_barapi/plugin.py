@@ -1,7 +1,8 @@
 """pytest wiring only: options, hooks and fixtures. Each concern lives in its own module.
 
-A run that uses no barapi fixture should not pay for them: at start-up only the settings, the
-secrets registry and the run state are imported. The broker (with the token, exchange and
+A run that uses no barapi fixture should not pay for them: at start-up only the settings (with
+the identity and :class:`~pytest_barapi.secrets.Secret`), the secret registry and the run
+state are imported. The broker (with the token, exchange and
 xdist-sharing modules) is built when a test first needs a token, and requests and vcrpy come
 with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 """
@@ -88,9 +89,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     # barapi_session puts the bearer token on every API call: every cassette pytest-recording
     # writes loses barapi's secrets, by value and nothing else, and is scanned before it is kept.
-    from pytest_barapi import api_cassettes
+    from pytest_barapi import cassette_guard
 
-    api_cassettes.watch(config, config.stash[run_key].known_secrets, vcr)
+    cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
 @pytest.fixture(scope="session")

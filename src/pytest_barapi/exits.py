@@ -7,7 +7,8 @@ each exit: the terminal writer (whatever pytest prints: reports, tracebacks of i
 internal errors, the summary), reports before any reporter or xdist serializes them, the
 message of an exception that ends the session (``pytest.exit`` too), the junit xml document
 before it is written, the log file and live log, warnings, and ``--debug`` traces. What
-counts as a secret, in which forms, is :mod:`pytest_barapi.masking`'s.
+counts as a secret is the run's registry's (:mod:`pytest_barapi.known_secrets`), and its one
+masker finds them, in every form (:mod:`pytest_barapi.masking`).
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import Any, TextIO
 
 import pytest
 
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import SHORT, Masker, too_short
-from pytest_barapi.secrets import KnownSecrets
 
 
 class SecretMasking:
@@ -32,7 +33,7 @@ class SecretMasking:
     traces, before anything prints or serializes them."""
 
     def __init__(self, known: KnownSecrets, config: pytest.Config) -> None:
-        self.masker = Masker(known)
+        self.masker = known.masker()
         self.config = config
         # The reports masked as they were made: what is added to them later is masked again.
         self._made: weakref.WeakSet[pytest.TestReport] = weakref.WeakSet()
