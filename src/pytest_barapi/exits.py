@@ -4,9 +4,13 @@ A test can print a token, log it, put it in a local variable, or fail an asserti
 compares it; pytest then copies it into reports, the captured output and the log, and an
 interrupt or an internal error prints frames full of locals. :class:`SecretMasking` masks at
 each exit: the terminal writer (whatever pytest prints: reports, tracebacks of interrupts and
-internal errors, the summary), reports before any reporter or xdist serializes them, the
-message of an exception that ends the session (``pytest.exit`` too), the junit xml document
-before it is written, the log file and live log, warnings, and ``--debug`` traces. What
+internal errors, the summary), the captured output before a report is made from it, reports
+before any other plugin (pytest-json-report, xdist's worker, a reporter) reads them, internal
+errors where they happen (an xdist worker's before it sends them), the message of an
+exception that ends the session (``pytest.exit`` too), prints from ``pytest_sessionfinish``
+and ``pytest_terminal_summary``, the junit xml document before it is written, the log file and
+live log, warnings, and ``--debug`` traces. A secret too short to be masked everywhere is
+named (never shown) at the end of the run. What
 counts as a secret is the run's registry's (:mod:`pytest_barapi.known_secrets`), and its one
 masker finds them, in every form (:mod:`pytest_barapi.masking`).
 """
