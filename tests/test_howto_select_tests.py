@@ -103,6 +103,7 @@ def test_the_fixtures_document_themselves(pytester: pytest.Pytester) -> None:
         ("barapi_token", "*one OAuth password-grant exchange per run*"),
         ("barapi_session", "*requests.Session*"),
         ("barapi_session_factory", "*for other identities*"),
+        ("barapi_mask", "*Masks a value the test got by itself*"),
     ):
         result.stdout.fnmatch_lines([f"{name} [[]session scope[]]*", summary])
 

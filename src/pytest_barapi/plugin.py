@@ -10,7 +10,7 @@ with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -134,6 +134,28 @@ def barapi_session(
     run = pytestconfig.stash[run_key]
     with run.session(run.settings.identity) as session:
         yield session
+
+
+@pytest.fixture(scope="session")
+def barapi_mask(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Masks a value the test got by itself, from now on and for the rest of the run.
+
+    ``barapi_mask(value)`` adds ``value`` to the secrets the run masks, like a CI system's
+    add-mask: a second client's token from the API, a signed URL, a one-time code. Everything
+    pytest prints or writes after the call (the report of this test included) shows it as
+    ``********``, in every form the run's own secrets are masked in. Under pytest-xdist the
+    value is masked in the worker that added it. A value shorter than 8 characters is masked
+    only where it stands as a whole value, and the run says so (never showing it).
+    """
+    run = pytestconfig.stash[run_key]
+
+    def mask(value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"barapi_mask takes a str, not {type(value).__name__}")
+        run.known_secrets.add(value, kind="value given to barapi_mask")
+        run.mask_secrets()
+
+    return mask
 
 
 @pytest.fixture(scope="session")
