@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import keyring  # noqa: F401 (imported early on purpose, see below)
 import pytest
@@ -16,6 +17,7 @@ import pytest_barapi.broker
 import pytest_barapi.cassette
 import pytest_barapi.exchange
 import pytest_barapi.session  # noqa: F401
+from pytest_barapi import clock
 from tests import reference_server
 from tests.authlib_server import AuthlibServer
 from tests.reference_server import ReferenceServer
@@ -33,6 +35,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own BARAPI_* variables must not change what the tests see."""
     unset_barapi_env(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def _real_time() -> Iterator[None]:
+    """Each test starts on the real time: an in-process run of a user's suite shares this
+    process's clock, and a test of it may have moved it forward (``clock.advance``)."""
+    clock.reset()
+    yield
+    clock.reset()
 
 
 def unset_barapi_env(monkeypatch: pytest.MonkeyPatch) -> None:

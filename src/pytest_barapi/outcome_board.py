@@ -24,13 +24,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_barapi import clock
 from pytest_barapi.secrets import KnownSecrets
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class _Entry:
     waiting: list[tuple[Channel, int, int]] = field(default_factory=list)
 
     def answer(self, request: int) -> tuple[Any, ...]:
-        age = self.age + time.monotonic() - self.arrived
+        age = self.age + clock.monotonic() - self.arrived
         return ("outcome", request, self.generation, self.outcome, age)
 
     def newer_than(self, held: int) -> bool:
@@ -169,7 +169,7 @@ class OutcomeBoard:
             if entry.turn != (channel, request):
                 return []  # withdrawn meanwhile: someone else has the turn now
             entry.generation += 1
-            entry.outcome, entry.age, entry.arrived = data, float(age), time.monotonic()
+            entry.outcome, entry.age, entry.arrived = data, float(age), clock.monotonic()
             token = data.get("token") if isinstance(data, dict) else None
             if isinstance(token, dict):
                 self.known_secrets.add(token.get("access_token"), token.get("refresh_token"))
