@@ -37,6 +37,22 @@ def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     unset_barapi_env(monkeypatch)
 
 
+# Plugins installed in the developer's environment that the users' suites run here do not
+# need: Hypothesis' plugin imports all of Hypothesis when a run ends (its terminal summary),
+# a sixth of a plain run's instructions, paid again by every pytester subprocess and xdist
+# worker. Blocking an uninstalled plugin does nothing.
+NOT_IN_USER_RUNS = "-p no:hypothesispytest"
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own ``pytester``, whose runs load only the plugins the tests are about."""
+    # Set after pytester's set-up, which clears PYTEST_ADDOPTS; read by in-process runs,
+    # subprocess runs and their xdist workers alike.
+    monkeypatch.setenv("PYTEST_ADDOPTS", NOT_IN_USER_RUNS)
+    return pytester
+
+
 @pytest.fixture(autouse=True)
 def _real_time() -> Iterator[None]:
     """Each test starts on the real time: an in-process run of a user's suite shares this
