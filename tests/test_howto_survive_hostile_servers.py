@@ -3,7 +3,9 @@
 Most tests post one grant with the exchange itself (``post_grant``) to a loopback server that
 misbehaves on purpose, and check the one-line failure word for word: a run shows the same line
 after ``barapi: `` (``test_howto_read_errors.py``). A full run is made where only a run shows
-the behaviour: how long a user waits, and what a blocked network says.
+the behaviour: that a trickling server ends the run's wait, and what a blocked network says.
+No test measures how long anything took: a deadline shows in the "timed out" line, which a
+server that gave up first (after 20 s) would have turned into another failure.
 """
 
 from __future__ import annotations
