@@ -14,9 +14,9 @@ from pytest_httpserver import HTTPServer
 # and the plugin imports these (and vcrpy) lazily, so each run would get fresh copies whose
 # classes do not match the ones other modules kept (requests' cookie jars fail exactly so).
 import pytest_barapi.broker
-import pytest_barapi.cassette
 import pytest_barapi.exchange
-import pytest_barapi.session  # noqa: F401
+import pytest_barapi.session
+import pytest_barapi.token_cassette  # noqa: F401
 from pytest_barapi import clock
 from tests import reference_server
 from tests.authlib_server import AuthlibServer

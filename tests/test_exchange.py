@@ -21,9 +21,10 @@ from pytest_barapi import clock
 from pytest_barapi.answer import EXCERPT
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.secrets import Secret
 from pytest_barapi.token import BarapiToken
 from tests import leak_matrix, reference_server
 from tests.secret_forms import forms

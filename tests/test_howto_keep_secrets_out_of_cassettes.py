@@ -19,8 +19,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from pytest_barapi.cassette_scrub import Placeholders
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.cassette_guard import Placeholders
+from pytest_barapi.known_secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import OTHER_USER, ReferenceServer

@@ -18,11 +18,11 @@ from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 from werkzeug.serving import WSGIRequestHandler
 
-from pytest_barapi.cassette import replay
+from pytest_barapi.broker import TokenBroker
 from pytest_barapi.identity import Identity
-from pytest_barapi.masking import Masker
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure
-from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
@@ -462,7 +462,7 @@ def test_replay_never_retries(tmp_path: Path) -> None:
     )
     recorded = deserialize(path.read_text(), yamlserializer)
 
-    outcome = replay(settings, settings.identity, path, recorded, Masker(KnownSecrets()))
+    outcome = TokenBroker(settings, KnownSecrets()).replay(settings.identity, path, recorded)
 
     assert isinstance(outcome, Failure)
     assert outcome.message.startswith(f"{url}/oauth/token answered HTTP 500 (no content type)")

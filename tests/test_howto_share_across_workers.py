@@ -21,6 +21,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.outcome_board import CLOSED, OutcomeBoard
 from pytest_barapi.secrets import Secret
@@ -536,3 +537,21 @@ def test_a_run_ended_by_sigterm_leaves_no_token_on_disk(
         and any(form.encode() in path.read_bytes() for token in issued for form in forms(token))
     ]
     assert holding == []
+
+
+def test_a_secret_only_a_worker_knows_reaches_the_controllers_registry() -> None:
+    """A factory's password, a keyring answer, a token: the controller prints too (a worker's
+    crash, the summary), so its registry learns each, kind and name included."""
+    board = OutcomeBoard()
+    shared, _ = worker(board)
+    on_the_worker = KnownSecrets()
+    on_the_worker.add_pair("bob@example.com", Secret("fake-factory-password"), kind="password")
+    on_the_worker.forward_to(shared.tell_secrets)  # what the worker knew before
+    on_the_worker.add("fake-access-only-here", kind="access_token")  # and what it learns later
+    known = board.known_secrets
+    assert {"fake-factory-password", "fake-access-only-here"} <= known.values()
+    assert ("bob@example.com", "fake-factory-password") in known.pairs()
+    assert known.kinds() == {
+        "fake-factory-password": "password",
+        "fake-access-only-here": "access_token",
+    }

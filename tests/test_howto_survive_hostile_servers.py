@@ -26,9 +26,9 @@ from urllib3.util.retry import Retry
 from werkzeug import Request, Response
 
 from pytest_barapi.exchange import post_grant
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.token import LONGEST_LIFETIME, BarapiToken
 from tests import hostile_server, reference_server
 from tests.hostile_server import ForwardProxy, RawServer
