@@ -182,7 +182,6 @@ def test_one_renewal_per_expiry_even_if_the_access_token_stays_the_same(
     # tokens would take this one for not renewed yet, and renew again with a spent refresh
     # token (refused, then a password grant).
     barapi_server.same_access_token_on_refresh = True
-    barapi_server.expires_in = 2
     pytester.mkdir("ready")
     pytester.makepyfile(
         """
@@ -190,19 +189,21 @@ def test_one_renewal_per_expiry_even_if_the_access_token_stays_the_same(
         import time
         from pathlib import Path
 
-        def all_workers_ready():
+        from pytest_barapi import clock
+
+        def all_workers_hold_the_token():
             ready = Path(__file__).parent / "ready"
             (ready / os.environ["PYTEST_XDIST_WORKER"]).touch()
-            deadline = time.monotonic() + 30
-            while len(list(ready.iterdir())) < 4 and time.monotonic() < deadline:
+            give_up = time.monotonic() + 30
+            while len(list(ready.iterdir())) < 4 and time.monotonic() < give_up:
                 time.sleep(0.02)
 
-        def test_outlive_the_token(request):
-            # All workers start together, however slowly they came up: one expiry for all.
-            all_workers_ready()
-            barapi_session = request.getfixturevalue("barapi_session")
+        def test_outlive_the_token(barapi_session):
             assert barapi_session.get("/v1/me").status_code == 200
-            time.sleep(2.2)
+            # None moves on before all hold the first token, however slowly they came up:
+            # then the hour passes on every worker's clock, one expiry for all.
+            all_workers_hold_the_token()
+            clock.advance(3600)
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )

@@ -26,13 +26,13 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_barapi import clock
 from pytest_barapi.known_secrets import KnownSecrets
 
 if TYPE_CHECKING:
@@ -92,7 +92,7 @@ class _Entry:
     waiting: list[tuple[Channel, int, int]] = field(default_factory=list)
 
     def answer(self, request: int) -> Message:
-        age = self.age + time.monotonic() - self.arrived
+        age = self.age + clock.monotonic() - self.arrived
         return message(
             "outcome", request=request, generation=self.generation, outcome=self.outcome, age=age
         )
@@ -185,7 +185,7 @@ class OutcomeBoard:
         if entry.turn != (channel, request):
             return []  # withdrawn meanwhile: someone else has the turn now
         entry.generation += 1
-        entry.outcome, entry.age, entry.arrived = outcome, float(age), time.monotonic()
+        entry.outcome, entry.age, entry.arrived = outcome, float(age), clock.monotonic()
         entry.turn = None
         return self._hand_on(entry)
 

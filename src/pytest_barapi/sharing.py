@@ -18,13 +18,13 @@ import hmac
 import itertools
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_barapi import clock
 from pytest_barapi.identity import Identity
 from pytest_barapi.outcome import Failure, Outcome, Setting, from_json, to_json
 from pytest_barapi.outcome_board import WORKERINPUT, Message, message
@@ -151,8 +151,8 @@ class SharedOutcomes:
     ) -> Message | Failure:
         if not self._send(asked):
             return _LOST
-        deadline = time.monotonic() + (self.wait if wait is None else wait)
-        while (remaining := deadline - time.monotonic()) > 0:
+        deadline = clock.monotonic() + (self.wait if wait is None else wait)
+        while (remaining := deadline - clock.monotonic()) > 0:
             try:
                 reply = self._channel.receive(timeout=remaining)
             except self._channel.TimeoutError:
@@ -201,11 +201,11 @@ _LOST = Failure(
 
 
 def _age(outcome: Outcome) -> float:
-    return time.time() - outcome.obtained_at if isinstance(outcome, BarapiToken) else 0.0
+    return clock.now() - outcome.obtained_at if isinstance(outcome, BarapiToken) else 0.0
 
 
 def _on_our_clock(outcome: Outcome, age: float) -> Outcome:
     # Another machine's clock may be off: the token is as old here as it is there.
     if isinstance(outcome, BarapiToken):
-        return replace(outcome, obtained_at=time.time() - age)
+        return replace(outcome, obtained_at=clock.now() - age)
     return outcome
