@@ -129,6 +129,19 @@ def credentials_missing(settings: Settings, path: Path, missing: tuple[Part, ...
     )
 
 
+def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
+    """Why a request no cassette plays cannot leave with the token replayed from ``path``
+    (barapi would reject its placeholder), and what to do: record it, or give ``missing``."""
+    return Failure(
+        (
+            f"a request that no cassette plays needs a live token, and the token is replayed "
+            f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
+            f"{RECORD}, or set ",
+            *missing,
+        )
+    )
+
+
 @contextmanager
 def apart_from_open_cassettes() -> Iterator[None]:
     """Keep the block's HTTP traffic out of every vcrpy cassette open in the process.
