@@ -199,14 +199,16 @@ class TokenBroker:
 
     def _live_grant(self, identity: Identity) -> Outcome:
         """A live token beside a replayed one: a password grant, never recorded."""
-        identity = self._completed(identity)
-        missing = identity.missing()
+        completed = self._completed(identity)
+        if isinstance(completed, Failure):  # the keyring did not answer, say
+            return completed
+        missing = completed.missing()
         if missing:
             path = cassette.cassette_path(self.settings, identity)
             if path is not None:  # always: a token is replayed from it
                 return cassette.not_played(path, _unset(missing))
             return Failure(("missing credentials, no request sent: set ", *_unset(missing)))
-        return self._password_grant(identity)
+        return self._password_grant(completed)
 
     def _password_grant(self, identity: Identity) -> Outcome:
         identity = self._completed(identity)
