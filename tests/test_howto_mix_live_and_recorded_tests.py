@@ -48,6 +48,30 @@ def test_a_test_without_cassette_gets_a_live_token_and_the_recorded_ones_replay(
     assert barapi_server.api_requests == 1 + 4
 
 
+def test_a_session_scoped_fixture_gets_the_live_token_too(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """pytest-recording does not record session-scoped fixtures (its issue #76): in a replay
+    with credentials set, their requests are live, with a token barapi accepts."""
+    recorded_suite.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def me(barapi_session):
+            response = barapi_session.get("/v1/me")
+            assert response.status_code == 200, response.text
+            return response.json()
+        """
+    )
+    recorded_suite.makepyfile(test_live="def test_me_once(me):\n    assert me['user']\n")
+
+    recorded_suite.runpytest().assert_outcomes(passed=3)
+
+    assert barapi_server.grant_types() == ["password", "password"]
+    assert barapi_server.api_requests == 1 + 1
+
+
 def test_without_credentials_a_test_without_cassette_says_what_to_do(
     recorded_suite: pytest.Pytester,
     barapi_server: ReferenceServer,
