@@ -87,7 +87,8 @@ def test_without_credentials_a_test_without_cassette_says_what_to_do(
         "barapi: a request that no cassette plays needs a live token, and the token is "
         f"replayed from {CASSETTE}; no request sent: record the test with @pytest.mark.vcr "
         "and pytest --record-mode=once, or set --barapi-password / BARAPI_PASSWORD, "
-        "--barapi-client-secret / BARAPI_CLIENT_SECRET"
+        "--barapi-client-secret / BARAPI_CLIENT_SECRET (which a session-scoped fixture's "
+        "requests always need: pytest-recording does not record them)"
     )
     assert result.outlines.count(message) == 4  # one line per test, no traceback
     # The placeholder reached nothing: neither the token endpoint nor the API.
