@@ -24,6 +24,7 @@ from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
+from tests.authlib_server import AuthlibServer
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
 
@@ -249,6 +250,62 @@ def test_a_cassette_recorded_for_another_url_says_so(
         ]
     )
     assert barapi_server.token_request_count == 1
+
+
+def suite_on_authlib(pytester: pytest.Pytester, server: AuthlibServer) -> None:
+    """A suite whose token endpoint has its own path, given on the command line when recording."""
+    server.token_path = "/o/token/"
+    pytester.makeini(
+        f"[pytest]\nbarapi_url = {server.url}\nbarapi_cassette = {CASSETTE}\n"
+        "barapi_client_auth = basic\n"
+    )
+    pytester.makepyfile("def test_token(barapi_token): pass")
+
+
+def test_a_token_path_given_when_recording_and_missing_at_replay_is_named(
+    pytester: pytest.Pytester, authlib_server: AuthlibServer
+) -> None:
+    """Replay matches the token endpoint: the message names the setting that differs."""
+    suite_on_authlib(pytester, authlib_server)
+    record = pytester.runpytest("--record-mode=once", "--barapi-token-path=/o/token/")
+    record.assert_outcomes(passed=1)
+
+    result = pytester.runpytest("--record-mode=none")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: the cassette {CASSETTE} was recorded for "
+            f"POST {authlib_server.url}/o/token/, not POST {authlib_server.url}/oauth/token "
+            "(--barapi-token-path / BARAPI_TOKEN_PATH, from default); re-record it for this "
+            "token path (pytest --record-mode=rewrite), or set the token path it was recorded "
+            "for"
+        ]
+    )
+    assert authlib_server.token_request_count == 1
+
+
+def test_a_url_and_a_token_path_that_both_differ_are_both_named(
+    pytester: pytest.Pytester, authlib_server: AuthlibServer
+) -> None:
+    suite_on_authlib(pytester, authlib_server)
+    record = pytester.runpytest("--record-mode=once", "--barapi-token-path=/o/token/")
+    record.assert_outcomes(passed=1)
+    other_url = authlib_server.url.replace("localhost", "127.0.0.1")
+
+    result = pytester.runpytest(f"--barapi-url={other_url}")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: the cassette {CASSETTE} was recorded for "
+            f"POST {authlib_server.url}/o/token/, not POST {other_url}/oauth/token "
+            "(--barapi-url / BARAPI_URL, from cli; --barapi-token-path / BARAPI_TOKEN_PATH, "
+            "from default); re-record it for this URL and token path "
+            "(pytest --record-mode=rewrite), or set the URL and token path it was recorded for"
+        ]
+    )
+    assert authlib_server.token_request_count == 1
 
 
 def test_a_failed_exchange_is_never_recorded(

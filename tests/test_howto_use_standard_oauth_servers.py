@@ -376,9 +376,9 @@ def test_replay_needs_the_token_path_it_was_recorded_with(
     result = pytester.runpytest("--barapi-token-path=/oauth/token")
     assert the_error(result, tests=1) == (
         f"barapi: the cassette {CASSETTE} was recorded for POST {authlib_server.url}/o/token/, "
-        f"not POST {authlib_server.url}/oauth/token (--barapi-url / BARAPI_URL, from ini); "
-        "re-record it for this URL (pytest --record-mode=rewrite), or set the URL it was "
-        "recorded for"
+        f"not POST {authlib_server.url}/oauth/token (--barapi-token-path / BARAPI_TOKEN_PATH, "
+        "from cli); re-record it for this token path (pytest --record-mode=rewrite), or set "
+        "the token path it was recorded for"
     )
     assert httpserver.log == []
 

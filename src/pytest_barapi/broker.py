@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 RENEW_BEFORE = 60.0
 RENEW_FRACTION = 0.1
 RENEWING = "renewing the token failed: "
+# What a live token beside a replayed one is shared as under pytest-xdist.
+LIVE = "live"
 
 
 def renewal_margin(token: BarapiToken) -> float:
@@ -65,6 +67,9 @@ class TokenBroker:
     # that one too, the token is not the problem, and renewing again would cost a grant per
     # API call: the 401 goes back to the test instead.
     _renewed_on_rejection: dict[Identity, str] = field(default_factory=dict, repr=False)
+    # The live token of an identity whose token is replayed, for the requests no cassette
+    # plays (see live_token): decided once per run like the replayed one, kept apart from it.
+    _live: dict[Identity, Outcome] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._masker = self.known_secrets.masker()
@@ -82,6 +87,25 @@ class TokenBroker:
                 outcome = self._decide(identity, stale=outcome)
             return outcome
 
+    def live_token(self, identity: Identity) -> Outcome:
+        """A token barapi accepts, for a request of ``identity`` that no cassette plays.
+
+        The same as :meth:`token` unless that token is a replayed placeholder, which barapi
+        rejects: then one live exchange for the run (shared by the pytest-xdist workers), kept
+        beside the replayed token, which the recorded calls keep sending. Without credentials,
+        why the request cannot leave, and what to do instead.
+        """
+        current = self.token(identity)
+        if not (isinstance(current, BarapiToken) and current.replayed):
+            return current
+        with self._lock:
+            outcome = self._live.get(identity)
+            if outcome is None:
+                outcome = self._decide(identity, stale=None, live=True)
+            if isinstance(outcome, BarapiToken) and _expiring(outcome):
+                outcome = self._decide(identity, stale=outcome, live=True)
+            return outcome
+
     def renew(self, identity: Identity, rejected: str, accepted: bool = False) -> Outcome:
         """A token to replace the access token barapi just rejected (401 ``invalid_token``).
 
@@ -89,36 +113,51 @@ class TokenBroker:
         same token share one renewal), and was not itself the renewal of a rejected token that
         barapi never ``accepted`` (an API that rejects every token costs one renewal, not one
         per call; a renewed token that worked and was revoked later is renewed again).
-        Otherwise the current token comes back, and the caller keeps the 401.
+        Otherwise the current token comes back, and the caller keeps the 401. Beside a
+        replayed token, a rejected live token (:meth:`live_token`) is renewed alike.
         """
         with self._lock:
             outcome = self._outcomes.get(identity)
             if outcome is None:
-                outcome = self._decide(identity, stale=None)
-            elif (
-                isinstance(outcome, BarapiToken)
-                # A replayed placeholder has nothing to renew with, and replay sends nothing:
-                # the 401 goes back to the test as recorded.
-                and not outcome.replayed
-                and outcome.access_token == rejected
-                and (accepted or self._renewed_on_rejection.get(identity) != rejected)
-            ):
-                outcome = self._decide(identity, stale=outcome)
-                if isinstance(outcome, BarapiToken):
-                    self._renewed_on_rejection[identity] = outcome.access_token
-            return outcome
+                return self._decide(identity, stale=None)
+            live = self._live.get(identity)
+            if live is not None and not _sent(outcome, rejected):
+                # Rejected beside a replay: the live token (see live_token) is the one to renew.
+                return self._renewed(identity, live, rejected, accepted, live=True)
+            return self._renewed(identity, outcome, rejected, accepted, live=False)
 
-    def _decide(self, identity: Identity, stale: BarapiToken | None) -> Outcome:
-        if stale is None:
-            work = partial(self._obtain, identity)
-        else:
+    def _renewed(
+        self, identity: Identity, outcome: Outcome, rejected: str, accepted: bool, live: bool
+    ) -> Outcome:
+        if (
+            isinstance(outcome, BarapiToken)
+            # A replayed placeholder has nothing to renew with, and replay sends nothing:
+            # the 401 goes back to the test as recorded.
+            and not outcome.replayed
+            and outcome.access_token == rejected
+            and (accepted or self._renewed_on_rejection.get(identity) != rejected)
+        ):
+            outcome = self._decide(identity, stale=outcome, live=live)
+            if isinstance(outcome, BarapiToken):
+                self._renewed_on_rejection[identity] = outcome.access_token
+        return outcome
+
+    def _decide(self, identity: Identity, stale: BarapiToken | None, live: bool = False) -> Outcome:
+        if stale is not None:
             work = partial(self._renew, identity, stale)
+        elif live:
+            work = partial(self._live_grant, identity)
+        else:
+            work = partial(self._obtain, identity)
         # Token endpoint traffic belongs to the token cassettes only, never to the cassette of
         # the test that happens to be running (a renewal, a factory called in a test body).
         with cassette.apart_from_open_cassettes():
-            outcome = work() if self.sharing is None else self.sharing.decide(identity, work, stale)
+            if self.sharing is None:
+                outcome = work()
+            else:
+                outcome = self.sharing.decide(identity, work, stale, purpose=LIVE if live else "")
         self._know(outcome)  # also one another worker decided
-        self._outcomes[identity] = outcome
+        (self._live if live else self._outcomes)[identity] = outcome
         return outcome
 
     def _know(self, outcome: Outcome) -> None:
@@ -159,6 +198,19 @@ class TokenBroker:
             # Known before the file is scanned: the scan looks for every secret the run knows.
             outcome = recording.keep(self._password_grant(completed))
         return recording.outcome(outcome)
+
+    def _live_grant(self, identity: Identity) -> Outcome:
+        """A live token beside a replayed one: a password grant, never recorded."""
+        completed = self._completed(identity)
+        if isinstance(completed, Failure):  # the keyring did not answer, say
+            return completed
+        missing = completed.missing()
+        if missing:
+            path = cassette.cassette_path(self.settings, identity)
+            if path is not None:  # always: a token is replayed from it
+                return cassette.not_played(path, _unset(missing))
+            return Failure(("missing credentials, no request sent: set ", *_unset(missing)))
+        return self._password_grant(completed)
 
     def _password_grant(self, identity: Identity) -> Outcome:
         completed = self._completed(identity)
@@ -239,6 +291,10 @@ def _unset(missing: list[str]) -> tuple[Part, ...]:
     for name in missing:
         parts += [", ", Setting(name, missing=True)] if parts else [Setting(name, missing=True)]
     return tuple(parts)
+
+
+def _sent(outcome: Outcome, access_token: str) -> bool:
+    return isinstance(outcome, BarapiToken) and outcome.access_token == access_token
 
 
 def _expiring(token: BarapiToken) -> bool:

@@ -128,7 +128,8 @@ def barapi_session(
     ``barapi_session.get("/v1/me")`` resolves against the base URL; each request carries
     ``Authorization: Bearer ...`` and the timeout; idempotent requests are retried on
     connection errors and 502/503/504. The token is renewed shortly before it expires, and
-    once when barapi answers 401 ``invalid_token`` (the request is then sent once more).
+    once when barapi answers 401 ``invalid_token`` (the request is then sent once more). In a
+    replay, a request that no cassette plays gets a live token, never the replayed placeholder.
     Closed at the end of the run.
     """
     run = pytestconfig.stash[run_key]

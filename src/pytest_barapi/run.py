@@ -71,6 +71,11 @@ class BarapiRun:
         """The current token of ``identity``; a test that needs it fails if there is none."""
         return self._token_or_fail(identity, self.broker().token(identity))
 
+    def live_token(self, identity: Identity) -> BarapiToken:
+        """A token barapi accepts, for a request that no cassette plays (never a replayed one);
+        a test that needs it fails if there is none."""
+        return self._token_or_fail(identity, self.broker().live_token(identity))
+
     def renew(self, identity: Identity, rejected: str, accepted: bool = False) -> BarapiToken:
         """A token in place of ``rejected``, which barapi just refused."""
         return self._token_or_fail(identity, self.broker().renew(identity, rejected, accepted))
@@ -83,6 +88,7 @@ class BarapiRun:
             origin(self.settings.url),
             lambda: self.token(identity),
             lambda rejected, accepted: self.renew(identity, rejected, accepted),
+            lambda: self.live_token(identity),
         )
         return BarapiSession(self.settings.url, auth, self.settings.timeout)
 

@@ -12,6 +12,7 @@ from requests.adapters import HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
 from urllib3.util.retry import Retry
 
+from pytest_barapi.open_cassette import fate
 from pytest_barapi.secrets import Secret
 from pytest_barapi.token import BarapiToken
 
@@ -22,6 +23,10 @@ class BearerAuth(requests.auth.AuthBase):
     The token comes from a callable, asked on every request, so a renewed token is used from
     the next request on. With ``renew``, a 401 ``invalid_token`` answer (RFC 6750 §3.1) gets
     the token renewed and the request sent once more; a second 401 goes back to the caller.
+
+    A replayed token is a placeholder that only the recorded calls accept: it never leaves for
+    the network. A request that no open vcrpy cassette plays (none is open, or the open one
+    records it) carries the token from ``live_token`` instead.
     """
 
     def __init__(
@@ -29,17 +34,22 @@ class BearerAuth(requests.auth.AuthBase):
         origin: str,
         current_token: Callable[[], BarapiToken],
         renew: Callable[[str, bool], BarapiToken] | None = None,
+        live_token: Callable[[], BarapiToken] | None = None,
     ) -> None:
         self.origin = origin
         self.current_token = current_token
         self.renew = renew
+        self.live_token = live_token
         # The last access token barapi answered without rejecting it: a token that has
         # worked may be revoked later, and is worth renewing then (see TokenBroker.renew).
         self._accepted: str | None = None
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         if origin(request.url or "") == self.origin:
-            request.headers["Authorization"] = self.current_token().authorization
+            token = self.current_token()
+            if token.replayed and self.live_token is not None and fate(request) == "sent":
+                token = self.live_token()
+            request.headers["Authorization"] = token.authorization
             if self.renew is not None:
                 request.register_hook("response", self._retry_with_renewed_token)  # type: ignore[no-untyped-call]
         return request

@@ -78,15 +78,20 @@ class SharedOutcomes:
         self._lock = threading.Lock()
 
     def decide(
-        self, identity: Identity, work: Callable[[], Outcome], stale: BarapiToken | None = None
+        self,
+        identity: Identity,
+        work: Callable[[], Outcome],
+        stale: BarapiToken | None = None,
+        purpose: str = "",
     ) -> Outcome:
         """The shared outcome for ``identity``, running ``work`` only if no worker has yet.
 
         With ``stale`` (a token this worker found expiring or rejected), an outcome decided
         after the one this worker holds is adopted instead of renewing again, so workers
-        never stampede the token endpoint.
+        never stampede the token endpoint. A ``purpose`` (the live token beside a replayed
+        one) is an outcome of its own for the same identity.
         """
-        key = self._key(identity)
+        key = self._key(identity, purpose)
         with self._lock:
             held = self._generations.get(key, 0) if stale is not None else 0
             request = next(self._requests)
@@ -180,7 +185,7 @@ class SharedOutcomes:
             return False
         return True
 
-    def _key(self, identity: Identity) -> str:
+    def _key(self, identity: Identity, purpose: str = "") -> str:
         # Keyed with a secret that only lives in this run's memory: the name tells the
         # controller nothing, and, kept or logged anywhere, cannot be used to guess a password.
         fields = [
@@ -190,6 +195,8 @@ class SharedOutcomes:
             identity.client_secret.reveal() if identity.client_secret else None,
             identity.scope,
         ]
+        if purpose:
+            fields.append(purpose)
         message = json.dumps(fields).encode()
         return hmac.new(self._run_key.encode(), message, hashlib.sha256).hexdigest()[:32]
 

@@ -129,6 +129,21 @@ def credentials_missing(settings: Settings, path: Path, missing: tuple[Part, ...
     )
 
 
+def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
+    """Why a request no cassette plays cannot leave with the token replayed from ``path``
+    (barapi would reject its placeholder), and what to do: record it, or give ``missing``."""
+    return Failure(
+        (
+            f"a request that no cassette plays needs a live token, and the token is replayed "
+            f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
+            f"{RECORD}, or set ",
+            *missing,
+            " (which a session-scoped fixture's requests always need: pytest-recording does not "
+            "record them)",
+        )
+    )
+
+
 @contextmanager
 def apart_from_open_cassettes() -> Iterator[None]:
     """Keep the block's HTTP traffic out of every vcrpy cassette open in the process.
@@ -263,17 +278,7 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
         None,
     )
     if played is None:
-        recorded = requests[0]
-        return Failure(
-            (
-                f"the cassette {shown(path)} was recorded for ",
-                Received(f"{recorded.method} {_without_userinfo(recorded.uri)}"),
-                f", not POST {settings.token_url} (",
-                Setting("url"),
-                f", from {settings.sources['url']}); re-record it for this URL ({RERECORD}), "
-                "or set the URL it was recorded for",
-            )
-        )
+        return _recorded_elsewhere(settings, path, requests[0])
     status = _status(played)
     if not (isinstance(status, int) and 200 <= status < 300):
         failed = f"it holds a failed exchange (HTTP {status}), not a token"
@@ -282,6 +287,37 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
 
 
 Recorded = tuple[list[Any], list[Any]]
+
+
+def _recorded_elsewhere(settings: Settings, path: Path, recorded: Any) -> Failure:
+    """Why ``path`` does not replay at this run's token endpoint, naming each setting that
+    differs from the recording: the URL, the token path, or both."""
+    url = _without_userinfo(recorded.uri)
+    differ: list[str] = []
+    if url != settings.token_url and url.startswith(settings.url + "/"):
+        # Same URL: the path after it is the token path it was recorded with.
+        differ.append("token_path")
+    elif url.endswith(settings.token_path):
+        differ.append("url")
+    else:
+        differ += ["url", "token_path"]
+    named = {"url": "URL", "token_path": "token path"}
+    settings_named: list[Part] = []
+    for name in differ:
+        if settings_named:
+            settings_named.append("; ")
+        settings_named += [Setting(name), f", from {settings.sources[name]}"]
+    these = " and ".join(named[name] for name in differ)
+    return Failure(
+        (
+            f"the cassette {shown(path)} was recorded for ",
+            Received(f"{recorded.method} {url}"),
+            f", not POST {settings.token_url} (",
+            *settings_named,
+            f"); re-record it for this {these} ({RERECORD}), or set the {these} it was "
+            "recorded for",
+        )
+    )
 
 
 def vcr_for(path: Path, **options: Any) -> Any:

@@ -1,0 +1,151 @@
+"""How recorded and live tests live in one suite: the placeholder never leaves for barapi.
+
+Once the token exchange is recorded, a run replays its placeholder token, which only the
+recorded calls accept. A test added without ``@pytest.mark.vcr`` sends its calls to barapi:
+with credentials set, those calls get a live token (one exchange for the run, shared by the
+pytest-xdist workers) and the recorded tests keep replaying; without credentials, the test
+fails with one line that says what to do. Token and API requests are counted at the server.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from tests.conftest import CASSETTE
+from tests.reference_server import ReferenceServer
+
+LIVE_TESTS = """
+import pytest
+
+@pytest.mark.parametrize("n", range(4))
+def test_me_live(barapi_session, n):
+    response = barapi_session.get("/v1/me")
+    assert response.status_code == 200, response.text
+    assert response.json()["user"] == "alice@example.test"
+"""
+
+
+@pytest.fixture
+def recorded_suite(user_suite: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
+    """The user's suite recorded once (token exchange and test_me), then a live test added."""
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+    user_suite.makepyfile(test_live=LIVE_TESTS)
+    return user_suite
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+def test_a_test_without_cassette_gets_a_live_token_and_the_recorded_ones_replay(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer, workers: list[str]
+) -> None:
+    result = recorded_suite.runpytest(*workers)  # pytest-recording's default: --record-mode=none
+
+    result.assert_outcomes(passed=6)
+    # One live exchange for the run, under xdist too; test_me replayed: only the 4 live calls
+    # reached barapi, each accepted (no 401, no renewal).
+    assert barapi_server.grant_types() == ["password", "password"]
+    assert barapi_server.api_requests == 1 + 4
+
+
+def test_a_session_scoped_fixture_gets_the_live_token_too(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """pytest-recording does not record session-scoped fixtures (its issue #76): in a replay
+    with credentials set, their requests are live, with a token barapi accepts."""
+    recorded_suite.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="session")
+        def me(barapi_session):
+            response = barapi_session.get("/v1/me")
+            assert response.status_code == 200, response.text
+            return response.json()
+        """
+    )
+    recorded_suite.makepyfile(test_live="def test_me_once(me):\n    assert me['user']\n")
+
+    recorded_suite.runpytest().assert_outcomes(passed=3)
+
+    assert barapi_server.grant_types() == ["password", "password"]
+    assert barapi_server.api_requests == 1 + 1
+
+
+def test_without_credentials_a_test_without_cassette_says_what_to_do(
+    recorded_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    monkeypatch.delenv("BARAPI_CLIENT_SECRET")
+
+    result = recorded_suite.runpytest("-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, failed=4)
+    message = (
+        "barapi: a request that no cassette plays needs a live token, and the token is "
+        f"replayed from {CASSETTE}; no request sent: record the test with @pytest.mark.vcr "
+        "and pytest --record-mode=once, or set --barapi-password / BARAPI_PASSWORD, "
+        "--barapi-client-secret / BARAPI_CLIENT_SECRET (which a session-scoped fixture's "
+        "requests always need: pytest-recording does not record them)"
+    )
+    assert result.outlines.count(message) == 4  # one line per test, no traceback
+    # The placeholder reached nothing: neither the token endpoint nor the API.
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+
+
+def test_a_request_its_cassette_refuses_costs_no_live_token(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """--record-mode=none and a vcr test never recorded: vcrpy stops the request, and says so."""
+    recorded_suite.makepyfile(
+        test_live="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_me_never_recorded(barapi_session):
+            barapi_session.get("/v1/me")
+        """
+    )
+
+    result = recorded_suite.runpytest()
+
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*CannotOverwriteExistingCassetteException*"])
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+
+
+def test_a_live_token_that_barapi_rejects_is_renewed_once(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    # Request 1 was test_me's, when recording; request 3 is the second live call.
+    barapi_server.before_api_request = {3: barapi_server.revoke_access_tokens}
+
+    recorded_suite.runpytest("-p", "no:randomly").assert_outcomes(passed=6)
+
+    assert barapi_server.grant_types() == ["password", "password", "refresh_token"]
+    assert barapi_server.api_requests == 1 + 4 + 1  # the rejected call, sent once more
+
+
+def test_a_run_that_records_new_cassettes_still_gets_one_live_token(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """--record-mode=once with credentials: the new cassette and the live test share it."""
+    recorded_suite.makepyfile(
+        test_new="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_me_recorded_now(barapi_session):
+            assert barapi_session.get("/v1/me").status_code == 200
+        """
+    )
+
+    recorded_suite.runpytest("--record-mode=once").assert_outcomes(passed=7)
+
+    assert barapi_server.grant_types() == ["password", "password"]
+    assert barapi_server.api_requests == 1 + 4 + 1
+    recorded = recorded_suite.path / "cassettes/test_new/test_me_recorded_now.yaml"
+    [interaction] = yaml.safe_load(recorded.read_text())["interactions"]
+    assert interaction["response"]["status"]["code"] == 200
