@@ -103,6 +103,10 @@ class ReferenceServer:
         return self.httpserver.url_for("").rstrip("/")
 
     @property
+    def token_url(self) -> str:
+        return self.url + "/oauth/token"
+
+    @property
     def token_request_count(self) -> int:
         return len(self.token_requests)
 

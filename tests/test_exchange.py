@@ -186,7 +186,7 @@ def test_an_oauth_error_names_what_to_check_and_is_never_retried(
 ) -> None:
     answer_json(httpserver, {"error": error, "error_description": "Nope."}, status=status)
     assert failure(token_url) == Failure(
-        f"the token endpoint refused the grant: {error} (Nope.), HTTP {status}{advice}",
+        f"the token endpoint {token_url} refused the grant: {error} (Nope.), HTTP {status}{advice}",
         refused=True,
     )
     # The endpoint rate-limits and may lock the account: a wrong password costs one request.
@@ -196,7 +196,7 @@ def test_an_oauth_error_names_what_to_check_and_is_never_retried(
 def test_an_oauth_error_without_a_description(httpserver: HTTPServer, token_url: str) -> None:
     answer_json(httpserver, {"error": "invalid_grant"}, status=400)
     assert failure(token_url).message == (
-        f"the token endpoint refused the grant: invalid_grant, HTTP 400; {CHECK_USER}"
+        f"the token endpoint {token_url} refused the grant: invalid_grant, HTTP 400; {CHECK_USER}"
     )
 
 
@@ -215,7 +215,7 @@ def test_an_oauth_error_in_a_5xx_is_not_a_refusal(httpserver: HTTPServer, token_
     password grant instead (``Failure.refused`` is false)."""
     answer_json(httpserver, {"error": "temporarily_unavailable"}, status=503)
     assert failure(token_url, timeout=0.3) == Failure(
-        "the token endpoint refused the grant: temporarily_unavailable, HTTP 503"
+        f"the token endpoint {token_url} refused the grant: temporarily_unavailable, HTTP 503"
     )
 
 

@@ -39,7 +39,8 @@ SERVERS = ["oauthlib-body", "authlib-basic", "authlib-body"]
 PASSWORD_GRANT = {"grant_type": "password", "username": USER, "password": PASSWORD, "scope": ""}
 IN_THE_BODY = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
-REFUSED = "barapi: the token endpoint refused the grant: "
+# Each refusal names the URL the grant was posted to: ``.format(url=server.token_url)``.
+REFUSED = "barapi: the token endpoint {url} refused the grant: "
 CHECK_USER = "check --barapi-user / BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
 CHECK_CLIENT = (
     "check --barapi-client-id / BARAPI_CLIENT_ID, --barapi-client-secret / BARAPI_CLIENT_SECRET, "
@@ -163,7 +164,8 @@ def test_a_wrong_password_costs_one_request_and_says_what_to_check(
 ) -> None:
     monkeypatch.setenv("BARAPI_PASSWORD", "fake-wrong-password")
     pytester.makepyfile(THREE_CALLS)
-    assert the_error(pytester.runpytest()) == WRONG_PASSWORD[server_kind]
+    url = oauth_server.token_url
+    assert the_error(pytester.runpytest()) == WRONG_PASSWORD[server_kind].format(url=url)
     assert oauth_server.token_request_count == 1
     assert_each_grant_authenticated_the_client_as_configured(oauth_server)
 
@@ -176,7 +178,8 @@ def test_a_wrong_client_secret_costs_one_request_and_says_what_to_check(
 ) -> None:
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", "fake-wrong-secret-Wq3xZ")
     pytester.makepyfile(THREE_CALLS)
-    assert the_error(pytester.runpytest()) == WRONG_CLIENT_SECRET[server_kind]
+    url = oauth_server.token_url
+    assert the_error(pytester.runpytest()) == WRONG_CLIENT_SECRET[server_kind].format(url=url)
     assert oauth_server.token_request_count == 1
 
 
@@ -317,7 +320,7 @@ def test_a_server_that_wants_http_basic_tells_a_client_in_the_body_what_to_set(
     assert the_error(pytester.runpytest()) == (
         f"{REFUSED}invalid_client ({CANNOT_AUTHENTICATE}['client_secret_basic']), HTTP 401; "
         f"{CHECK_CLIENT}"
-    )
+    ).format(url=authlib_server.token_url)
     assert authlib_server.token_requests == [{**PASSWORD_GRANT, **IN_THE_BODY}]
     assert authlib_server.client_auth_used == [None]
 
@@ -330,7 +333,7 @@ def test_a_server_that_wants_the_body_tells_a_client_in_http_basic_what_to_set(
     assert the_error(pytester.runpytest("--barapi-client-auth=basic")) == (
         f"{REFUSED}invalid_client ({CANNOT_AUTHENTICATE}['client_secret_post']), HTTP 400; "
         f"{CHECK_CLIENT}"
-    )
+    ).format(url=authlib_server.token_url)
     assert authlib_server.token_request_count == 1
 
 

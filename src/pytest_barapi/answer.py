@@ -1,8 +1,9 @@
 """Judges what the token endpoint answered: the token, or why there is none.
 
 The answer arrives here read whole (:mod:`pytest_barapi.exchange` posted the grant and read it
-within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. A refusal names
-the settings it concerns (:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the
+within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. Every failure
+names the URL the grant was posted to (the base URL never holds a user or password:
+:mod:`pytest_barapi.url_check`). A refusal names the settings it concerns (:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the
 answer (:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a
 server may echo the request body, and a token the answer carries becomes a secret of the
 run.
@@ -107,7 +108,7 @@ def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tup
     for name in _fixes(error, description):
         advice += [", " if advice else "; check ", Setting(name)]
     return (
-        "the token endpoint refused the grant: ",
+        f"the token endpoint {url} refused the grant: ",
         Received(error),
         *detail,
         f", {status}",
