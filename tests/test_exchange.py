@@ -8,6 +8,7 @@ list of causes, each message word for word.
 
 from __future__ import annotations
 
+import json
 import socket
 import socketserver
 import threading
@@ -15,16 +16,18 @@ import time
 from collections.abc import Iterator
 
 import pytest
+import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pytest_barapi.answer import EXCERPT
+from pytest_barapi.answer import EXCERPT, read_answer
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import Secret
+from pytest_barapi.settings import server_called
 from pytest_barapi.token import BarapiToken
 from tests import leak_matrix, reference_server
 from tests.secret_forms import forms
@@ -143,7 +146,7 @@ def test_optional_fields_left_out_or_of_another_type_are_none(
         ),
         (
             {"access_token": "x", "token_type": "mac"},
-            "{url} issued a 'mac' token; barapi uses Bearer",
+            "{url} issued a 'mac' token; pytest-barapi uses Bearer tokens only (RFC 6750)",
         ),
         (
             {"access_token": "x", "token_type": "Bearer", "expires_in": "soon"},
@@ -208,6 +211,41 @@ def test_a_4xx_in_json_without_an_error_code_is_quoted(
         f"{token_url} answered HTTP 404 without an OAuth error code: {{'detail': 'no such route'}}",
         refused=True,
     )
+
+
+# What the server is called: barapi on its own host, "the token server" anywhere else.
+
+
+@pytest.mark.parametrize(
+    ("url", "called"),
+    [
+        ("https://barapi.cloud/oauth/token", "barapi"),
+        ("https://staging.barapi.cloud/oauth/token", "barapi"),
+        ("https://BARAPI.cloud./oauth/token", "barapi"),
+        ("https://notbarapi.cloud/oauth/token", "the token server"),
+        ("https://barapi.cloud.example/oauth/token", "the token server"),
+        ("http://127.0.0.1:8765/o/token/", "the token server"),
+    ],
+)
+def test_barapi_is_called_by_its_name_on_its_own_host_only(url: str, called: str) -> None:
+    assert server_called(url) == called
+
+
+@pytest.mark.parametrize(
+    ("url", "ending"),
+    [
+        ("https://barapi.cloud/oauth/token", "barapi uses Bearer"),
+        ("https://auth.example/o/token/", "pytest-barapi uses Bearer tokens only (RFC 6750)"),
+    ],
+)
+def test_a_token_of_another_type_is_worded_for_the_server(url: str, ending: str) -> None:
+    """Read as it arrived from ``url`` (the answer alone: no request to a real host)."""
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    content = json.dumps({"access_token": "x", "token_type": "mac"}).encode()
+    outcome = read_answer(url, response, content, the_runs_masker())
+    assert outcome == Failure(f"{url} issued a 'mac' token; {ending}")
 
 
 def test_an_oauth_error_in_a_5xx_is_not_a_refusal(httpserver: HTTPServer, token_url: str) -> None:
@@ -379,7 +417,7 @@ def test_a_server_that_does_not_answer_in_time(httpserver: HTTPServer, token_url
     finally:
         answered.set()
     assert outcome == Failure(
-        f"timed out after 0.3s waiting for {token_url}; check that barapi is up, "
+        f"timed out after 0.3s waiting for {token_url}; check that the token server is up, "
         "or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
     assert len(httpserver.log) <= 1  # a POST that may have arrived is not sent again

@@ -3,10 +3,11 @@
 The answer arrives here read whole (:mod:`pytest_barapi.exchange` posted the grant and read it
 within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. Every failure
 names the URL the grant was posted to (the base URL never holds a user or password:
-:mod:`pytest_barapi.url_check`). A refusal names the settings it concerns (:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the
-answer (:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a
-server may echo the request body, and a token the answer carries becomes a secret of the
-run.
+:func:`pytest_barapi.settings.checked_url`). A server on barapi's own host is called barapi,
+any other "the token server". A refusal names the settings it concerns
+(:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the answer
+(:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a server may
+echo the request body, and a token the answer carries becomes a secret of the run.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
+from pytest_barapi.settings import server_called
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ URL = Setting("url")
 def read_answer(url: str, response: requests.Response, content: bytes, masker: Masker) -> Outcome:
     """The token in ``content``, the body of ``response``; or a Failure that says why not."""
     status = f"HTTP {response.status_code}"
+    server = server_called(url)
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location")
         to: tuple[Part, ...] = (
@@ -55,7 +58,7 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
                 *to,
                 "; a grant is not sent on to another address: set ",
                 URL,
-                " to barapi's own",
+                f" to {server}'s own",
             )
         )
     if response.status_code == 429:
@@ -67,7 +70,8 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
             (
                 f"{url} answered HTTP 429 Too Many Requests",
                 *when,
-                ": barapi is rate-limiting token requests; not retried, wait before running again",
+                f": {server} is rate-limiting token requests; not retried, wait before running "
+                "again",
             )
         )
     content_type = response.headers.get("Content-Type", "no content type")
@@ -130,7 +134,12 @@ def _token(url: str, body: dict[str, Any]) -> Outcome:
         if not isinstance(body.get(name), str) or not body[name]:
             return Failure(f"{url} answered HTTP 200 without {name!r} in its JSON")
     if body["token_type"].lower() != "bearer":
-        return Failure(f"{url} issued a {body['token_type']!r} token; barapi uses Bearer")
+        uses = (
+            "barapi uses Bearer"
+            if server_called(url) == "barapi"
+            else "pytest-barapi uses Bearer tokens only (RFC 6750)"
+        )
+        return Failure(f"{url} issued a {body['token_type']!r} token; {uses}")
     expires_in = body.get("expires_in")
     if expires_in is not None:
         try:

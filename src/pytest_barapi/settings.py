@@ -287,6 +287,9 @@ def _checked_token_path(path: str, source: str) -> str:
 # at start-up with the settings, so it does without urllib3 and requests.
 
 LOOPBACK_NAMES = {"localhost"}
+# barapi's own host (the default URL's): a URL on it, or on a name under it
+# (staging.barapi.cloud), is barapi's; any other is a token server the user chose.
+BARAPI_HOST = "barapi.cloud"
 # The whole shape a base URL may have: scheme, host (a name, an IPv4 address, or an IPv6 one
 # in brackets), port, path; ASCII. What the URL is checked with (urllib.parse) and what
 # connects (urllib3, under requests) split anything else differently: for
@@ -355,6 +358,14 @@ def _url_problem(url: str) -> str | None:
             f"address, or an IPv6 address in brackets); got {shown}"
         )
     return None
+
+
+def server_called(url: str) -> str:
+    """What messages call the server at ``url``: "barapi" on barapi's own host (or a name
+    under it), "the token server" anywhere else (the message names the URL)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    barapi = host == BARAPI_HOST or host.endswith("." + BARAPI_HOST)
+    return "barapi" if barapi else "the token server"
 
 
 def _is_loopback(host: str) -> bool:
