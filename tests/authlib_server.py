@@ -119,6 +119,8 @@ class AuthlibServer:
     )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     scopes: tuple[str, ...] = ("read", "write")
+    # As ReferenceServer's: None, errors as RFC 6749 §5.2 words them; or the server's own.
+    error_wording: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     expires_in: int = 3600
     # ReferenceServer's default, so tests can be parametrized over both; Authlib's own default
     # (RefreshTokenGrant.INCLUDE_NEW_REFRESH_TOKEN) is False: the old refresh token stays.
@@ -252,6 +254,8 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def handle_response(
         self, status: int, body: dict[str, Any], headers: list[tuple[str, str]]
     ) -> Response:
+        if status >= 400 and self.barapi.error_wording is not None:
+            body = self.barapi.error_wording(body)
         return _json_response(status, body, headers)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:

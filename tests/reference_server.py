@@ -66,6 +66,9 @@ class ReferenceServer:
     )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     scopes: tuple[str, ...] = ("read", "write")
+    # How the server words an error answer: None, as RFC 6749 §5.2 does; or a function from
+    # that answer to the server's own (aioauth_wording, nested_wording, detail_wording).
+    error_wording: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     expires_in: int = 3600
     rotate_refresh_tokens: bool = True
     # Some servers answer a refresh with the same access token, its lifetime extended, and
@@ -143,6 +146,8 @@ class ReferenceServer:
         headers, text, status = self.oauth.create_token_response(
             f"{OAUTH_URI}/oauth/token", "POST", body, dict(request.headers)
         )
+        if status >= 400 and self.error_wording is not None:
+            text = json.dumps(self.error_wording(json.loads(text)))
         return Response(text, status=status, headers=headers)
 
     def _me(self, request: Request) -> Response:
@@ -237,6 +242,24 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 
     def rotate_refresh_token(self, request: Any) -> bool:
         return self.server.rotate_refresh_tokens
+
+
+# Servers that word their errors their own way, each a function from RFC 6749 §5.2's answer.
+
+
+def aioauth_wording(answer: dict[str, Any]) -> dict[str, Any]:
+    """aioauth's: the description under ``description``."""
+    return {"error": answer["error"], "description": answer.get("error_description", "")}
+
+
+def nested_wording(answer: dict[str, Any]) -> dict[str, Any]:
+    """An API gateway's: no OAuth code, an object under ``error`` with a ``message``."""
+    return {"error": {"status": 400, "message": answer.get("error_description", "")}}
+
+
+def detail_wording(answer: dict[str, Any]) -> dict[str, Any]:
+    """A web framework's (Django REST framework, FastAPI): the reason under ``detail``."""
+    return {"error": answer["error"], "detail": answer.get("error_description", "")}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,7 +20,7 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pytest_barapi.answer import EXCERPT, read_answer
+from pytest_barapi.answer import EXCERPT, REASON, read_answer
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
@@ -206,11 +206,93 @@ def test_an_oauth_error_without_a_description(httpserver: HTTPServer, token_url:
 def test_a_4xx_in_json_without_an_error_code_is_quoted(
     httpserver: HTTPServer, token_url: str
 ) -> None:
-    answer_json(httpserver, {"detail": "no such route"}, status=404)
+    answer_json(httpserver, {"route": "unknown"}, status=404)
     assert failure(token_url) == Failure(
-        f"{token_url} answered HTTP 404 without an OAuth error code: {{'detail': 'no such route'}}",
+        f"{token_url} answered HTTP 404 without an OAuth error code: {{'route': 'unknown'}}",
         refused=True,
     )
+
+
+# Where each server puts its reason (answer.REASON_KEYS), found and shown the same way.
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "invalid_request", "error_description": "Nope."},  # RFC 6749 §5.2
+        {"error": "invalid_request", "description": "Nope."},  # aioauth
+        {"error": "invalid_request", "message": "Nope."},
+        {"error": "invalid_request", "detail": "Nope."},  # Django REST framework, RFC 9457
+        {"error": "invalid_request", "error_message": "Nope."},
+        {"error": "invalid_request", "error_description": "", "message": "Nope."},
+        {"error": "invalid_request", "error_description": 7, "description": "Nope."},
+    ],
+    ids=["rfc", "aioauth", "message", "detail", "error_message", "empty-first", "not-a-string"],
+)
+def test_a_refusal_shows_the_reason_wherever_the_server_puts_it(
+    httpserver: HTTPServer, token_url: str, body: dict[str, object]
+) -> None:
+    answer_json(httpserver, body, status=400)
+    assert failure(token_url).message == (
+        f"the token endpoint {token_url} refused the grant: invalid_request (Nope.), HTTP 400"
+    )
+
+
+def test_the_first_reason_in_the_documented_order_wins(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(
+        httpserver,
+        {"error": "invalid_grant", "message": "Second.", "error_description": "First."},
+        status=400,
+    )
+    assert "invalid_grant (First.), HTTP 400" in failure(token_url).message
+
+
+def test_a_reason_nested_under_error_is_shown_without_a_code(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(httpserver, {"error": {"code": 400, "message": "Bad scope."}}, status=400)
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 400 without an OAuth error code (Bad scope.)", refused=True
+    )
+
+
+def test_a_reason_deeper_than_one_level_is_not_looked_for(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(httpserver, {"error": {"details": {"message": "Deep."}}}, status=400)
+    assert failure(token_url).message == (
+        f"{token_url} answered HTTP 400 without an OAuth error code: "
+        "{'error': {'details': {'message': 'Deep.'}}}"
+    )
+
+
+def test_a_long_reason_on_several_lines_is_one_bounded_line(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    reason = "Line one.\n\tLine two. " + "x" * (2 * REASON)
+    answer_json(httpserver, {"error": "invalid_grant", "description": reason}, status=400)
+    message = failure(token_url).message
+    shown = message.split("invalid_grant (", 1)[1].rsplit("), HTTP 400", 1)[0]
+    assert shown.startswith("Line one. Line two. xxx")
+    assert shown.endswith("...")
+    assert len(shown) == REASON
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key", ["error_description", "description", "message", "detail"])
+def test_a_reason_that_echoes_a_secret_is_masked(
+    httpserver: HTTPServer, token_url: str, key: str
+) -> None:
+    """A reason far longer than the bound, the secrets at its end: masked before it is cut."""
+    echo = "x" * (REASON - 20) + f" {leak_matrix.PASSWORD} {leak_matrix.CLIENT_SECRET}"
+    answer_json(httpserver, {"error": "invalid_grant", key: echo}, status=400)
+    message = failure(token_url).message
+    for secret in SECRETS:
+        for form in forms(secret):
+            assert form not in message
+    assert message.count("x") >= REASON - 20
 
 
 # What the server is called: barapi on its own host, "the token server" anywhere else.

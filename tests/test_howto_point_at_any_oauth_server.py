@@ -9,8 +9,15 @@ requests it gets.
 from __future__ import annotations
 
 import pytest
+from pytest_httpserver import HTTPServer
 
-from tests.reference_server import ReferenceServer
+from tests.authlib_server import AuthlibServer
+from tests.reference_server import (
+    ReferenceServer,
+    aioauth_wording,
+    detail_wording,
+    nested_wording,
+)
 
 THREE_CALLS = """
 import pytest
@@ -19,6 +26,7 @@ import pytest
 def test_me(barapi_session, n):
     assert barapi_session.get("/v1/me").json()["user"] == "alice@example.test"
 """
+CHECK_USER = "check --barapi-user / BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
 
 
 def the_error(result: pytest.RunResult, tests: int = 3) -> str:
@@ -48,3 +56,60 @@ def test_a_server_on_loopback_is_the_token_server_not_barapi(
         "again"
     )
     assert len(barapi_server.httpserver.log) == 1
+
+
+# Servers that word their refusals their own way.
+
+
+@pytest.mark.parametrize(
+    ("wording", "said"),
+    [
+        (aioauth_wording, "invalid_grant (Invalid credentials given.), HTTP 400; " + CHECK_USER),
+        (detail_wording, "invalid_grant (Invalid credentials given.), HTTP 400; " + CHECK_USER),
+    ],
+    ids=["aioauth-description", "framework-detail"],
+)
+def test_a_reason_under_another_name_reaches_the_user(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+    wording: object,
+    said: str,
+) -> None:
+    barapi_server.error_wording = wording  # type: ignore[assignment]
+    monkeypatch.setenv("BARAPI_PASSWORD", "fake-wrong-password")
+    pytester.makepyfile(THREE_CALLS)
+    assert the_error(pytester.runpytest()) == (
+        f"barapi: the token endpoint {barapi_server.token_url} refused the grant: {said}"
+    )
+    assert barapi_server.token_request_count == 1
+
+
+def test_a_reason_nested_under_error_reaches_the_user(
+    pytester: pytest.Pytester, authlib_server: AuthlibServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    authlib_server.error_wording = nested_wording
+    monkeypatch.setenv("BARAPI_CLIENT_AUTH", "basic")
+    monkeypatch.setenv("BARAPI_PASSWORD", "fake-wrong-password")
+    pytester.makepyfile(THREE_CALLS)
+    assert the_error(pytester.runpytest()) == (
+        f"barapi: {authlib_server.token_url} answered HTTP 400 without an OAuth error code "
+        "(Invalid 'username' or 'password' in request.)"
+    )
+    assert authlib_server.token_request_count == 1
+
+
+def test_a_wrong_token_path_names_the_url_posted_to(
+    pytester: pytest.Pytester, token_endpoint: HTTPServer
+) -> None:
+    """django-oauth-toolkit's token endpoint is /o/token/: at /oauth/token, Django REST
+    framework answers 404 with its reason under ``detail``."""
+    token_endpoint.expect_request("/oauth/token", method="POST").respond_with_json(
+        {"detail": "Not found."}, status=404
+    )
+    pytester.makepyfile(THREE_CALLS)
+    url = token_endpoint.url_for("/oauth/token")
+    assert the_error(pytester.runpytest()) == (
+        f"barapi: {url} answered HTTP 404 without an OAuth error code (Not found.)"
+    )
+    assert len(token_endpoint.log) == 1

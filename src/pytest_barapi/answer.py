@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     from pytest_barapi.masking import Masker
 
 EXCERPT = 200
+# Where a server puts the reason for a refusal, looked up in this order in its JSON answer, and
+# then in an object under "error" (one level, no deeper): RFC 6749 §5.2's error_description;
+# aioauth's description; the message of many frameworks and gateways ({"error": {"message":
+# ...}} too); the detail of RFC 9457 and Django REST framework; error_message. The first
+# non-empty string is shown, masked, on one line, cut at REASON characters.
+REASON_KEYS = ("error_description", "description", "message", "detail", "error_message")
+REASON = 200
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
@@ -101,30 +108,50 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
 
 def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tuple[Part, ...]:
     error = body.get("error")
+    reason = _reason(body, masker)
     if not isinstance(error, str):
-        excerpt = _excerpt(str(body), masker)
-        return (f"{url} answered {status} without an OAuth error code: ", Received(excerpt))
-    description = body.get("error_description")
-    detail: tuple[Part, ...] = (
-        (" (", Received(masker.mask(str(description))), ")") if description else ()
-    )
+        without = f"{url} answered {status} without an OAuth error code"
+        if reason:
+            return (f"{without} (", Received(reason), ")")
+        return (f"{without}: ", Received(_excerpt(str(body), masker)))
+    detail: tuple[Part, ...] = (" (", Received(reason), ")") if reason else ()
     advice: list[Part] = []
-    for name in _fixes(error, description):
+    for name in _fixes(error, reason):
         advice += [", " if advice else "; check ", Setting(name)]
     return (
         f"the token endpoint {url} refused the grant: ",
-        Received(error),
+        Received(_one_line(error, masker)),
         *detail,
         f", {status}",
         *advice,
     )
 
 
-def _fixes(error: str, description: object) -> tuple[str, ...]:
+def _reason(body: dict[str, Any], masker: Masker) -> str | None:
+    """The reason the server gives, from the first of :data:`REASON_KEYS` that holds one."""
+    for place in (body, body.get("error")):
+        if not isinstance(place, dict):
+            continue
+        for key in REASON_KEYS:
+            value = place.get(key)
+            if isinstance(value, str) and value.strip():
+                return _one_line(value, masker)
+    return None
+
+
+def _one_line(text: str, masker: Masker) -> str:
+    """A server's words for a one-line message: masked, whitespace runs made one space, at
+    most :data:`REASON` characters."""
+    # Masked first, cut after: a cut can leave the head of a secret no mask would match.
+    words = " ".join(masker.mask(text).split())
+    return words if len(words) <= REASON else words[: REASON - 3] + "..."
+
+
+def _fixes(error: str, reason: str | None) -> tuple[str, ...]:
     """The settings to check for an error code, by RFC 6749 §5.2 first."""
     if error in FIXES:
         return FIXES[error]
-    if error == "invalid_request" and ABOUT_THE_USER.search(str(description or "")):
+    if error == "invalid_request" and ABOUT_THE_USER.search(reason or ""):
         return FIXES["invalid_grant"]
     return ()
 
