@@ -66,6 +66,8 @@ class ReferenceServer:
     )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
     scopes: tuple[str, ...] = ("read", "write")
+    # django-oauth-toolkit (on oauthlib) answers barapi's empty `scope=` with invalid_scope.
+    empty_scope_allowed: bool = True
     # How the server words an error answer: None, as RFC 6749 §5.2 does; or a function from
     # that answer to the server's own (aioauth_wording, nested_wording, detail_wording).
     error_wording: Callable[[dict[str, Any]], dict[str, Any]] | None = None
@@ -203,7 +205,9 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return []
 
     def validate_scopes(self, client_id: str, scopes: list[str], *args: Any, **kw: Any) -> bool:
-        # oauthlib reads barapi's empty `scope=` as [""]: no scope, which is allowed.
+        # oauthlib reads barapi's empty `scope=` as [""]: no scope, which is allowed here.
+        if not any(scopes) and not self.server.empty_scope_allowed:
+            return False
         return all(scope in self.server.scopes for scope in scopes if scope)
 
     def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kw: Any) -> None:

@@ -180,7 +180,11 @@ def test_a_200_in_json_that_is_not_an_object(httpserver: HTTPServer, token_url: 
         (400, "invalid_grant", "; " + CHECK_USER),
         (401, "invalid_client", "; " + CHECK_CLIENT),
         (400, "unauthorized_client", "; check --barapi-client-id / BARAPI_CLIENT_ID"),
-        (400, "invalid_scope", "; check --barapi-scope / BARAPI_SCOPE"),
+        (
+            400,
+            "invalid_scope",
+            "; set --barapi-scope / BARAPI_SCOPE to the scopes the server grants",
+        ),
         (400, "unsupported_grant_type", ""),
     ],
 )

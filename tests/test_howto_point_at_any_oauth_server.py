@@ -113,3 +113,43 @@ def test_a_wrong_token_path_names_the_url_posted_to(
         f"barapi: {url} answered HTTP 404 without an OAuth error code (Not found.)"
     )
     assert len(token_endpoint.log) == 1
+
+
+# Scope: barapi's empty scope is sent, as barapi documents; a server may refuse it.
+
+
+def test_a_server_that_refuses_the_empty_scope_says_which_setting_to_set(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """django-oauth-toolkit (on oauthlib) refuses ``scope=``; set the scopes it grants."""
+    barapi_server.empty_scope_allowed = False
+    pytester.makepyfile(THREE_CALLS)
+    assert the_error(pytester.runpytest()) == (
+        f"barapi: the token endpoint {barapi_server.token_url} refused the grant: "
+        "invalid_scope, HTTP 400; set --barapi-scope / BARAPI_SCOPE to the scopes the server "
+        "grants"
+    )
+    assert barapi_server.token_requests[0]["scope"] == ""
+
+    pytester.runpytest("--barapi-scope=read").assert_outcomes(passed=3)
+    assert [form["scope"] for form in barapi_server.token_requests] == ["", "read"]
+
+
+def test_an_invalid_scope_of_the_factory_names_its_argument(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    pytester.makepyfile(
+        """
+        def test_admin(barapi_session_factory):
+            barapi_session_factory(scope="admin")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=0, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*the token endpoint {barapi_server.token_url} refused the grant: invalid_scope, "
+            "HTTP 400; set barapi_session_factory(scope=...) to the scopes the server grants*"
+        ]
+    )
+    assert barapi_server.token_request_count == 1

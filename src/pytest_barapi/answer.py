@@ -38,7 +38,6 @@ FIXES = {
     "invalid_grant": ("user", "password"),
     "invalid_client": ("client_id", "client_secret", "client_auth"),
     "unauthorized_client": ("client_id",),
-    "invalid_scope": ("scope",),
 }
 # invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
 # 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
@@ -115,16 +114,23 @@ def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tup
             return (f"{without} (", Received(reason), ")")
         return (f"{without}: ", Received(_excerpt(str(body), masker)))
     detail: tuple[Part, ...] = (" (", Received(reason), ")") if reason else ()
-    advice: list[Part] = []
-    for name in _fixes(error, reason):
-        advice += [", " if advice else "; check ", Setting(name)]
     return (
         f"the token endpoint {url} refused the grant: ",
         Received(_one_line(error, masker)),
         *detail,
         f", {status}",
-        *advice,
+        *_advice(error, reason),
     )
+
+
+def _advice(error: str, reason: str | None) -> list[Part]:
+    if error == "invalid_scope":
+        # barapi documents an empty scope, which other servers may refuse (django-oauth-toolkit).
+        return ["; set ", Setting("scope"), " to the scopes the server grants"]
+    advice: list[Part] = []
+    for name in _fixes(error, reason):
+        advice += [", " if advice else "; check ", Setting(name)]
+    return advice
 
 
 def _reason(body: dict[str, Any], masker: Masker) -> str | None:
