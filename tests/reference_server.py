@@ -41,6 +41,8 @@ OTHER_USER = "bob@example.test"
 OTHER_PASSWORD = "fake-password-Bb3yR"
 CLIENT_ID = "fake-client-id-Ci4kZ"
 CLIENT_SECRET = "fake-app-key-Cs7mV"
+# A public client (RFC 6749 §2.1): it has no secret, and names itself with client_id alone.
+PUBLIC_CLIENT_ID = "fake-public-client-Pc2nW"
 # Where the examples' pytest.ini expects it: a cassette is recorded for one URL.
 EXAMPLES_PORT = 8765
 # oauthlib checks the URI for https; the real address is loopback http.
@@ -65,6 +67,7 @@ class ReferenceServer:
         default_factory=lambda: {USER: PASSWORD, OTHER_USER: OTHER_PASSWORD}
     )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    public_clients: tuple[str, ...] = (PUBLIC_CLIENT_ID,)
     scopes: tuple[str, ...] = ("read", "write")
     # django-oauth-toolkit (on oauthlib) answers barapi's empty `scope=` with invalid_scope.
     empty_scope_allowed: bool = True
@@ -181,6 +184,14 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         self.server = server
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        # §4.3.2: a public client need not authenticate, unless it sends credentials anyway.
+        public = request.client_id in self.server.public_clients
+        return not public or request.client_secret is not None
+
+    def authenticate_client_id(self, client_id: str, request: Any, *args: Any, **kw: Any) -> bool:
+        if client_id not in self.server.public_clients:
+            return False
+        request.client = type("Client", (), {"client_id": client_id})()
         return True
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:

@@ -394,8 +394,8 @@ def test_an_unknown_client_auth_is_a_usage_error(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.errlines == [
-        "ERROR: barapi: --barapi-client-auth / BARAPI_CLIENT_AUTH (from env) must be body or "
-        "basic; got 'client_secret_basic'",
+        "ERROR: barapi: --barapi-client-auth / BARAPI_CLIENT_AUTH (from env) must be body, "
+        "basic or none; got 'client_secret_basic'",
         "",
     ]
 
@@ -422,8 +422,9 @@ def test_help_lists_both_settings(pytester: pytest.Pytester) -> None:
     text = " ".join(result.stdout.str().split())  # as read, not as wrapped
     assert (
         "--barapi-client-auth=CLIENT_AUTH how the client authenticates to the token endpoint: "
-        "body (client_id and client_secret in the form, as barapi documents) or basic (HTTP "
-        "Basic). Default: 'body'. Env: BARAPI_CLIENT_AUTH; ini: barapi_client_auth."
+        "body (client_id and client_secret in the form, as barapi documents), basic (HTTP "
+        "Basic) or none (a public client: client_id in the form, no secret). Default: 'body'. "
+        "Env: BARAPI_CLIENT_AUTH; ini: barapi_client_auth."
     ) in text
     assert (
         "--barapi-token-path=TOKEN_PATH path of the token endpoint, joined to the URL (a path "

@@ -180,3 +180,23 @@ def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(
         "barapi: --barapi-timeout / BARAPI_TIMEOUT (from ini) must be a positive number "
         f"of seconds, at most 86400 (a day); got {timeout!r}"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "public"),
+    [
+        ("body", "body", False),
+        ("basic", "basic", False),
+        ("none", "none", True),
+    ],
+)
+def test_each_client_auth_method_is_read(
+    pytester: pytest.Pytester, name: str, method: str, public: bool
+) -> None:
+    """none makes the configured identity a public client, which needs no client secret."""
+    resolved_settings = resolved(pytester, f"--barapi-client-auth={name}")
+    assert resolved_settings.client_auth == method
+    identity = resolved_settings.identity
+    assert identity.public_client is public
+    needed = ["user", "password", "client_id"] + ([] if public else ["client_secret"])
+    assert identity.missing() == needed

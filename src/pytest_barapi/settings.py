@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_barapi.identity import BODY, CLIENT_AUTHS, Identity
+from pytest_barapi.identity import BODY, CLIENT_AUTHS, NONE, Identity
 from pytest_barapi.secrets import Secret
 
 if TYPE_CHECKING:
@@ -74,7 +74,8 @@ OPTIONS = {
         Option(
             "client_auth",
             "how the client authenticates to the token endpoint: body (client_id and "
-            "client_secret in the form, as barapi documents) or basic (HTTP Basic).",
+            "client_secret in the form, as barapi documents), basic (HTTP Basic) or none (a "
+            "public client: client_id in the form, no secret).",
             BODY,
         ),
         Option(
@@ -145,6 +146,10 @@ class Settings:
         def shown(name: str) -> str:
             value = getattr(self.identity, name)
             source = self.sources[name]
+            if name == "client_secret" and self.client_auth == NONE:
+                # Never sent, never asked for: say so, rather than "not set".
+                ignored = f"set ({source}) but " if value else ""
+                return f"{name}: {ignored}not sent (public client)"
             if OPTIONS[name].secret:
                 return f"{name}: set ({source})" if value else f"{name}: not set"
             return f"{name}: {value or '-'} ({source})"
@@ -221,6 +226,7 @@ def resolve(config: pytest.Config) -> Settings:
         return Secret(value) if value else None
 
     cassette = raw["cassette"]
+    client_auth = _checked_client_auth(raw["client_auth"] or "", sources["client_auth"])
     return Settings(
         url=checked_url(raw["url"] or "", sources["url"]),
         identity=Identity(
@@ -229,6 +235,7 @@ def resolve(config: pytest.Config) -> Settings:
             client_id=raw["client_id"],
             client_secret=secret("client_secret"),
             scope=raw["scope"] or "",
+            public_client=client_auth == NONE,
         ),
         timeout=_checked_timeout(raw["timeout"] or "", sources["timeout"]),
         cassette=Path(config.rootpath, cassette) if cassette else None,
@@ -236,7 +243,7 @@ def resolve(config: pytest.Config) -> Settings:
         # pytest-recording owns these flags; without it (-p no:recording) we replay only.
         record_mode=config.getoption("record_mode", None) or "none",
         recording_disabled=bool(config.getoption("disable_recording", False)),
-        client_auth=_checked_client_auth(raw["client_auth"] or "", sources["client_auth"]),
+        client_auth=client_auth,
         token_path=_checked_token_path(raw["token_path"] or "", sources["token_path"]),
     )
 
@@ -257,7 +264,7 @@ def _checked_timeout(text: str, source: str) -> float:
 
 def _checked_client_auth(text: str, source: str) -> str:
     if text not in CLIENT_AUTHS:
-        allowed = " or ".join(CLIENT_AUTHS)
+        allowed = ", ".join(CLIENT_AUTHS[:-1]) + " or " + CLIENT_AUTHS[-1]
         raise pytest.UsageError(
             f"barapi: {OPTIONS['client_auth'].where()} (from {source}) must be {allowed}; "
             f"got {text!r}"
