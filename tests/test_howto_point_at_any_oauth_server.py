@@ -312,3 +312,27 @@ def test_a_confidential_client_without_its_secret_is_refused_by_the_server(
         "BARAPI_CLIENT_SECRET, --barapi-client-auth / BARAPI_CLIENT_AUTH"
     )
     assert public_server.token_request_count == 1
+
+
+# The standard names of the methods.
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"), [("client_secret_post", "body"), ("client_secret_basic", "basic")]
+)
+def test_the_standard_names_of_the_methods_work_as_the_plugins(
+    pytester: pytest.Pytester,
+    authlib_server: AuthlibServer,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    shown: str,
+) -> None:
+    """As a server's own error names them (``The client cannot authenticate with methods:
+    ['client_secret_basic']``); the header shows the plugin's name for the same method."""
+    authlib_server.client_auth_methods = (name,)
+    monkeypatch.setenv("BARAPI_CLIENT_AUTH", name)
+    pytester.makepyfile(THREE_CALLS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3)
+    assert authlib_server.client_auth_used == [name]
+    assert f", client_auth: {shown} (env), " in header_line(result)

@@ -390,12 +390,13 @@ def test_replay_needs_the_token_path_it_was_recorded_with(
 def test_an_unknown_client_auth_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BARAPI_CLIENT_AUTH", "client_secret_basic")
+    """Every name is listed, the standard ones too (RFC 7591's client_secret_jwt is not one)."""
+    monkeypatch.setenv("BARAPI_CLIENT_AUTH", "client_secret_jwt")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.errlines == [
         "ERROR: barapi: --barapi-client-auth / BARAPI_CLIENT_AUTH (from env) must be body, "
-        "basic or none; got 'client_secret_basic'",
+        "basic, none, client_secret_post or client_secret_basic; got 'client_secret_jwt'",
         "",
     ]
 
@@ -422,9 +423,10 @@ def test_help_lists_both_settings(pytester: pytest.Pytester) -> None:
     text = " ".join(result.stdout.str().split())  # as read, not as wrapped
     assert (
         "--barapi-client-auth=CLIENT_AUTH how the client authenticates to the token endpoint: "
-        "body (client_id and client_secret in the form, as barapi documents), basic (HTTP "
-        "Basic) or none (a public client: client_id in the form, no secret). Default: 'body'. "
-        "Env: BARAPI_CLIENT_AUTH; ini: barapi_client_auth."
+        "body (client_id and client_secret in the form, as barapi documents; also "
+        "client_secret_post), basic (HTTP Basic; also client_secret_basic) or none (a public "
+        "client: client_id in the form, no secret). Default: 'body'. Env: BARAPI_CLIENT_AUTH; "
+        "ini: barapi_client_auth."
     ) in text
     assert (
         "--barapi-token-path=TOKEN_PATH path of the token endpoint, joined to the URL (a path "

@@ -19,6 +19,8 @@ BODY = "body"
 BASIC = "basic"
 NONE = "none"
 CLIENT_AUTHS = (BODY, BASIC, NONE)
+# The same methods by the names servers and RFC 7591 (token_endpoint_auth_method) give them.
+STANDARD_CLIENT_AUTHS = {"client_secret_post": BODY, "client_secret_basic": BASIC, NONE: NONE}
 CLIENT_FIELDS = ("client_id", "client_secret")
 
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_barapi.identity import BODY, CLIENT_AUTHS, NONE, Identity
+from pytest_barapi.identity import BODY, CLIENT_AUTHS, NONE, STANDARD_CLIENT_AUTHS, Identity
 from pytest_barapi.secrets import Secret
 
 if TYPE_CHECKING:
@@ -74,8 +74,9 @@ OPTIONS = {
         Option(
             "client_auth",
             "how the client authenticates to the token endpoint: body (client_id and "
-            "client_secret in the form, as barapi documents), basic (HTTP Basic) or none (a "
-            "public client: client_id in the form, no secret).",
+            "client_secret in the form, as barapi documents; also client_secret_post), basic "
+            "(HTTP Basic; also client_secret_basic) or none (a public client: client_id in "
+            "the form, no secret).",
             BODY,
         ),
         Option(
@@ -263,13 +264,16 @@ def _checked_timeout(text: str, source: str) -> float:
 
 
 def _checked_client_auth(text: str, source: str) -> str:
-    if text not in CLIENT_AUTHS:
-        allowed = ", ".join(CLIENT_AUTHS[:-1]) + " or " + CLIENT_AUTHS[-1]
+    """The method ``text`` names, by the plugin's name (a standard name is read as its
+    equal: client_secret_post is body)."""
+    if text not in CLIENT_AUTHS and text not in STANDARD_CLIENT_AUTHS:
+        names = [*CLIENT_AUTHS, *(name for name in STANDARD_CLIENT_AUTHS if name != NONE)]
+        allowed = ", ".join(names[:-1]) + " or " + names[-1]
         raise pytest.UsageError(
             f"barapi: {OPTIONS['client_auth'].where()} (from {source}) must be {allowed}; "
             f"got {text!r}"
         )
-    return text
+    return STANDARD_CLIENT_AUTHS.get(text, text)
 
 
 def _checked_token_path(path: str, source: str) -> str:
