@@ -52,12 +52,16 @@ from tests.reference_server import (
     OTHER_PASSWORD,
     OTHER_USER,
     PASSWORD,
+    PUBLIC_CLIENT_ID,
     USER,
 )
 
 # Authlib's own default for every grant (BaseGrant.TOKEN_ENDPOINT_AUTH_METHODS).
 BASIC = ("client_secret_basic",)
 BODY = ("client_secret_post",)
+# A public client's (RFC 6749 §2.1): client_id in the form, no secret. Only clients without a
+# secret may use it.
+NONE = ("none",)
 TOKEN_PATH = "/oauth/token"
 
 
@@ -86,7 +90,8 @@ class Grant(TokenMixin):  # type: ignore[misc]
 
 @dataclass(frozen=True)
 class Client(ClientMixin):  # type: ignore[misc]
-    """A registered confidential client allowed the password and refresh_token grants."""
+    """A registered client allowed the password and refresh_token grants: confidential, or
+    public (no secret)."""
 
     client_id: str
     client_secret: str
@@ -98,8 +103,9 @@ class Client(ClientMixin):  # type: ignore[misc]
         return client_secret == self.client_secret
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        # Which methods the token endpoint accepts is the server's knob, in the grants.
-        return True
+        # Which methods the token endpoint accepts is the server's knob, in the grants; a
+        # public client authenticates with none, and only it may (§3.2.1).
+        return (method == "none") == (not self.client_secret)
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in ("password", "refresh_token")
@@ -118,13 +124,17 @@ class AuthlibServer:
         default_factory=lambda: {USER: PASSWORD, OTHER_USER: OTHER_PASSWORD}
     )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    public_clients: tuple[str, ...] = (PUBLIC_CLIENT_ID,)
     scopes: tuple[str, ...] = ("read", "write")
+    # As ReferenceServer's: None, errors as RFC 6749 §5.2 words them; or the server's own.
+    error_wording: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     expires_in: int = 3600
     # ReferenceServer's default, so tests can be parametrized over both; Authlib's own default
     # (RefreshTokenGrant.INCLUDE_NEW_REFRESH_TOKEN) is False: the old refresh token stays.
     rotate_refresh_tokens: bool = True
     # How the token endpoint lets a client authenticate, in Authlib's names: BASIC (HTTP
-    # Basic, Authlib's default), BODY (client_id and client_secret in the form), or both.
+    # Basic, Authlib's default), BODY (client_id and client_secret in the form), NONE (a
+    # public client), or several.
     client_auth_methods: tuple[str, ...] = BASIC
     token_path: str = TOKEN_PATH
     token_requests: list[dict[str, str]] = field(default_factory=list)
@@ -240,6 +250,8 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self.register_grant(_RefreshTokenGrant)
 
     def query_client(self, client_id: str) -> Client | None:
+        if client_id in self.barapi.public_clients:
+            return Client(client_id, "")
         secret = self.barapi.clients.get(client_id)
         return None if secret is None else Client(client_id, secret)
 
@@ -252,6 +264,8 @@ class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     def handle_response(
         self, status: int, body: dict[str, Any], headers: list[tuple[str, str]]
     ) -> Response:
+        if status >= 400 and self.barapi.error_wording is not None:
+            body = self.barapi.error_wording(body)
         return _json_response(status, body, headers)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:

@@ -41,6 +41,8 @@ OTHER_USER = "bob@example.test"
 OTHER_PASSWORD = "fake-password-Bb3yR"
 CLIENT_ID = "fake-client-id-Ci4kZ"
 CLIENT_SECRET = "fake-app-key-Cs7mV"
+# A public client (RFC 6749 §2.1): it has no secret, and names itself with client_id alone.
+PUBLIC_CLIENT_ID = "fake-public-client-Pc2nW"
 # Where the examples' pytest.ini expects it: a cassette is recorded for one URL.
 EXAMPLES_PORT = 8765
 # oauthlib checks the URI for https; the real address is loopback http.
@@ -65,7 +67,13 @@ class ReferenceServer:
         default_factory=lambda: {USER: PASSWORD, OTHER_USER: OTHER_PASSWORD}
     )
     clients: dict[str, str] = field(default_factory=lambda: {CLIENT_ID: CLIENT_SECRET})
+    public_clients: tuple[str, ...] = (PUBLIC_CLIENT_ID,)
     scopes: tuple[str, ...] = ("read", "write")
+    # django-oauth-toolkit (on oauthlib) answers barapi's empty `scope=` with invalid_scope.
+    empty_scope_allowed: bool = True
+    # How the server words an error answer: None, as RFC 6749 §5.2 does; or a function from
+    # that answer to the server's own (aioauth_wording, nested_wording, detail_wording).
+    error_wording: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     expires_in: int = 3600
     rotate_refresh_tokens: bool = True
     # Some servers answer a refresh with the same access token, its lifetime extended, and
@@ -101,6 +109,10 @@ class ReferenceServer:
     @property
     def url(self) -> str:
         return self.httpserver.url_for("").rstrip("/")
+
+    @property
+    def token_url(self) -> str:
+        return self.url + "/oauth/token"
 
     @property
     def token_request_count(self) -> int:
@@ -139,6 +151,8 @@ class ReferenceServer:
         headers, text, status = self.oauth.create_token_response(
             f"{OAUTH_URI}/oauth/token", "POST", body, dict(request.headers)
         )
+        if status >= 400 and self.error_wording is not None:
+            text = json.dumps(self.error_wording(json.loads(text)))
         return Response(text, status=status, headers=headers)
 
     def _me(self, request: Request) -> Response:
@@ -170,6 +184,14 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         self.server = server
 
     def client_authentication_required(self, request: Any, *args: Any, **kwargs: Any) -> bool:
+        # §4.3.2: a public client need not authenticate, unless it sends credentials anyway.
+        public = request.client_id in self.server.public_clients
+        return not public or request.client_secret is not None
+
+    def authenticate_client_id(self, client_id: str, request: Any, *args: Any, **kw: Any) -> bool:
+        if client_id not in self.server.public_clients:
+            return False
+        request.client = type("Client", (), {"client_id": client_id})()
         return True
 
     def authenticate_client(self, request: Any, *args: Any, **kwargs: Any) -> bool:
@@ -194,7 +216,9 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return []
 
     def validate_scopes(self, client_id: str, scopes: list[str], *args: Any, **kw: Any) -> bool:
-        # oauthlib reads barapi's empty `scope=` as [""]: no scope, which is allowed.
+        # oauthlib reads barapi's empty `scope=` as [""]: no scope, which is allowed here.
+        if not any(scopes) and not self.server.empty_scope_allowed:
+            return False
         return all(scope in self.server.scopes for scope in scopes if scope)
 
     def save_bearer_token(self, token: dict[str, Any], request: Any, *args: Any, **kw: Any) -> None:
@@ -233,6 +257,24 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 
     def rotate_refresh_token(self, request: Any) -> bool:
         return self.server.rotate_refresh_tokens
+
+
+# Servers that word their errors their own way, each a function from RFC 6749 §5.2's answer.
+
+
+def aioauth_wording(answer: dict[str, Any]) -> dict[str, Any]:
+    """aioauth's: the description under ``description``."""
+    return {"error": answer["error"], "description": answer.get("error_description", "")}
+
+
+def nested_wording(answer: dict[str, Any]) -> dict[str, Any]:
+    """An API gateway's: no OAuth code, an object under ``error`` with a ``message``."""
+    return {"error": {"status": 400, "message": answer.get("error_description", "")}}
+
+
+def detail_wording(answer: dict[str, Any]) -> dict[str, Any]:
+    """A web framework's (Django REST framework, FastAPI): the reason under ``detail``."""
+    return {"error": answer["error"], "detail": answer.get("error_description", "")}
 
 
 def main(argv: list[str] | None = None) -> int:

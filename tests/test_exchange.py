@@ -8,23 +8,26 @@ list of causes, each message word for word.
 
 from __future__ import annotations
 
+import json
 import socket
 import socketserver
 import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pytest_barapi import clock
-from pytest_barapi.answer import EXCERPT
+from pytest_barapi.answer import EXCERPT, REASON, read_answer
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.secrets import Secret
+from pytest_barapi.settings import server_called
 from pytest_barapi.token import BarapiToken
 from tests import leak_matrix, reference_server
 from tests.secret_forms import forms
@@ -144,7 +147,7 @@ def test_optional_fields_left_out_or_of_another_type_are_none(
         ),
         (
             {"access_token": "x", "token_type": "mac"},
-            "{url} issued a 'mac' token; barapi uses Bearer",
+            "{url} issued a 'mac' token; pytest-barapi uses Bearer tokens only (RFC 6750)",
         ),
         (
             {"access_token": "x", "token_type": "Bearer", "expires_in": "soon"},
@@ -178,7 +181,11 @@ def test_a_200_in_json_that_is_not_an_object(httpserver: HTTPServer, token_url: 
         (400, "invalid_grant", "; " + CHECK_USER),
         (401, "invalid_client", "; " + CHECK_CLIENT),
         (400, "unauthorized_client", "; check --barapi-client-id / BARAPI_CLIENT_ID"),
-        (400, "invalid_scope", "; check --barapi-scope / BARAPI_SCOPE"),
+        (
+            400,
+            "invalid_scope",
+            "; set --barapi-scope / BARAPI_SCOPE to the scopes the server grants",
+        ),
         (400, "unsupported_grant_type", ""),
     ],
 )
@@ -187,7 +194,7 @@ def test_an_oauth_error_names_what_to_check_and_is_never_retried(
 ) -> None:
     answer_json(httpserver, {"error": error, "error_description": "Nope."}, status=status)
     assert failure(token_url) == Failure(
-        f"the token endpoint refused the grant: {error} (Nope.), HTTP {status}{advice}",
+        f"the token endpoint {token_url} refused the grant: {error} (Nope.), HTTP {status}{advice}",
         refused=True,
     )
     # The endpoint rate-limits and may lock the account: a wrong password costs one request.
@@ -197,18 +204,135 @@ def test_an_oauth_error_names_what_to_check_and_is_never_retried(
 def test_an_oauth_error_without_a_description(httpserver: HTTPServer, token_url: str) -> None:
     answer_json(httpserver, {"error": "invalid_grant"}, status=400)
     assert failure(token_url).message == (
-        f"the token endpoint refused the grant: invalid_grant, HTTP 400; {CHECK_USER}"
+        f"the token endpoint {token_url} refused the grant: invalid_grant, HTTP 400; {CHECK_USER}"
     )
 
 
 def test_a_4xx_in_json_without_an_error_code_is_quoted(
     httpserver: HTTPServer, token_url: str
 ) -> None:
-    answer_json(httpserver, {"detail": "no such route"}, status=404)
+    answer_json(httpserver, {"route": "unknown"}, status=404)
     assert failure(token_url) == Failure(
-        f"{token_url} answered HTTP 404 without an OAuth error code: {{'detail': 'no such route'}}",
+        f"{token_url} answered HTTP 404 without an OAuth error code: {{'route': 'unknown'}}",
         refused=True,
     )
+
+
+# Where each server puts its reason (answer.REASON_KEYS), found and shown the same way.
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "invalid_request", "error_description": "Nope."},  # RFC 6749 §5.2
+        {"error": "invalid_request", "description": "Nope."},  # aioauth
+        {"error": "invalid_request", "message": "Nope."},
+        {"error": "invalid_request", "detail": "Nope."},  # Django REST framework, RFC 9457
+        {"error": "invalid_request", "error_message": "Nope."},
+        {"error": "invalid_request", "error_description": "", "message": "Nope."},
+        {"error": "invalid_request", "error_description": 7, "description": "Nope."},
+    ],
+    ids=["rfc", "aioauth", "message", "detail", "error_message", "empty-first", "not-a-string"],
+)
+def test_a_refusal_shows_the_reason_wherever_the_server_puts_it(
+    httpserver: HTTPServer, token_url: str, body: dict[str, object]
+) -> None:
+    answer_json(httpserver, body, status=400)
+    assert failure(token_url).message == (
+        f"the token endpoint {token_url} refused the grant: invalid_request (Nope.), HTTP 400"
+    )
+
+
+def test_the_first_reason_in_the_documented_order_wins(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(
+        httpserver,
+        {"error": "invalid_grant", "message": "Second.", "error_description": "First."},
+        status=400,
+    )
+    assert "invalid_grant (First.), HTTP 400" in failure(token_url).message
+
+
+def test_a_reason_nested_under_error_is_shown_without_a_code(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(httpserver, {"error": {"code": 400, "message": "Bad scope."}}, status=400)
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 400 without an OAuth error code (Bad scope.)", refused=True
+    )
+
+
+def test_a_reason_deeper_than_one_level_is_not_looked_for(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(httpserver, {"error": {"details": {"message": "Deep."}}}, status=400)
+    assert failure(token_url).message == (
+        f"{token_url} answered HTTP 400 without an OAuth error code: "
+        "{'error': {'details': {'message': 'Deep.'}}}"
+    )
+
+
+def test_a_long_reason_on_several_lines_is_one_bounded_line(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    reason = "Line one.\n\tLine two. " + "x" * (2 * REASON)
+    answer_json(httpserver, {"error": "invalid_grant", "description": reason}, status=400)
+    message = failure(token_url).message
+    shown = message.split("invalid_grant (", 1)[1].rsplit("), HTTP 400", 1)[0]
+    assert shown.startswith("Line one. Line two. xxx")
+    assert shown.endswith("...")
+    assert len(shown) == REASON
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("key", ["error_description", "description", "message", "detail"])
+def test_a_reason_that_echoes_a_secret_is_masked(
+    httpserver: HTTPServer, token_url: str, key: str
+) -> None:
+    """A reason far longer than the bound, the secrets at its end: masked before it is cut."""
+    echo = "x" * (REASON - 20) + f" {leak_matrix.PASSWORD} {leak_matrix.CLIENT_SECRET}"
+    answer_json(httpserver, {"error": "invalid_grant", key: echo}, status=400)
+    message = failure(token_url).message
+    for secret in SECRETS:
+        for form in forms(secret):
+            assert form not in message
+    assert message.count("x") >= REASON - 20
+
+
+# What the server is called: barapi on its own host, "the token server" anywhere else.
+
+
+@pytest.mark.parametrize(
+    ("url", "called"),
+    [
+        ("https://barapi.cloud/oauth/token", "barapi"),
+        ("https://staging.barapi.cloud/oauth/token", "barapi"),
+        ("https://BARAPI.cloud./oauth/token", "barapi"),
+        ("https://notbarapi.cloud/oauth/token", "the token server"),
+        ("https://barapi.cloud.example/oauth/token", "the token server"),
+        ("http://127.0.0.1:8765/o/token/", "the token server"),
+    ],
+)
+def test_barapi_is_called_by_its_name_on_its_own_host_only(url: str, called: str) -> None:
+    assert server_called(url) == called
+
+
+@pytest.mark.parametrize(
+    ("url", "ending"),
+    [
+        ("https://barapi.cloud/oauth/token", "barapi uses Bearer"),
+        ("https://auth.example/o/token/", "pytest-barapi uses Bearer tokens only (RFC 6750)"),
+    ],
+)
+def test_a_token_of_another_type_is_worded_for_the_server(url: str, ending: str) -> None:
+    """Read as it arrived from ``url`` (the answer alone: no request to a real host)."""
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    content = json.dumps({"access_token": "x", "token_type": "mac"}).encode()
+    outcome = read_answer(url, response, content, the_runs_masker())
+    assert outcome == Failure(f"{url} issued a 'mac' token; {ending}")
 
 
 def test_an_oauth_error_in_a_5xx_is_not_a_refusal(httpserver: HTTPServer, token_url: str) -> None:
@@ -216,7 +340,7 @@ def test_an_oauth_error_in_a_5xx_is_not_a_refusal(httpserver: HTTPServer, token_
     password grant instead (``Failure.refused`` is false)."""
     answer_json(httpserver, {"error": "temporarily_unavailable"}, status=503)
     assert failure(token_url, timeout=0.3) == Failure(
-        "the token endpoint refused the grant: temporarily_unavailable, HTTP 503"
+        f"the token endpoint {token_url} refused the grant: temporarily_unavailable, HTTP 503"
     )
 
 
@@ -384,7 +508,7 @@ def test_a_server_that_does_not_answer_in_time(httpserver: HTTPServer, token_url
     finally:
         answered.set()
     assert outcome == Failure(
-        f"timed out after 0.3s waiting for {token_url}; check that barapi is up, "
+        f"timed out after 0.3s waiting for {token_url}; check that the token server is up, "
         "or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
     assert len(httpserver.log) <= 1  # a POST that may have arrived is not sent again

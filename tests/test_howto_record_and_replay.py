@@ -316,7 +316,9 @@ def test_a_failed_exchange_is_never_recorded(
     result = user_suite.runpytest("--record-mode=once")
 
     result.assert_outcomes(errors=2)
-    result.stdout.fnmatch_lines(["barapi: the token endpoint refused the grant: invalid_grant*"])
+    result.stdout.fnmatch_lines(
+        [f"barapi: the token endpoint {barapi_server.url}/oauth/token refused the grant: invalid_*"]
+    )
     assert barapi_server.token_request_count == 1
     assert not (user_suite.path / "cassettes" / "barapi_token.yaml").exists()
     assert list((user_suite.path / "cassettes").glob("**/*.tmp")) == []

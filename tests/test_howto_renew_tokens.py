@@ -180,8 +180,9 @@ def test_a_failed_renewal_is_reported_once_per_test_and_not_retried(
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, failed=2)
     message = (
-        "barapi: renewing the token failed: the token endpoint refused the grant: invalid_grant "
-        "(Invalid credentials given.), HTTP 400; check --barapi-user / BARAPI_USER, "
+        "barapi: renewing the token failed: the token endpoint "
+        f"{barapi_server.url}/oauth/token refused the grant: invalid_grant (Invalid "
+        "credentials given.), HTTP 400; check --barapi-user / BARAPI_USER, "
         "--barapi-password / BARAPI_PASSWORD"
     )
     assert result.outlines.count(message) == 2

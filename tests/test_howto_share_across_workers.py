@@ -165,8 +165,9 @@ def test_a_failed_exchange_is_shared_with_remote_workers_too(
     result.assert_outcomes(errors=20)
     assert barapi_server.token_request_count == 1
     message = (
-        "barapi: the token endpoint refused the grant: invalid_grant (Invalid credentials "
-        "given.), HTTP 400; check --barapi-user / BARAPI_USER, --barapi-password / "
+        f"barapi: the token endpoint {barapi_server.url}/oauth/token refused the grant: "
+        "invalid_grant (Invalid credentials given.), HTTP 400; check --barapi-user / "
+        "BARAPI_USER, --barapi-password / "
         "BARAPI_PASSWORD"
     )
     # Each test's error report is that one line, from whichever worker ran it.

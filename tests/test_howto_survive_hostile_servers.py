@@ -71,8 +71,8 @@ def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout(
     with RawServer(behaviour).running() as server:
         message = failure(server.url, timeout=1)
     assert message == (
-        f"timed out after 1s waiting for {server.url}/oauth/token; check that barapi is up, "
-        "or raise --barapi-timeout / BARAPI_TIMEOUT"
+        f"timed out after 1s waiting for {server.url}/oauth/token; check that the token "
+        "server is up, or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
     assert server.connections == 1  # a POST that may have arrived is not sent again
 
@@ -90,8 +90,8 @@ def test_a_run_against_a_trickling_server_ends_in_time(pytester: pytest.Pytester
         )
     result.assert_outcomes(errors=1)
     assert (
-        f"barapi: timed out after 1s waiting for {server.url}/oauth/token; check that barapi "
-        "is up, or raise --barapi-timeout / BARAPI_TIMEOUT"
+        f"barapi: timed out after 1s waiting for {server.url}/oauth/token; check that the "
+        "token server is up, or raise --barapi-timeout / BARAPI_TIMEOUT"
     ) in result.outlines
     assert server.connections == 1
 
@@ -214,8 +214,8 @@ def test_a_rate_limit_says_so_with_its_retry_after_and_is_not_retried(
     )
     url = token_endpoint_url(httpserver)
     assert failure(url) == (
-        f"{url}/oauth/token answered HTTP 429 Too Many Requests, Retry-After: 120: barapi is "
-        "rate-limiting token requests; not retried, wait before running again"
+        f"{url}/oauth/token answered HTTP 429 Too Many Requests, Retry-After: 120: the token "
+        "server is rate-limiting token requests; not retried, wait before running again"
     )
     assert len(httpserver.log) == 1
 
@@ -228,7 +228,7 @@ def test_a_redirect_names_where_it_leads_and_is_not_followed(httpserver: HTTPSer
     url = token_endpoint_url(httpserver)
     assert failure(url) == (
         f"{url}/oauth/token answered HTTP 302 redirecting to {elsewhere!r}; a grant is not "
-        "sent on to another address: set --barapi-url / BARAPI_URL to barapi's own"
+        "sent on to another address: set --barapi-url / BARAPI_URL to the token server's own"
     )
     assert [entry[0].path for entry in httpserver.log] == ["/oauth/token"]
 

@@ -52,8 +52,9 @@ def test_a_failing_identity_fails_alone_and_once(
     result.assert_outcomes(passed=10, errors=10)
     assert barapi_server.token_request_count == 2
     message = (
-        "barapi (barapi_session_factory, user 'bob@example.test'): the token endpoint refused "
-        "the grant: invalid_grant (Invalid credentials given.), HTTP 400; check "
+        "barapi (barapi_session_factory, user 'bob@example.test'): the token endpoint "
+        f"{barapi_server.url}/oauth/token refused the grant: invalid_grant (Invalid "
+        "credentials given.), HTTP 400; check "
         "barapi_session_factory(user=...), barapi_session_factory(password=...)"
     )
     assert result.outlines.count(message) == 10

@@ -39,7 +39,8 @@ SERVERS = ["oauthlib-body", "authlib-basic", "authlib-body"]
 PASSWORD_GRANT = {"grant_type": "password", "username": USER, "password": PASSWORD, "scope": ""}
 IN_THE_BODY = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}
 
-REFUSED = "barapi: the token endpoint refused the grant: "
+# Each refusal names the URL the grant was posted to: ``.format(url=server.token_url)``.
+REFUSED = "barapi: the token endpoint {url} refused the grant: "
 CHECK_USER = "check --barapi-user / BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
 CHECK_CLIENT = (
     "check --barapi-client-id / BARAPI_CLIENT_ID, --barapi-client-secret / BARAPI_CLIENT_SECRET, "
@@ -163,7 +164,8 @@ def test_a_wrong_password_costs_one_request_and_says_what_to_check(
 ) -> None:
     monkeypatch.setenv("BARAPI_PASSWORD", "fake-wrong-password")
     pytester.makepyfile(THREE_CALLS)
-    assert the_error(pytester.runpytest()) == WRONG_PASSWORD[server_kind]
+    url = oauth_server.token_url
+    assert the_error(pytester.runpytest()) == WRONG_PASSWORD[server_kind].format(url=url)
     assert oauth_server.token_request_count == 1
     assert_each_grant_authenticated_the_client_as_configured(oauth_server)
 
@@ -176,7 +178,8 @@ def test_a_wrong_client_secret_costs_one_request_and_says_what_to_check(
 ) -> None:
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", "fake-wrong-secret-Wq3xZ")
     pytester.makepyfile(THREE_CALLS)
-    assert the_error(pytester.runpytest()) == WRONG_CLIENT_SECRET[server_kind]
+    url = oauth_server.token_url
+    assert the_error(pytester.runpytest()) == WRONG_CLIENT_SECRET[server_kind].format(url=url)
     assert oauth_server.token_request_count == 1
 
 
@@ -316,7 +319,7 @@ def test_a_server_that_wants_http_basic_tells_a_client_in_the_body_what_to_set(
     assert the_error(pytester.runpytest()) == (
         f"{REFUSED}invalid_client ({CANNOT_AUTHENTICATE}['client_secret_basic']), HTTP 401; "
         f"{CHECK_CLIENT}"
-    )
+    ).format(url=authlib_server.token_url)
     assert authlib_server.token_requests == [{**PASSWORD_GRANT, **IN_THE_BODY}]
     assert authlib_server.client_auth_used == [None]
 
@@ -329,7 +332,7 @@ def test_a_server_that_wants_the_body_tells_a_client_in_http_basic_what_to_set(
     assert the_error(pytester.runpytest("--barapi-client-auth=basic")) == (
         f"{REFUSED}invalid_client ({CANNOT_AUTHENTICATE}['client_secret_post']), HTTP 400; "
         f"{CHECK_CLIENT}"
-    )
+    ).format(url=authlib_server.token_url)
     assert authlib_server.token_request_count == 1
 
 
@@ -386,12 +389,13 @@ def test_replay_needs_the_token_path_it_was_recorded_with(
 def test_an_unknown_client_auth_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BARAPI_CLIENT_AUTH", "client_secret_basic")
+    """Every name is listed, the standard ones too (RFC 7591's client_secret_jwt is not one)."""
+    monkeypatch.setenv("BARAPI_CLIENT_AUTH", "client_secret_jwt")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert result.errlines == [
-        "ERROR: barapi: --barapi-client-auth / BARAPI_CLIENT_AUTH (from env) must be body or "
-        "basic; got 'client_secret_basic'",
+        "ERROR: barapi: --barapi-client-auth / BARAPI_CLIENT_AUTH (from env) must be body, "
+        "basic, none, client_secret_post or client_secret_basic; got 'client_secret_jwt'",
         "",
     ]
 
@@ -418,8 +422,10 @@ def test_help_lists_both_settings(pytester: pytest.Pytester) -> None:
     text = " ".join(result.stdout.str().split())  # as read, not as wrapped
     assert (
         "--barapi-client-auth=CLIENT_AUTH how the client authenticates to the token endpoint: "
-        "body (client_id and client_secret in the form, as barapi documents) or basic (HTTP "
-        "Basic). Default: 'body'. Env: BARAPI_CLIENT_AUTH; ini: barapi_client_auth."
+        "body (client_id and client_secret in the form, as barapi documents; also "
+        "client_secret_post), basic (HTTP Basic; also client_secret_basic) or none (a public "
+        "client: client_id in the form, no secret). Default: 'body'. Env: BARAPI_CLIENT_AUTH; "
+        "ini: barapi_client_auth."
     ) in text
     assert (
         "--barapi-token-path=TOKEN_PATH path of the token endpoint, joined to the URL (a path "

@@ -180,3 +180,26 @@ def test_a_timeout_that_is_not_a_positive_number_is_a_usage_error(
         "barapi: --barapi-timeout / BARAPI_TIMEOUT (from ini) must be a positive number "
         f"of seconds, at most 86400 (a day); got {timeout!r}"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "method", "public"),
+    [
+        ("body", "body", False),
+        ("client_secret_post", "body", False),
+        ("basic", "basic", False),
+        ("client_secret_basic", "basic", False),
+        ("none", "none", True),
+    ],
+)
+def test_each_client_auth_name_is_read_as_the_plugins_method(
+    pytester: pytest.Pytester, name: str, method: str, public: bool
+) -> None:
+    """The standard names (RFC 7591's token_endpoint_auth_method) are the same methods; none
+    makes the configured identity a public client, which needs no client secret."""
+    resolved_settings = resolved(pytester, f"--barapi-client-auth={name}")
+    assert resolved_settings.client_auth == method
+    identity = resolved_settings.identity
+    assert identity.public_client is public
+    needed = ["user", "password", "client_id"] + ([] if public else ["client_secret"])
+    assert identity.missing() == needed

@@ -1,11 +1,13 @@
 """Judges what the token endpoint answered: the token, or why there is none.
 
 The answer arrives here read whole (:mod:`pytest_barapi.exchange` posted the grant and read it
-within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. A refusal names
-the settings it concerns (:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the
-answer (:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a
-server may echo the request body, and a token the answer carries becomes a secret of the
-run.
+within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. Every failure
+names the URL the grant was posted to (the base URL never holds a user or password:
+:func:`pytest_barapi.settings.checked_url`). A server on barapi's own host is called barapi,
+any other "the token server". A refusal names the settings it concerns
+(:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the answer
+(:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a server may
+echo the request body, and a token the answer carries becomes a secret of the run.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
+from pytest_barapi.settings import server_called
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -23,12 +26,18 @@ if TYPE_CHECKING:
     from pytest_barapi.masking import Masker
 
 EXCERPT = 200
+# Where a server puts the reason for a refusal, looked up in this order in its JSON answer, and
+# then in an object under "error" (one level, no deeper): RFC 6749 §5.2's error_description;
+# aioauth's description; the message of many frameworks and gateways ({"error": {"message":
+# ...}} too); the detail of RFC 9457 and Django REST framework; error_message. The first
+# non-empty string is shown, masked, on one line, cut at REASON characters.
+REASON_KEYS = ("error_description", "description", "message", "detail", "error_message")
+REASON = 200
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
     "invalid_client": ("client_id", "client_secret", "client_auth"),
     "unauthorized_client": ("client_id",),
-    "invalid_scope": ("scope",),
 }
 # invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
 # 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
@@ -41,6 +50,7 @@ URL = Setting("url")
 def read_answer(url: str, response: requests.Response, content: bytes, masker: Masker) -> Outcome:
     """The token in ``content``, the body of ``response``; or a Failure that says why not."""
     status = f"HTTP {response.status_code}"
+    server = server_called(url)
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location")
         to: tuple[Part, ...] = (
@@ -54,7 +64,7 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
                 *to,
                 "; a grant is not sent on to another address: set ",
                 URL,
-                " to barapi's own",
+                f" to {server}'s own",
             )
         )
     if response.status_code == 429:
@@ -66,7 +76,8 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
             (
                 f"{url} answered HTTP 429 Too Many Requests",
                 *when,
-                ": barapi is rate-limiting token requests; not retried, wait before running again",
+                f": {server} is rate-limiting token requests; not retried, wait before running "
+                "again",
             )
         )
     content_type = response.headers.get("Content-Type", "no content type")
@@ -96,30 +107,57 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
 
 def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tuple[Part, ...]:
     error = body.get("error")
+    reason = _reason(body, masker)
     if not isinstance(error, str):
-        excerpt = _excerpt(str(body), masker)
-        return (f"{url} answered {status} without an OAuth error code: ", Received(excerpt))
-    description = body.get("error_description")
-    detail: tuple[Part, ...] = (
-        (" (", Received(masker.mask(str(description))), ")") if description else ()
-    )
-    advice: list[Part] = []
-    for name in _fixes(error, description):
-        advice += [", " if advice else "; check ", Setting(name)]
+        without = f"{url} answered {status} without an OAuth error code"
+        if reason:
+            return (f"{without} (", Received(reason), ")")
+        return (f"{without}: ", Received(_excerpt(str(body), masker)))
+    detail: tuple[Part, ...] = (" (", Received(reason), ")") if reason else ()
     return (
-        "the token endpoint refused the grant: ",
-        Received(error),
+        f"the token endpoint {url} refused the grant: ",
+        Received(_one_line(error, masker)),
         *detail,
         f", {status}",
-        *advice,
+        *_advice(error, reason),
     )
 
 
-def _fixes(error: str, description: object) -> tuple[str, ...]:
+def _advice(error: str, reason: str | None) -> list[Part]:
+    if error == "invalid_scope":
+        # barapi documents an empty scope, which other servers may refuse (django-oauth-toolkit).
+        return ["; set ", Setting("scope"), " to the scopes the server grants"]
+    advice: list[Part] = []
+    for name in _fixes(error, reason):
+        advice += [", " if advice else "; check ", Setting(name)]
+    return advice
+
+
+def _reason(body: dict[str, Any], masker: Masker) -> str | None:
+    """The reason the server gives, from the first of :data:`REASON_KEYS` that holds one."""
+    for place in (body, body.get("error")):
+        if not isinstance(place, dict):
+            continue
+        for key in REASON_KEYS:
+            value = place.get(key)
+            if isinstance(value, str) and value.strip():
+                return _one_line(value, masker)
+    return None
+
+
+def _one_line(text: str, masker: Masker) -> str:
+    """A server's words for a one-line message: masked, whitespace runs made one space, at
+    most :data:`REASON` characters."""
+    # Masked first, cut after: a cut can leave the head of a secret no mask would match.
+    words = " ".join(masker.mask(text).split())
+    return words if len(words) <= REASON else words[: REASON - 3] + "..."
+
+
+def _fixes(error: str, reason: str | None) -> tuple[str, ...]:
     """The settings to check for an error code, by RFC 6749 §5.2 first."""
     if error in FIXES:
         return FIXES[error]
-    if error == "invalid_request" and ABOUT_THE_USER.search(str(description or "")):
+    if error == "invalid_request" and ABOUT_THE_USER.search(reason or ""):
         return FIXES["invalid_grant"]
     return ()
 
@@ -129,7 +167,12 @@ def _token(url: str, body: dict[str, Any]) -> Outcome:
         if not isinstance(body.get(name), str) or not body[name]:
             return Failure(f"{url} answered HTTP 200 without {name!r} in its JSON")
     if body["token_type"].lower() != "bearer":
-        return Failure(f"{url} issued a {body['token_type']!r} token; barapi uses Bearer")
+        uses = (
+            "barapi uses Bearer"
+            if server_called(url) == "barapi"
+            else "pytest-barapi uses Bearer tokens only (RFC 6750)"
+        )
+        return Failure(f"{url} issued a {body['token_type']!r} token; {uses}")
     expires_in = body.get("expires_in")
     if expires_in is not None:
         try:

@@ -26,6 +26,7 @@ from pytest_barapi.deadline import Deadline, DeadlineAdapter, DeadlineRetry, Dea
 from pytest_barapi.identity import BODY, client_authenticated
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
+from pytest_barapi.settings import server_called
 
 RETRIES = 3
 # A token answer is a few hundred bytes; more than this is not one, and is not read further
@@ -241,8 +242,8 @@ def _transport_failure(error: BaseException, url: str, deadline: Deadline) -> tu
 
 def _timed_out(url: str, deadline: Deadline) -> tuple[Part, ...]:
     return (
-        f"timed out after {deadline.seconds:g}s waiting for {url}; check that barapi is up, "
-        "or raise ",
+        f"timed out after {deadline.seconds:g}s waiting for {url}; check that "
+        f"{server_called(url)} is up, or raise ",
         Setting("timeout"),
     )
 

@@ -13,10 +13,14 @@ from pytest_barapi.secrets import Secret
 # The credentials a password grant needs, by setting name.
 CREDENTIALS = ("user", "password", "client_id", "client_secret")
 # How the client authenticates to the token endpoint (RFC 6749 §2.3.1): with client_id and
-# client_secret in the form, as barapi documents, or in an HTTP Basic header.
+# client_secret in the form, as barapi documents, or in an HTTP Basic header; or not at all,
+# a public client (§2.1) naming itself with client_id in the form and holding no secret.
 BODY = "body"
 BASIC = "basic"
-CLIENT_AUTHS = (BODY, BASIC)
+NONE = "none"
+CLIENT_AUTHS = (BODY, BASIC, NONE)
+# The same methods by the names servers and RFC 7591 (token_endpoint_auth_method) give them.
+STANDARD_CLIENT_AUTHS = {"client_secret_post": BODY, "client_secret_basic": BASIC, NONE: NONE}
 CLIENT_FIELDS = ("client_id", "client_secret")
 
 
@@ -29,6 +33,9 @@ class Identity:
     client_id: str | None
     client_secret: Secret | None
     scope: str = ""
+    # A public client (client_auth none): it has no secret, so none is needed, asked for or
+    # sent. The same client for every identity of a run, as the setting is.
+    public_client: bool = False
     # The names a barapi_session_factory call passed, so that advice names those arguments
     # rather than the settings. Not part of who it is: the same credentials, the same identity.
     given: frozenset[str] = field(default=frozenset(), compare=False)
@@ -52,6 +59,7 @@ class Identity:
             client_id=self.client_id if client_id is None else client_id,
             client_secret=self.client_secret if client_secret is None else _secret(client_secret),
             scope=self.scope if scope is None else scope,
+            public_client=self.public_client,
             given=self.given,
         )
 
@@ -60,8 +68,15 @@ class Identity:
         return replace(self, given=frozenset(names))
 
     def missing(self) -> list[str]:
-        """The names (from :data:`CREDENTIALS`) of each credential that is not set."""
-        return [name for name in CREDENTIALS if not getattr(self, name)]
+        """The names (from :data:`CREDENTIALS`) of each credential that is not set and is
+        needed (a public client needs no client secret)."""
+        return [name for name in self.needed() if not getattr(self, name)]
+
+    def needed(self) -> tuple[str, ...]:
+        """The credentials (from :data:`CREDENTIALS`) a grant of this identity sends."""
+        if self.public_client:
+            return tuple(name for name in CREDENTIALS if name != "client_secret")
+        return CREDENTIALS
 
     def credential_pairs(self) -> list[tuple[str | None, Secret | None]]:
         """Each secret with the name it travels with (HTTP Basic carries them together)."""
@@ -76,15 +91,18 @@ class Identity:
         ]
 
     def password_grant(self) -> dict[str, str]:
-        """The form body of RFC 6749 §4.3, exactly as barapi's API page shows it."""
-        return {
-            "grant_type": "password",
-            "client_id": self.client_id or "",
-            "client_secret": _revealed(self.client_secret),
-            "username": self.user or "",
-            "password": _revealed(self.password),
-            "scope": self.scope,
-        }
+        """The form body of RFC 6749 §4.3, exactly as barapi's API page shows it (without
+        client_secret for a public client)."""
+        return self._without_a_public_secret(
+            {
+                "grant_type": "password",
+                "client_id": self.client_id or "",
+                "client_secret": _revealed(self.client_secret),
+                "username": self.user or "",
+                "password": _revealed(self.password),
+                "scope": self.scope,
+            }
+        )
 
     def refresh_grant(self, refresh_token: str) -> dict[str, str]:
         """The form body of RFC 6749 §6, authenticated with the same client credentials.
@@ -94,12 +112,20 @@ class Identity:
         as ``[""]``), and sending the configured scope again is refused by a server that
         granted less.
         """
-        return {
-            "grant_type": "refresh_token",
-            "refresh_token": refresh_token,
-            "client_id": self.client_id or "",
-            "client_secret": _revealed(self.client_secret),
-        }
+        return self._without_a_public_secret(
+            {
+                "grant_type": "refresh_token",
+                "refresh_token": refresh_token,
+                "client_id": self.client_id or "",
+                "client_secret": _revealed(self.client_secret),
+            }
+        )
+
+    def _without_a_public_secret(self, form: dict[str, str]) -> dict[str, str]:
+        # A public client sends none, even one set by mistake (RFC 6749 §2.1, §3.2.1).
+        if self.public_client:
+            del form["client_secret"]
+        return form
 
 
 def _secret(value: str | Secret) -> Secret:
@@ -115,7 +141,8 @@ def client_authenticated(
     form: dict[str, str], client_auth: str
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The form and headers that send the grant ``form`` with the client authenticated the
-    ``client_auth`` way: ``body`` leaves the form as it is; ``basic`` moves client_id and
+    ``client_auth`` way: ``body`` and ``none`` leave the form as it is (a public client's
+    form has no client_secret: :meth:`Identity.password_grant`); ``basic`` moves client_id and
     client_secret into an ``Authorization: Basic`` header, out of the form (§2.3.1: one method
     per request; the header names the client, so the form need not).
     """

@@ -66,7 +66,8 @@ class SecretSources:
         password, client_secret = identity.password, identity.client_secret
         if not password and identity.user:
             password = self._secret("password", identity.user)
-        if not client_secret and identity.client_id:
+        # A public client has no secret to look up, nor to ask anyone for.
+        if not client_secret and identity.client_id and not identity.public_client:
             client_secret = self._secret("client_secret", identity.client_id)
         return identity.overridden(password=password, client_secret=client_secret)
 

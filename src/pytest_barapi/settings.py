@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_barapi.identity import BODY, CLIENT_AUTHS, Identity
+from pytest_barapi.identity import BODY, CLIENT_AUTHS, NONE, STANDARD_CLIENT_AUTHS, Identity
 from pytest_barapi.secrets import Secret
 
 if TYPE_CHECKING:
@@ -74,7 +74,9 @@ OPTIONS = {
         Option(
             "client_auth",
             "how the client authenticates to the token endpoint: body (client_id and "
-            "client_secret in the form, as barapi documents) or basic (HTTP Basic).",
+            "client_secret in the form, as barapi documents; also client_secret_post), basic "
+            "(HTTP Basic; also client_secret_basic) or none (a public client: client_id in "
+            "the form, no secret).",
             BODY,
         ),
         Option(
@@ -145,6 +147,10 @@ class Settings:
         def shown(name: str) -> str:
             value = getattr(self.identity, name)
             source = self.sources[name]
+            if name == "client_secret" and self.client_auth == NONE:
+                # Never sent, never asked for: say so, rather than "not set".
+                ignored = f"set ({source}) but " if value else ""
+                return f"{name}: {ignored}not sent (public client)"
             if OPTIONS[name].secret:
                 return f"{name}: set ({source})" if value else f"{name}: not set"
             return f"{name}: {value or '-'} ({source})"
@@ -221,6 +227,7 @@ def resolve(config: pytest.Config) -> Settings:
         return Secret(value) if value else None
 
     cassette = raw["cassette"]
+    client_auth = _checked_client_auth(raw["client_auth"] or "", sources["client_auth"])
     return Settings(
         url=checked_url(raw["url"] or "", sources["url"]),
         identity=Identity(
@@ -229,6 +236,7 @@ def resolve(config: pytest.Config) -> Settings:
             client_id=raw["client_id"],
             client_secret=secret("client_secret"),
             scope=raw["scope"] or "",
+            public_client=client_auth == NONE,
         ),
         timeout=_checked_timeout(raw["timeout"] or "", sources["timeout"]),
         cassette=Path(config.rootpath, cassette) if cassette else None,
@@ -236,7 +244,7 @@ def resolve(config: pytest.Config) -> Settings:
         # pytest-recording owns these flags; without it (-p no:recording) we replay only.
         record_mode=config.getoption("record_mode", None) or "none",
         recording_disabled=bool(config.getoption("disable_recording", False)),
-        client_auth=_checked_client_auth(raw["client_auth"] or "", sources["client_auth"]),
+        client_auth=client_auth,
         token_path=_checked_token_path(raw["token_path"] or "", sources["token_path"]),
     )
 
@@ -256,13 +264,16 @@ def _checked_timeout(text: str, source: str) -> float:
 
 
 def _checked_client_auth(text: str, source: str) -> str:
-    if text not in CLIENT_AUTHS:
-        allowed = " or ".join(CLIENT_AUTHS)
+    """The method ``text`` names, by the plugin's name (a standard name is read as its
+    equal: client_secret_post is body)."""
+    if text not in CLIENT_AUTHS and text not in STANDARD_CLIENT_AUTHS:
+        names = [*CLIENT_AUTHS, *(name for name in STANDARD_CLIENT_AUTHS if name != NONE)]
+        allowed = ", ".join(names[:-1]) + " or " + names[-1]
         raise pytest.UsageError(
             f"barapi: {OPTIONS['client_auth'].where()} (from {source}) must be {allowed}; "
             f"got {text!r}"
         )
-    return text
+    return STANDARD_CLIENT_AUTHS.get(text, text)
 
 
 def _checked_token_path(path: str, source: str) -> str:
@@ -287,6 +298,9 @@ def _checked_token_path(path: str, source: str) -> str:
 # at start-up with the settings, so it does without urllib3 and requests.
 
 LOOPBACK_NAMES = {"localhost"}
+# barapi's own host (the default URL's): a URL on it, or on a name under it
+# (staging.barapi.cloud), is barapi's; any other is a token server the user chose.
+BARAPI_HOST = "barapi.cloud"
 # The whole shape a base URL may have: scheme, host (a name, an IPv4 address, or an IPv6 one
 # in brackets), port, path; ASCII. What the URL is checked with (urllib.parse) and what
 # connects (urllib3, under requests) split anything else differently: for
@@ -355,6 +369,14 @@ def _url_problem(url: str) -> str | None:
             f"address, or an IPv6 address in brackets); got {shown}"
         )
     return None
+
+
+def server_called(url: str) -> str:
+    """What messages call the server at ``url``: "barapi" on barapi's own host (or a name
+    under it), "the token server" anywhere else (the message names the URL)."""
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    barapi = host == BARAPI_HOST or host.endswith("." + BARAPI_HOST)
+    return "barapi" if barapi else "the token server"
 
 
 def _is_loopback(host: str) -> bool:

@@ -28,7 +28,7 @@ from pytest_barapi import clock
 from pytest_barapi.identity import Identity
 from pytest_barapi.outcome import Failure, Outcome, Setting, from_json, to_json
 from pytest_barapi.outcome_board import WORKERINPUT, Message, message
-from pytest_barapi.settings import Settings
+from pytest_barapi.settings import Settings, server_called
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -58,7 +58,11 @@ def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | No
     if not shared:
         return None
     return SharedOutcomes(
-        shared["channel"], shared["key"], lock_wait(settings), shared["may_record"]
+        shared["channel"],
+        shared["key"],
+        lock_wait(settings),
+        shared["may_record"],
+        server=server_called(settings.url),
     )
 
 
@@ -66,9 +70,16 @@ class SharedOutcomes:
     """Worker side: the outcome of each identity, decided by one worker of the run."""
 
     def __init__(
-        self, channel: Channel, run_key: str, wait: float, may_record: bool = True
+        self,
+        channel: Channel,
+        run_key: str,
+        wait: float,
+        may_record: bool = True,
+        server: str = "barapi",
     ) -> None:
         self.wait = wait
+        # What the failure of a stuck exchange calls the token server.
+        self.server = server
         # False in a run with workers that may run elsewhere: a cassette would stay there.
         self.may_record = may_record
         self._channel = channel
@@ -173,7 +184,7 @@ class SharedOutcomes:
         return Failure(
             (
                 f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
-                "exchange; it seems stuck. Check that barapi answers, or raise ",
+                f"exchange; it seems stuck. Check that {self.server} answers, or raise ",
                 Setting("timeout"),
             )
         )
