@@ -1,0 +1,365 @@
+"""README.md and the user guide in docs/ say what the plugin does, and keep saying it.
+
+Every command of README.md and of the guide's quickstart is run by a test (here, against the
+reference server, as written: only the URL is pointed at loopback and ``...`` filled in with
+the fake secrets), or by CI; every example file the guide includes runs here; every message
+the troubleshooting page lists is built from the plugin's own words; README stays short.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import test_howto_run_the_examples
+from tests.authlib_server import AuthlibServer
+from tests.conftest import unset_barapi_env
+from tests.reference_server import CLIENT_SECRET, OTHER_PASSWORD, PASSWORD, ReferenceServer
+
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+QUICKSTART = DOCS / "quickstart.md"
+EXAMPLES = DOCS / "examples"
+CI = ROOT / ".ci" / "run"
+# The page a user reads first on PyPI: one screen and a little more.
+README_MOST_LINES = 200
+
+# The user and client id README and the quickstart show; the reference server accepts them.
+DOCUMENTED_USERS = {"alice@example.com": PASSWORD, "john@doe.com": PASSWORD}
+DOCUMENTED_CLIENT = "332269999912132097"
+
+
+def fenced(path: Path, language: str) -> list[str]:
+    """The ```language blocks of a Markdown file, each as text."""
+    pattern = re.compile(rf"^```{language}\n(.*?)^```$", re.MULTILINE | re.DOTALL)
+    return pattern.findall(path.read_text(encoding="utf-8"))
+
+
+def commands(path: Path) -> list[str]:
+    """The commands of the ```bash blocks of a Markdown file: continuation lines joined,
+    comments and blank lines left out."""
+    found = []
+    for block in fenced(path, "bash"):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            command = " ".join(re.sub(r"\s+#\s.*$", "", line).split())
+            if command:
+                found.append(command)
+    return found
+
+
+HERE = "tests/test_howto_follow_the_guide.py::"
+# Each command of README.md and docs/quickstart.md, and what runs it: a test
+# (``path::function``, whose source holds the needle), or CI (``.ci/run``, which holds it).
+RUN_BY = {
+    "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest examples "
+    "--record-mode=none --block-network": (
+        "tests/test_howto_run_the_examples.py::test_the_example_suite_passes_offline",
+        '"examples", "--record-mode=none", "--block-network"',
+    ),
+    "bash .ci/run": (".ci/run", "set -euo pipefail"),
+    "pip install pytest-barapi": (".ci/run", "wheel"),  # the package built, then installed
+    "export BARAPI_USER=alice@example.com BARAPI_PASSWORD=... BARAPI_CLIENT_ID=332269999912132097 "
+    "BARAPI_CLIENT_SECRET=...": (HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
+    "pytest": (HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
+    'pytest -m "not barapi"': (HERE + "test_the_tests_that_need_no_token_run_alone", "not barapi"),
+    "BARAPI_PASSWORD=... BARAPI_CLIENT_SECRET=... pytest --record-mode=once": (
+        HERE + "test_record_once_then_replay_in_ci_as_readme_says",
+        "record_and_replay",
+    ),
+    "pytest --record-mode=none --block-network": (
+        HERE + "test_record_once_then_replay_in_ci_as_readme_says",
+        "record_and_replay",
+    ),
+    "python -m venv .venv && . .venv/bin/activate": (".ci/run", "-m venv"),
+    "pip install -e '.[test,dev]'": (".ci/run", '-e ".[test,dev]"'),
+    "python -m pytest": (".ci/run", "-m pytest"),
+    "ruff check . && ruff format --check . && mypy": (".ci/run", "ruff format --check"),
+}
+
+
+def test_readme_fits_in_a_screen_or_so() -> None:
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= README_MOST_LINES
+
+
+def test_readme_has_no_relative_link_that_breaks_on_pypi() -> None:
+    """PyPI shows README.md without the repository around it: a link must be absolute."""
+    text = README.read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)]+)\)", text) + re.findall(r'(?:href|src)="([^"]+)"', text)
+    assert targets  # the pattern finds links at all
+    assert [target for target in targets if not target.startswith("https://")] == []
+
+
+@pytest.mark.parametrize("page", [README, QUICKSTART], ids=lambda page: page.name)
+def test_every_command_is_run_by_a_test_or_by_ci(page: Path) -> None:
+    found = commands(page)
+    assert found  # the page has commands, and the extraction finds them
+    for command in found:
+        assert command in RUN_BY, f"{page.name}: no test runs {command!r}"
+
+
+@pytest.mark.parametrize("command", RUN_BY, ids=range(len(RUN_BY)))
+def test_what_runs_a_command_holds_it(command: str) -> None:
+    where, needle = RUN_BY[command]
+    if where == ".ci/run":
+        assert needle in CI.read_text(encoding="utf-8") + (ROOT / "tox.ini").read_text()
+        return
+    path, function = where.split("::")
+    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
+    (test,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+    assert needle in ast.get_source_segment((ROOT / path).read_text(encoding="utf-8"), test)
+
+
+def accept_the_documented_identities(server: ReferenceServer) -> None:
+    server.users.update(DOCUMENTED_USERS)
+    server.clients[DOCUMENTED_CLIENT] = CLIENT_SECRET
+
+
+def run_commands(pytester: pytest.Pytester, lines: list[str]) -> pytest.RunResult:
+    """``lines`` run by bash in the project, ``...`` standing for the fake secrets."""
+    script = "\n".join(lines).replace("BARAPI_PASSWORD=...", f"BARAPI_PASSWORD={PASSWORD}")
+    script = script.replace("BARAPI_CLIENT_SECRET=...", f"BARAPI_CLIENT_SECRET={CLIENT_SECRET}")
+    assert "..." not in script
+    return pytester.run("bash", "-c", f"set -e\n{script}", timeout=120)
+
+
+@pytest.fixture
+def on_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``pytest`` on PATH is this environment's, with the plugin as installed."""
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}:/usr/bin:/bin")
+
+
+def test_the_quickstart_runs_as_written(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+    on_path: None,
+) -> None:
+    """QUICKSTART's test file and commands; the header it shows is the one the run prints."""
+    accept_the_documented_identities(barapi_server)
+    unset_barapi_env(monkeypatch)
+    monkeypatch.setenv("BARAPI_URL", barapi_server.url)  # the one change: barapi on loopback
+    shutil.copy(EXAMPLES / "quickstart" / "test_me.py", pytester.path)
+    (export,) = [c for c in commands(QUICKSTART) if c.startswith("export ")]
+    (run,) = [c for c in commands(QUICKSTART) if c == "pytest"]
+
+    result = run_commands(pytester, [export, run])
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*1 passed*"])
+    assert barapi_server.token_request_count == 1
+    (documented,) = fenced(QUICKSTART, "text")
+    assert fenced(README, "text") == [documented]  # README shows the same header
+    header = documented.strip().replace(
+        "url: https://barapi.cloud (default)", f"url: {barapi_server.url} (env)"
+    )
+    assert header in result.stdout.lines
+
+
+def test_the_tests_that_need_no_token_run_alone(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+    on_path: None,
+) -> None:
+    """No credentials at all: the `barapi` marker deselects the tests that would need them."""
+    shutil.copy(EXAMPLES / "quickstart" / "test_me.py", pytester.path)
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    (command,) = [c for c in commands(QUICKSTART) if "not barapi" in c]
+    assert command in commands(README)
+    unset_barapi_env(monkeypatch)
+    monkeypatch.setenv("BARAPI_URL", barapi_server.url)  # were a request made, it stays here
+
+    result = run_commands(pytester, [command])
+
+    assert result.ret == 0, result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines(["*1 passed, 1 deselected*"])
+    assert barapi_server.token_request_count == 0
+
+
+def test_record_once_then_replay_in_ci_as_readme_says(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+    on_path: None,
+) -> None:
+    """README's pytest.ini (pointed at loopback), then record_and_replay: its two commands."""
+    accept_the_documented_identities(barapi_server)
+    unset_barapi_env(monkeypatch)
+    (ini,) = fenced(README, "ini")
+    pytester.path.joinpath("pytest.ini").write_text(
+        ini.replace("https://barapi.cloud", barapi_server.url)
+    )
+    shutil.copy(EXAMPLES / "recording" / "test_me_recorded.py", pytester.path)
+    record_and_replay = [c for c in commands(README) if " pytest --record-mode" in f" {c}"]
+    record, replay = record_and_replay
+
+    recorded = run_commands(pytester, [record])
+    assert recorded.ret == 0, recorded.stdout.str() + recorded.stderr.str()
+    assert barapi_server.token_request_count == 1
+    assert barapi_server.api_requests == 1
+    cassettes = sorted(
+        p.relative_to(pytester.path).as_posix() for p in pytester.path.rglob("*.yaml")
+    )
+    assert cassettes == [
+        "cassettes/test_me_recorded/test_me.yaml",
+        "tests/cassettes/barapi_token.yaml",
+    ]
+
+    replayed = run_commands(pytester, [replay])  # no BARAPI_* variable at all
+    assert replayed.ret == 0, replayed.stdout.str() + replayed.stderr.str()
+    replayed.stdout.fnmatch_lines(["*1 passed*"])
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+
+
+def test_the_guide_example_of_two_users_runs(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copy(EXAMPLES / "identities" / "test_two_users.py", pytester.path)
+    monkeypatch.setenv("BOB_PASSWORD", OTHER_PASSWORD)
+
+    pytester.runpytest().assert_outcomes(passed=1)
+
+    assert barapi_server.token_request_count == 2  # one exchange per identity
+
+
+def test_the_guide_example_ini_keeps_the_settings_that_are_not_secret(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """The URL, user and client id come from BARAPI_* here (the reference server's); the
+    scope and the cassette from the ini."""
+    shutil.copy(EXAMPLES / "settings" / "pytest.ini", pytester.path)
+    shutil.copy(EXAMPLES / "recording" / "test_me_recorded.py", pytester.path)
+
+    result = pytester.runpytest("--record-mode=once")
+
+    result.assert_outcomes(passed=1)
+    assert ", scope: read (ini), " in result.stdout.str()
+    assert (pytester.path / "tests" / "cassettes" / "barapi_token.yaml").is_file()
+    assert barapi_server.token_requests[0]["scope"] == "read"
+
+
+def test_the_guide_example_ini_for_another_oauth_server(
+    pytester: pytest.Pytester, authlib_server: AuthlibServer
+) -> None:
+    authlib_server.token_path = "/o/token/"
+    shutil.copy(EXAMPLES / "oauth_servers" / "pytest.ini", pytester.path)
+    shutil.copy(EXAMPLES / "quickstart" / "test_me.py", pytester.path)
+
+    result = pytester.runpytest()
+
+    result.assert_outcomes(passed=1)
+    assert ", client_auth: basic (ini), token_path: /o/token/ (ini), " in result.stdout.str()
+    assert authlib_server.client_auth_used == ["client_secret_basic"]
+
+
+def test_every_example_the_guide_includes_runs_here() -> None:
+    """A file in docs/examples/ that no test runs could rot: each is named in this module."""
+    source = Path(__file__).read_text(encoding="utf-8")
+    examples = [p for p in EXAMPLES.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert examples
+    for example in examples:
+        named = " / ".join(f'"{part}"' for part in example.relative_to(EXAMPLES).parts)
+        assert f"EXAMPLES / {named}" in source, f"no test runs docs/examples/{named}"
+    # The example suite in examples/, which the guide includes too, has tests of its own.
+    assert test_howto_run_the_examples.EXAMPLES == ROOT / "examples"
+
+
+TROUBLESHOOTING = DOCS / "troubleshooting.md"
+SOURCE = ROOT / "src" / "pytest_barapi"
+# What a message holds that is not written in src/ as it reads: pytest's prefix of a usage
+# error, Python's of an exception, and the longest timeout (LONGEST_TIMEOUT, formatted).
+NOT_IN_SOURCE = {"ERROR: ", "TypeError: ", "86400"}
+# A piece of a message shorter than this is matched only as a whole string of the source.
+SHORTEST_PIECE = 12
+
+
+def source_strings() -> set[str]:
+    """Every string the plugin's source writes but its docstrings, f-strings cut at their
+    fields, and each option as messages name it (``--barapi-url / BARAPI_URL``)."""
+    from pytest_barapi.settings import OPTIONS
+
+    strings = set(NOT_IN_SOURCE)
+    for path in SOURCE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        # A string alone as a statement is a docstring: prose about messages, not a message.
+        prose = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)}
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in prose
+            ):
+                strings.add(node.value)
+    for option in OPTIONS.values():
+        strings |= {option.flag, option.env, option.ini, option.where()}
+    return {string for string in strings if string}
+
+
+def unwritten(piece: str, strings: set[str]) -> str | None:
+    """What of ``piece`` (text between two fields of a documented message) the source does not
+    write; None: all of it. ``piece`` must split into stretches that are each a whole string
+    of the source, or a part of one at least SHORTEST_PIECE long."""
+    written = "\0".join(strings)
+    # reach[i]: the longest stretch from i that some string holds (a part of a part is held
+    # too, so reach[i + 1] >= reach[i] - 1).
+    reach = [0] * (len(piece) + 1)
+    for i in range(len(piece)):
+        n = max(reach[i - 1] - 1, 0) if i else 0
+        while i + n < len(piece) and piece[i : i + n + 1] in written:
+            n += 1
+        reach[i] = n
+    # fits[i]: piece[i:] splits into such stretches.
+    fits = [False] * len(piece) + [True]
+    for i in range(len(piece) - 1, -1, -1):
+        fits[i] = any(
+            fits[j] and (j - i >= SHORTEST_PIECE or piece[i:j] in strings)
+            for j in range(i + 1, i + reach[i] + 1)
+        )
+    if fits[0]:
+        return None
+    return piece[: max((i for i in range(len(piece) + 1) if fits[i]), default=len(piece))]
+
+
+def documented_messages() -> list[str]:
+    lines = [line for block in fenced(TROUBLESHOOTING, "text") for line in block.splitlines()]
+    return [line for line in lines if line.strip()]
+
+
+def test_each_message_the_troubleshooting_page_lists_is_the_plugins() -> None:
+    """Reworded in src/, a message here fails this test until the page says it anew."""
+    strings = source_strings()
+    messages = documented_messages()
+    assert len(messages) > 50
+    for message in messages:
+        for piece in re.split(r"\{[^}]*\}", message):
+            assert unwritten(piece, strings) is None, f"not in src/: {piece!r} of {message!r}"
+
+
+def test_a_reworded_message_would_be_found() -> None:
+    """The check above can fail: a word changed, an order swapped, a message made up."""
+    strings = source_strings()
+    assert unwritten("missing credentials, no request sent: set ", strings) is None
+    assert unwritten("missing credentials, nothing sent: set ", strings) is not None
+    assert unwritten("the grant was refused by the token endpoint: ", strings) is not None
+    assert unwritten(") must be body or basic; got ", strings) is None
+    assert unwritten(") must be body or digest; got ", strings) is not None
+
+
+def without_comments(code: str) -> list[str]:
+    return [re.sub(r"\s+#\s.*$", "", line) for line in code.strip().splitlines()]
+
+
+def test_readmes_first_test_is_the_quickstarts_which_runs() -> None:
+    """README shows the test the quickstart runs (test_the_quickstart_runs_as_written)."""
+    (first,) = fenced(README, "python")
+    example = (EXAMPLES / "quickstart" / "test_me.py").read_text(encoding="utf-8")
+    assert without_comments(first) == without_comments(example)
