@@ -63,7 +63,11 @@ class OutputResult:
 
 
 def run(
-    workdir: Path, pairs: int, output_bytes: int, passwords: Sequence[str]
+    workdir: Path,
+    pairs: int,
+    output_bytes: int,
+    passwords: Sequence[str],
+    warm_up: bool = True,
 ) -> list[OutputResult]:
     """One result per password, each from ``pairs`` interleaved pairs of runs."""
     project = workdir / "large_output"
@@ -97,7 +101,8 @@ def run(
             )
         return wall
 
-    timed(WITHOUT_PLUGIN, passwords[0])  # warm-up: the test module's bytecode, page cache
+    if warm_up:  # the test module's bytecode, the OS page cache
+        timed(WITHOUT_PLUGIN, passwords[0])
     results = []
     for password in passwords:
         with_plugin: list[float] = []

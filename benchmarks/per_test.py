@@ -101,7 +101,7 @@ def _env(port: str, tests: int) -> dict[str, str]:
     )
 
 
-def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
+def run(workdir: Path, pairs: int, tests: int, warm_up: bool = True) -> PerTestResult:
     plugin, own = write_projects(workdir)
     with echo_server() as port:
         env = _env(port, tests)
@@ -112,7 +112,8 @@ def run(workdir: Path, pairs: int, tests: int) -> PerTestResult:
         def without_plugin() -> Timing:
             return timed_pytest(WITHOUT_PLUGIN, own, env)
 
-        with_plugin(), without_plugin()  # warm-up: bytecode caches, the OS page cache
+        if warm_up:  # bytecode caches, the OS page cache
+            with_plugin(), without_plugin()
         measured: list[tuple[Timing, Timing]] = []
         for pair in range(pairs):
             if pair % 2 == 0:

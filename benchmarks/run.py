@@ -44,6 +44,8 @@ class Plan:
     output_bytes: int
     per_test_pairs: int
     per_test_tests: int
+    # Off in the quick run: its figures mean nothing, it only shows that every part runs.
+    warm_up: bool = True
 
 
 FULL = Plan(
@@ -61,20 +63,22 @@ FULL = Plan(
     per_test_pairs=9,
     per_test_tests=2000,
 )
+# The smallest run of every part (the test suite's smoke test runs it).
 QUICK = Plan(
-    startup_pairs=2,
+    startup_pairs=1,
     credential_pairs=1,
     container_pairs=1,
     count_instructions=False,
-    request_rounds=2,
-    requests_per_round=200,
-    sizes=(100,),
+    request_rounds=1,
+    requests_per_round=10,
+    sizes=(10,),
     workers=(2,),
     replay_workers=(0,),
     output_pairs=1,
     output_bytes=3_000,
     per_test_pairs=1,
-    per_test_tests=100,
+    per_test_tests=10,
+    warm_up=False,
 )
 
 
@@ -87,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="barapi-bench-") as tmp:
         workdir = Path(tmp)
-        started = startup.run(workdir, plan.startup_pairs)
-        with_credentials = startup.run(workdir, plan.credential_pairs, credentials=True)
+        started = startup.run(workdir, plan.startup_pairs, warm_up=plan.warm_up)
+        with_credentials = startup.run(
+            workdir, plan.credential_pairs, credentials=True, warm_up=plan.warm_up
+        )
         in_container = startup.run(workdir, plan.container_pairs, container=True)
         skipped = "skipped (--quick)"
         counted = startup.instructions(workdir) if plan.count_instructions else skipped
@@ -100,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             plan.output_pairs,
             plan.output_bytes,
             (large_output.ORDINARY_PASSWORD, large_output.LONG_PASSWORD),
+            warm_up=plan.warm_up,
         )
-        tested = per_test.run(workdir, plan.per_test_pairs, plan.per_test_tests)
+        tested = per_test.run(
+            workdir, plan.per_test_pairs, plan.per_test_tests, warm_up=plan.warm_up
+        )
         counted_per_test = (
             per_test.instructions(workdir, plan.per_test_tests)
             if plan.count_instructions

@@ -107,16 +107,20 @@ def container_env(workdir: Path) -> dict[str, str]:
 
 
 def run(
-    workdir: Path, pairs: int, credentials: bool = False, container: bool = False
+    workdir: Path,
+    pairs: int,
+    credentials: bool = False,
+    container: bool = False,
+    warm_up: bool = True,
 ) -> StartupResult:
     root = project(workdir)
     if container:
         env = container_env(workdir)  # which has run both sides once already
     else:
         env = clean_env(**CREDENTIALS) if credentials else clean_env()
-        # Warm-up: bytecode caches and the OS page cache, for both sides.
-        timed_pytest(WITH_PLUGIN, root, env)
-        timed_pytest(WITHOUT_PLUGIN, root, env)
+        if warm_up:  # bytecode caches and the OS page cache, for both sides
+            timed_pytest(WITH_PLUGIN, root, env)
+            timed_pytest(WITHOUT_PLUGIN, root, env)
 
     with_plugin: list[Timing] = []
     without_plugin: list[Timing] = []

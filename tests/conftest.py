@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 
 import keyring  # noqa: F401 (imported early on purpose, see below)
 import pytest
@@ -13,9 +14,10 @@ from pytest_httpserver import HTTPServer
 # and the plugin imports these (and vcrpy) lazily, so each run would get fresh copies whose
 # classes do not match the ones other modules kept (requests' cookie jars fail exactly so).
 import pytest_barapi.broker
-import pytest_barapi.cassette
 import pytest_barapi.exchange
-import pytest_barapi.session  # noqa: F401
+import pytest_barapi.session
+import pytest_barapi.token_cassette  # noqa: F401
+from pytest_barapi import clock
 from tests import reference_server
 from tests.authlib_server import AuthlibServer
 from tests.reference_server import ReferenceServer
@@ -33,6 +35,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
     """A developer's own BARAPI_* variables must not change what the tests see."""
     unset_barapi_env(monkeypatch)
+
+
+# Plugins installed in the developer's environment that the users' suites run here do not
+# need: Hypothesis' plugin imports all of Hypothesis when a run ends (its terminal summary),
+# a sixth of a plain run's instructions, paid again by every pytester subprocess and xdist
+# worker. Blocking an uninstalled plugin does nothing.
+NOT_IN_USER_RUNS = "-p no:hypothesispytest"
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's own ``pytester``, whose runs load only the plugins the tests are about."""
+    # Set after pytester's set-up, which clears PYTEST_ADDOPTS; read by in-process runs,
+    # subprocess runs and their xdist workers alike.
+    monkeypatch.setenv("PYTEST_ADDOPTS", NOT_IN_USER_RUNS)
+    return pytester
+
+
+@pytest.fixture(autouse=True)
+def _real_time() -> Iterator[None]:
+    """Each test starts on the real time: an in-process run of a user's suite shares this
+    process's clock, and a test of it may have moved it forward (``clock.advance``)."""
+    clock.reset()
+    yield
+    clock.reset()
 
 
 def unset_barapi_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,9 @@ below and add it to :data:`SUITES`; rows in the matrix then name it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,7 +62,22 @@ class Leakable:
                 found[form] = f"a form of the piece {piece!r}"
         for name, secret in self.pairs:
             found[basic(name, secret)] = f"base64 of {name}:{secret}"
+            with contextlib.suppress(UnicodeEncodeError):
+                found[basic(name, secret, "latin-1")] = f"latin-1 base64 of {name}:{secret}"
         return found
+
+
+# What a reader's eye skips: colour codes (raw, and as junit xml writes their ESC) and NULs
+# (text written in UTF-16). The grep reads each output as shown and without them.
+UNSEEN = re.compile(rb"(?:\x1b|#x1B)\[[0-9;]*[A-Za-z]|\x00")
+
+
+def _bytes(text: str) -> bytes:
+    """``text`` as a file holds it, whatever its code points (a lone surrogate too)."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass")
 
 
 def leaks(result: pytest.RunResult, root: Path, leakable: Leakable) -> list[str]:
@@ -72,10 +89,14 @@ def leaks(result: pytest.RunResult, root: Path, leakable: Leakable) -> list[str]
     for path in sorted(root.rglob("*")):
         if path.is_file():
             outputs[str(path.relative_to(root))] = path.read_bytes()
+    for where, content in list(outputs.items()):
+        unseen = UNSEEN.sub(b"", content)
+        if unseen != content:
+            outputs[f"{where} (without colour codes and NULs)"] = unseen
     hits = []
     for where, content in outputs.items():
         for form, what in leakable.forms().items():
-            at = content.find(form.encode())
+            at = content.find(_bytes(form))
             if at != -1:
                 context = content[max(0, at - 60) : at + len(form) + 20].decode(errors="replace")
                 hits.append(f"{where}: {what} as {form!r}, in: {context!r}")
@@ -108,7 +129,9 @@ def _credentials(monkeypatch: pytest.MonkeyPatch, url: str, password: str = PASS
 LEAKY_TESTS = r"""
 import base64
 import json
+import contextlib
 import logging
+import re
 import socket
 import logging
 import os

@@ -15,8 +15,19 @@ from urllib.parse import quote, quote_plus
 def forms(secret: str, depth: int = 2) -> set[str]:
     """Every way ``secret`` can be written in an output: plain, URL-encoded (a form body, a
     query), JSON- and repr-escaped up to ``depth`` times (--debug traces reprs of reprs), and
-    each of those XML-escaped (junit xml)."""
-    written = {secret, quote(secret, safe=""), quote(secret), quote_plus(secret)}
+    each of those XML-escaped (junit xml). Bytes (a bytes repr, a URL) in UTF-8, and in latin-1
+    where the secret can be."""
+    written = {secret}
+    for encoding, errors in (
+        ("utf-8", "surrogateescape"),
+        ("utf-8", "surrogatepass"),
+        ("latin-1", "strict"),
+    ):
+        try:
+            raw = secret.encode(encoding, errors)
+        except UnicodeEncodeError:
+            continue
+        written |= {quote(raw, safe=""), quote(raw), quote_plus(raw), repr(raw)[2:-1]}
     for _ in range(depth):
         written |= {json.dumps(form)[1:-1] for form in written}
         written |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in written}
@@ -24,6 +35,12 @@ def forms(secret: str, depth: int = 2) -> set[str]:
     return written | {html.escape(form) for form in written}
 
 
-def basic(name: str, secret: str) -> str:
-    """``Authorization: Basic`` credentials (RFC 7617)."""
-    return base64.b64encode(f"{name}:{secret}".encode()).decode()
+def basic(name: str, secret: str, encoding: str = "utf-8") -> str:
+    """``Authorization: Basic`` credentials (RFC 7617); requests' own ``auth=`` sends them in
+    latin-1. A lone surrogate (a non-UTF-8 environment variable) as the byte it stands for."""
+    errors = "surrogateescape" if encoding == "utf-8" else "strict"
+    try:
+        raw = f"{name}:{secret}".encode(encoding, errors)
+    except UnicodeEncodeError:
+        raw = f"{name}:{secret}".encode(encoding, "surrogatepass")
+    return base64.b64encode(raw).decode()

@@ -17,9 +17,11 @@ from urllib.parse import quote_plus
 import pytest
 import yaml
 
-from pytest_barapi.cassette_scrub import CassetteScan, _without_vocabulary
+from pytest_barapi.cassette_guard import without_vocabulary as _without_vocabulary
 from pytest_barapi.identity import Identity
-from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.known_secrets import KnownSecrets
+from pytest_barapi.secrets import Secret
+from pytest_barapi.token_cassette import CassetteScan
 from tests import reference_server
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "cassettes" / "barapi_token.yaml"

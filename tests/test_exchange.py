@@ -11,19 +11,20 @@ from __future__ import annotations
 import socket
 import socketserver
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from pytest_barapi import clock
 from pytest_barapi.answer import EXCERPT
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.secrets import Secret
 from pytest_barapi.token import BarapiToken
 from tests import leak_matrix, reference_server
 from tests.secret_forms import forms
@@ -93,7 +94,8 @@ def test_a_token_answer_is_read_field_by_field(httpserver: HTTPServer, token_url
             "scope": "read write",
         },
     )
-    before = time.time()
+    clock.advance(365 * 24 * 3600)  # the token's lifetime counts on the plugin's clock
+    before = clock.now()
     token = grant(token_url)
     assert isinstance(token, BarapiToken)
     assert (token.access_token, token.token_type, token.expires_in) == (
@@ -106,7 +108,7 @@ def test_a_token_answer_is_read_field_by_field(httpserver: HTTPServer, token_url
         "read write",
         False,
     )
-    assert before <= token.obtained_at <= time.time()
+    assert before <= token.obtained_at <= clock.now()
     [(request, _)] = httpserver.log
     assert request.form.to_dict() == IDENTITY.password_grant()
 
@@ -254,10 +256,14 @@ def test_the_excerpt_is_cut_short(httpserver: HTTPServer, token_url: str) -> Non
 
 
 def test_retries_stop_when_the_time_budget_is_spent(httpserver: HTTPServer, token_url: str) -> None:
-    answer_text(httpserver, "busy", 503, "text/plain")
-    assert failure(token_url, timeout=0.3).message.startswith(f"{token_url} answered HTTP 503")
-    # The third retry would wait 0.8 s more, past the budget: it is not sent.
-    assert 1 <= len(httpserver.log) < 4
+    def ten_seconds_busy(request: Request) -> Response:
+        clock.advance(10)  # each answer takes ten seconds, on the plugin's clock
+        return Response("busy", status=503, content_type="text/plain")
+
+    httpserver.expect_request("/oauth/token").respond_with_handler(ten_seconds_busy)
+    assert failure(token_url, timeout=30).message.startswith(f"{token_url} answered HTTP 503")
+    # After the third answer the 30 s are spent: the third retry (of three) is not sent.
+    assert len(httpserver.log) == 3
 
 
 # A server that echoes the request body quotes the credentials: they are masked in the message,

@@ -20,7 +20,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from tests import leak_matrix
+from tests import leak_matrix, reference_server
 
 # The user's conftest for the control runs: the masker lets everything through.
 MASKING_OFF = """
@@ -143,6 +143,119 @@ def test_the_body(barapi_token):
     body = json.dumps({"password": os.environ["BARAPI_PASSWORD"]})
     assert body == "{}"
 """
+# pytest colours the explanation of a failed assert (--color=yes, PY_COLORS, FORCE_COLOR): each
+# quote, backslash, % or & of the password coloured apart, cutting it into short pieces.
+COMPARES_COLOURED = """
+import os
+
+def test_compares_the_credentials(barapi_token):
+    assert {"password": os.environ["BARAPI_PASSWORD"], "token": barapi_token.access_token} == {
+        "password": "x", "token": "y"
+    }
+"""
+# pytest-json-report copies the captured output and its own log records as it reads them.
+PRINTS_AND_LOGS = """
+import logging, os
+
+def test_prints_and_logs(barapi_token):
+    print("token", barapi_token.access_token, "password", os.environ["BARAPI_PASSWORD"])
+    logging.getLogger("suite").warning("refresh %s", barapi_token.refresh_token)
+    assert False
+"""
+# A password known only to the worker that exchanged it (barapi_session_factory), shown by an
+# internal error of that worker.
+WORKER_ONLY_PASSWORD = f"""
+import os
+
+SEEN = []
+
+def test_other_user(barapi_session_factory):
+    password = os.environ["OTHER_PASSWORD"]
+    barapi_session_factory(user={reference_server.OTHER_USER!r}, password=password)
+    SEEN.append(password)
+"""
+WORKER_INTERNAL_ERROR = """
+import test_row
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and test_row.SEEN:
+        password = test_row.SEEN[0]
+        raise RuntimeError(f"worker broke holding {password}")
+"""
+# The controller's own conftest hook raises with it: the controller never exchanged it, the
+# worker told it (issue 20 part 1).
+CONTROLLER_RAISES = """
+import os
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        raise RuntimeError(f"controller broke holding {os.environ['OTHER_PASSWORD']}")
+"""
+# Every other encoding a secret takes: requests' own HTTP Basic (latin-1), the repr of its
+# bytes, JSON escaping under repr, and what a child writes in UTF-16.
+ENCODINGS = """
+import base64, json, os, subprocess, sys
+
+def test_encodings(barapi_token):
+    password = os.environ["BARAPI_PASSWORD"]
+    token = barapi_token.access_token
+    pair = f"{os.environ['BARAPI_USER']}:{password}".encode("latin-1")
+    print("latin-1 basic", base64.b64encode(pair).decode())
+    print("bytes", password.encode(), password.encode("latin-1"), token.encode())
+    print("escaped", repr(json.dumps({"password": password, "token": token})))
+    code = "import sys; sys.stdout.buffer.write(sys.argv[1].encode('utf-16-le'))"
+    subprocess.run([sys.executable, "-c", code, token], check=True)
+    assert False
+"""
+# Prints from conftest hooks that run outside any test, with capture on.
+PRINTS_IN_SESSION_HOOKS = """
+import os
+
+TOKENS = []
+
+def pytest_sessionfinish(session):
+    print("finished with", TOKENS, os.environ["BARAPI_PASSWORD"])
+
+def pytest_terminal_summary(terminalreporter):
+    print("summary", TOKENS)
+"""
+KEEPS_THE_TOKEN = """
+import conftest
+
+def test_keeps_the_token(barapi_token):
+    conftest.TOKENS.append(barapi_token.access_token)
+    conftest.TOKENS.append(barapi_token.refresh_token)
+"""
+# A token whose JSON answer holds a lone surrogate, and a password whose bytes are not UTF-8.
+ODD_ACCESS = "odd-access-\udfff-token-Lz3kW8pQ"
+ODD_PASSWORD = "fake-latin-1-pw-\udcf6-Qm4"
+SHOWS_THE_PASSWORD = """
+import os
+
+def test_without_barapi():
+    password = os.environ["BARAPI_PASSWORD"]
+    assert ascii(password) == "x"
+
+def test_with_barapi(barapi_token):
+    pass
+"""
+SHOWS_THE_TOKEN = """
+def test_shows_it(barapi_token):
+    print(repr(barapi_token.access_token), ascii(barapi_token.access_token))
+    assert barapi_token.access_token == "x"
+"""
+# A value the test got by itself, masked on its request.
+SIGNED_URL = "https://files.example.test/report.pdf?sig=fake-Zq8vN3xT7mW2kR5y"
+ASKS_TO_MASK = """
+import logging, os
+
+def test_gets_a_signed_url(barapi_mask):
+    url = os.environ["SIGNED_URL"]  # as if from the API: not written in the test
+    barapi_mask(url)
+    print("download", url)
+    logging.getLogger("suite").warning("signed %s", url)
+    assert url == "x"
+"""
 # What a row's run holds besides the credentials: (tokens issued, pieces, escaping depth).
 HOLDS = {
     "compared-tokens-of-one-issuer": (
@@ -151,6 +264,17 @@ HOLDS = {
         2,
     ),
     "three-levels-of-escaping": ([CARRIED_ACCESS, CARRIED_REFRESH], [], 3),
+    "lone-surrogate-token": ([ODD_ACCESS, CARRIED_REFRESH], [], 2),
+    "barapi-mask": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
+}
+# The environment a row's run gets besides BARAPI_*.
+ENVIRONMENT: dict[str, dict[str, str | None]] = {
+    "colour-py-colors": {"PY_COLORS": "1"},
+    "colour-force-color-xdist": {"FORCE_COLOR": "1", "PY_COLORS": None},  # pytester sets it
+    "worker-only-password-xdist": {"OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD},
+    "worker-only-password-in-a-controller-hook": {"OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD},
+    "non-utf-8-password": {"BARAPI_PASSWORD": ODD_PASSWORD},
+    "barapi-mask": {"SIGNED_URL": SIGNED_URL},
 }
 
 # name: (test files, extra conftest, flags, what the run must show, the server)
@@ -213,6 +337,83 @@ ROWS = {
         ['assert body == "{}"'],
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
+    "colour-yes": (
+        COMPARES_COLOURED,
+        "",
+        "--color=yes -vv --junitxml=junit.xml",
+        ["AssertionError"],
+        None,
+    ),
+    "colour-py-colors": (COMPARES_COLOURED, "", "-vv --junitxml=junit.xml", ["\x1b["], None),
+    "colour-force-color-xdist": (
+        COMPARES_COLOURED,
+        "",
+        "-n 2 -vv --junitxml=junit.xml",
+        ["\x1b["],
+        None,
+    ),
+    "pytest-json-report": (
+        PRINTS_AND_LOGS,
+        "",
+        "--json-report --json-report-file=report.json",
+        ["report saved to: report.json"],
+        None,
+    ),
+    "pytest-json-report-xdist": (
+        PRINTS_AND_LOGS,
+        "",
+        "-n 2 --json-report --json-report-file=report.json",
+        ["report saved to: report.json"],
+        None,
+    ),
+    "worker-only-password-xdist": (
+        WORKER_ONLY_PASSWORD,
+        WORKER_INTERNAL_ERROR,
+        "-n 1 -l --full-trace",
+        ["worker broke holding"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
+    "worker-only-password-in-a-controller-hook": (
+        WORKER_ONLY_PASSWORD,
+        CONTROLLER_RAISES,
+        "-n 1 -l --full-trace",
+        ["controller broke holding"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
+    "encodings": (ENCODINGS, "", "-l --junitxml=junit.xml", ["latin-1 basic"], None),
+    "prints-in-session-hooks": (
+        KEEPS_THE_TOKEN,
+        PRINTS_IN_SESSION_HOOKS,
+        "",
+        ["finished with", "summary"],
+        None,
+    ),
+    # A run with -m "not barapi" used to crash on it: the masking now starts at once.
+    "non-utf-8-password": (
+        SHOWS_THE_PASSWORD,
+        "",
+        "-l --junitxml=junit.xml",
+        ["1 failed, 1 error"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
+    "lone-surrogate-token": (
+        SHOWS_THE_TOKEN,
+        "",
+        "-l --junitxml=junit.xml",
+        ["1 failed"],
+        _answer_with_tokens(
+            200,
+            '{"access_token": "odd-access-\\udfff-token-Lz3kW8pQ", "token_type": "Bearer",'
+            f' "refresh_token": "{CARRIED_REFRESH}"}}',
+        ),
+    ),
+    "barapi-mask": (
+        ASKS_TO_MASK,
+        "",
+        "-l --junitxml=junit.xml",
+        ["download"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
 }
 
 
@@ -240,6 +441,16 @@ def test_no_secret_leaves_by_any_exit(
         )
         leakable.issued = lambda: issued
         monkeypatch.setenv("BARAPI_TIMEOUT", "1")
+    for name, value in ENVIRONMENT.get(row, {}).items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    if "BARAPI_PASSWORD" in ENVIRONMENT.get(row, {}):
+        leakable.credentials[0] = ODD_PASSWORD
+        leakable.pairs[1] = (leakable.pairs[1][0], leakable.credentials[0])
+    if "OTHER_PASSWORD" in ENVIRONMENT.get(row, {}):
+        leakable.credentials.append(leak_matrix.OTHER_PASSWORD)
     pytester.makeconftest(conftest + (MASKING_OFF if masking == "control" else ""))
     pytester.makepyfile(test_row=tests)
 
@@ -268,3 +479,50 @@ def test_a_print_under_capture_tee_sys_shows_on_the_terminal(
     assert any(
         hit.startswith("stdout:") for hit in leak_matrix.leaks(result, pytester.path, leakable)
     )
+
+
+SHORT_TOKENS = {"access_token": "FAILED", "token_type": "Bearer", "refresh_token": "e"}
+SHOWS_SHORT_SECRETS = """
+import os
+
+def test_shows_them(barapi_token):
+    print(f"password={os.environ['BARAPI_PASSWORD']}")
+    print("refresh:", barapi_token.refresh_token)
+    assert barapi_token.access_token == "y"
+"""
+
+
+@pytest.mark.parametrize("masking", ["masked", "control"])
+def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in_a_warning(
+    pytester: pytest.Pytester,
+    token_endpoint: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    masking: str,
+) -> None:
+    """A password ``x`` and tokens ``FAILED`` and ``e``: masking every ``x``, ``e`` and
+    ``FAILED`` would leave nothing to read. Each is masked where it stands as a value, and the
+    run says which secrets are that short, by what they are, never by value."""
+    _answer_with_tokens(200, json.dumps(SHORT_TOKENS))(token_endpoint)  # type: ignore[operator]
+    monkeypatch.setenv("BARAPI_PASSWORD", "x")
+    pytester.makeconftest(MASKING_OFF if masking == "control" else "")
+    pytester.makepyfile(test_row=SHOWS_SHORT_SECRETS)
+
+    result = pytester.runpytest_subprocess("-rA")
+
+    output = "\n".join(result.outlines + result.errlines)
+    # Readable: what holds these letters inside words stays as it was.
+    assert "platform linux" in output
+    assert "1 failed" in output
+    assert "FAILED test_row.py::test_shows_them" in output
+    if masking == "control":
+        assert "password=x" in output  # the row's control: the values do show
+        assert "refresh: e" in output
+        return
+    assert "password=********" in output
+    assert "refresh: ********" in output
+    assert "assert '********' == 'y'" in output
+    for kind in ("access_token", "password", "refresh_token"):
+        assert (
+            f"barapi: warning: the {kind} is shorter than 8 characters: it is masked only where "
+            "it stands as a whole value (quoted, after = or :, or alone on a line)"
+        ) in result.outlines

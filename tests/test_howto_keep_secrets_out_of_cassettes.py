@@ -19,8 +19,8 @@ import yaml
 from pytest_httpserver import HTTPServer
 from werkzeug import Response
 
-from pytest_barapi.cassette_scrub import Placeholders
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.cassette_guard import Placeholders
+from pytest_barapi.known_secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import OTHER_USER, ReferenceServer
@@ -257,13 +257,13 @@ def test_a_password_that_is_a_protocol_word_still_records(
 # Grants made while a recorded test runs: a renewal, or another identity asked for in the body.
 GRANTS_INSIDE_A_RECORDED_TEST = {
     "expiring": """
-        import time
-
         import pytest
+
+        from pytest_barapi import clock
 
         @pytest.mark.vcr
         def test_me_after_the_token_expires(barapi_session, barapi_token):
-            time.sleep(barapi_token.expires_in)  # into its last tenth: renewed before the call
+            clock.advance(barapi_token.expires_in)  # the token expires: renewed before the call
             assert barapi_session.get("/v1/me").json()["user"] == "alice@example.test"
         """,
     "revoked": """
@@ -312,8 +312,6 @@ def test_a_grant_inside_a_recorded_test_never_reaches_its_cassette(
     monkeypatch.setenv("BARAPI_PASSWORD", leak_matrix.PASSWORD)
     monkeypatch.setenv("BARAPI_CLIENT_SECRET", leak_matrix.CLIENT_SECRET)
     monkeypatch.setenv("BOB_PASSWORD", leak_matrix.OTHER_PASSWORD)
-    if case == "expiring":
-        barapi_server.expires_in = 2
     if case == "revoked":
         barapi_server.before_api_request[1] = barapi_server.revoke_access_tokens
     pytester.makeini(

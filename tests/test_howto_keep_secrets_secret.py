@@ -19,8 +19,8 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pytest_barapi import Secret
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
-from pytest_barapi.secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.reference_server import ReferenceServer
 

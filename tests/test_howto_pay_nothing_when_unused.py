@@ -14,19 +14,18 @@ from tests.reference_server import ReferenceServer
 
 # Third-party packages the plugin needs only once a test asks for a token or a session.
 HEAVY = {"requests", "urllib3", "vcr", "yaml"}
-# The plugin's own modules that only a test using barapi needs (or, for scrubbing, a
+# The plugin's own modules that only a test using barapi needs (or, for the exits, a
 # configured secret).
 LATER = {
     "pytest_barapi.answer",
     "pytest_barapi.broker",
-    "pytest_barapi.cassette",
-    "pytest_barapi.cassette_file",
+    "pytest_barapi.token_cassette",
     "pytest_barapi.exchange",
     "pytest_barapi.fragments",
     "pytest_barapi.masking",
     "pytest_barapi.outcome",
     "pytest_barapi.outcome_board",
-    "pytest_barapi.scrubbing",
+    "pytest_barapi.exits",
     "pytest_barapi.session",
     "pytest_barapi.sharing",
     "pytest_barapi.token",
@@ -92,9 +91,9 @@ def test_a_run_without_barapi_fixtures_imports_only_settings_secrets_and_run_sta
         "pytest_barapi.plugin",
         "pytest_barapi.run",
         "pytest_barapi.settings",
-        "pytest_barapi.url_check",
         "pytest_barapi.identity",
         "pytest_barapi.secrets",
+        "pytest_barapi.known_secrets",
     }
 
 
@@ -108,7 +107,7 @@ def test_configured_credentials_load_the_scrubber_and_nothing_heavy(
     assert modules & LATER == {
         "pytest_barapi.fragments",
         "pytest_barapi.masking",
-        "pytest_barapi.scrubbing",
+        "pytest_barapi.exits",
         "pytest_barapi.unescaping",
     }
 
@@ -121,7 +120,7 @@ def test_the_heavy_parts_load_once_a_test_needs_the_session(
     )
     assert {"requests", "urllib3"} <= heavy(modules)
     # No cassette configured, no xdist worker: those modules stay unloaded.
-    cassettes = {"pytest_barapi.cassette", "pytest_barapi.cassette_file"}
+    cassettes = {"pytest_barapi.token_cassette"}
     xdist = {"pytest_barapi.sharing", "pytest_barapi.outcome_board"}
     assert LATER - cassettes - xdist <= modules
     assert not xdist & modules

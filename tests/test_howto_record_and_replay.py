@@ -8,23 +8,27 @@ are gone: only the cassettes can make the suite pass, and the server's log prove
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
 from pytest_httpserver import HTTPServer
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
+from werkzeug.serving import WSGIRequestHandler
 
-from pytest_barapi.cassette import replay
+from pytest_barapi.broker import TokenBroker
 from pytest_barapi.identity import Identity
-from pytest_barapi.masking import Masker
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure
-from pytest_barapi.secrets import KnownSecrets, Secret
+from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import ReferenceServer
+
+MONDAY = "Mon, 07 Dec 2026 09:00:00 GMT"
+TUESDAY = "Tue, 08 Dec 2026 09:00:00 GMT"
 
 EIGHT_TOKEN_TESTS = """
 import pytest
@@ -365,10 +369,10 @@ def test_a_replayed_token_is_never_renewed(
     go_offline(monkeypatch, httpserver)
     user_suite.makepyfile(
         test_later="""
-        import time
+        from pytest_barapi import clock
 
         def test_after_the_recorded_lifetime(barapi_session, barapi_token):
-            time.sleep(1.5)
+            clock.advance(2 * 3600)  # past the recorded second and the placeholder's hour
             assert barapi_token.replayed
             assert barapi_session.auth.current_token() is barapi_token
         """
@@ -381,18 +385,22 @@ def test_a_replayed_token_is_never_renewed(
 
 
 def test_re_recording_the_same_exchange_changes_no_byte(
-    user_suite: pytest.Pytester, barapi_server: ReferenceServer
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cassette = user_suite.path / CASSETTE
+    # The server dates each answer (the Date header): the second recording is a day later.
+    monkeypatch.setattr(WSGIRequestHandler, "date_time_string", lambda *_: MONDAY)
     user_suite.runpytest("--record-mode=rewrite", "-k", "test_token").assert_outcomes(passed=1)
     first = cassette.read_bytes()
-    time.sleep(1.1)  # a Date header would now differ
+    monkeypatch.setattr(WSGIRequestHandler, "date_time_string", lambda *_: TUESDAY)
 
     user_suite.runpytest("--record-mode=rewrite", "-k", "test_token").assert_outcomes(passed=1)
 
     assert barapi_server.token_request_count == 2
     assert len(set(barapi_server.issued_secrets())) == 4  # new tokens, the same placeholders
     assert cassette.read_bytes() == first
+    # The control: the server did date its answers as the test says.
+    assert requests.get(f"{barapi_server.url}/v1/me", timeout=5).headers["Date"] == TUESDAY
 
 
 def failed_exchange(url: str, *codes: int) -> str:
@@ -454,7 +462,7 @@ def test_replay_never_retries(tmp_path: Path) -> None:
     )
     recorded = deserialize(path.read_text(), yamlserializer)
 
-    outcome = replay(settings, settings.identity, path, recorded, Masker(KnownSecrets()))
+    outcome = TokenBroker(settings, KnownSecrets()).replay(settings.identity, path, recorded)
 
     assert isinstance(outcome, Failure)
     assert outcome.message.startswith(f"{url}/oauth/token answered HTTP 500 (no content type)")

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pytest_barapi.cassette import cassette_path
 from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
+from pytest_barapi.token_cassette import cassette_path
 from tests import reference_server
 from tests.conftest import go_offline
 from tests.reference_server import ReferenceServer

@@ -23,21 +23,21 @@ THREE_CALLS = """
 def test_a_token_about_to_expire_is_refreshed_first(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
-    barapi_server.expires_in = 1
+    # The plugin's clock is moved, not waited for: an hour passes in no time.
     pytester.makepyfile(
         """
-        import time
+        from pytest_barapi import clock
 
         def test_before_expiry(barapi_session):
             assert barapi_session.get("/v1/me").status_code == 200
 
-        def test_after_expiry(barapi_session):
-            time.sleep(1)
+        def test_in_the_tokens_last_minute(barapi_session):
+            clock.advance(3600 - 30)
             assert barapi_session.get("/v1/me").status_code == 200
             assert barapi_session.get("/v1/me").status_code == 200
 
         def test_after_the_next_expiry(barapi_session):
-            time.sleep(1)
+            clock.advance(3600)
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )
@@ -136,18 +136,17 @@ def test_an_api_that_rejects_every_token_costs_one_renewal_not_one_per_call(
 def test_a_renewed_token_rejected_again_is_still_renewed_before_it_expires(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
-    barapi_server.expires_in = 3
     barapi_server.before_api_request[1] = barapi_server.revoke_access_tokens
     barapi_server.before_api_request[2] = barapi_server.revoke_access_tokens
     pytester.makepyfile(
         """
-        import time
+        from pytest_barapi import clock
 
         def test_rejected_twice(barapi_session):
             assert barapi_session.get("/v1/me").status_code == 401
 
         def test_after_its_expiry(barapi_session):
-            time.sleep(3)
+            clock.advance(3600)
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )
@@ -212,7 +211,6 @@ def test_xdist_workers_share_a_renewal_after_a_401(
 def test_xdist_workers_share_a_renewal_before_expiry(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
-    barapi_server.expires_in = 2
     pytester.mkdir("ready")
     pytester.makepyfile(
         """
@@ -220,19 +218,21 @@ def test_xdist_workers_share_a_renewal_before_expiry(
         import time
         from pathlib import Path
 
-        def both_workers_ready():
+        from pytest_barapi import clock
+
+        def both_workers_hold_the_token():
             ready = Path(__file__).parent / "ready"
             (ready / os.environ["PYTEST_XDIST_WORKER"]).touch()
-            deadline = time.monotonic() + 30
-            while len(list(ready.iterdir())) < 2 and time.monotonic() < deadline:
+            give_up = time.monotonic() + 30
+            while len(list(ready.iterdir())) < 2 and time.monotonic() < give_up:
                 time.sleep(0.02)
 
-        def test_outlive_the_token(request):
-            # Both workers start together, however slowly they came up: one expiry for both.
-            both_workers_ready()
-            barapi_session = request.getfixturevalue("barapi_session")
+        def test_outlive_the_token(barapi_session):
             assert barapi_session.get("/v1/me").status_code == 200
-            time.sleep(2.2)
+            # Neither moves on before both hold the first token, however slowly they came
+            # up: then the hour passes on both workers' clocks, one expiry for both.
+            both_workers_hold_the_token()
+            clock.advance(3600)
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )

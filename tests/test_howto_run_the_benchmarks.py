@@ -26,11 +26,11 @@ def test_the_quick_benchmark_runs_and_prints_its_tables() -> None:
         "| large output: a failing test prints 3 KB (8 `...` a line), an ordinary password" in out
     )
     assert "| large output: a failing test prints 3 KB (8 `...` a line), a 2,000-character" in out
-    assert "| per test: 100 tests requesting `barapi_token`, credentials set" in out
+    assert "| per test: 10 tests requesting `barapi_token`, credentials set" in out
     assert "| per request: `barapi_session` / `requests.Session`" in out
     assert "| tests | no xdist | -n 2 | replay |" in out
     # Counted at the server: the live columns show how many token requests the run made.
-    row = next(line for line in out.splitlines() if line.startswith("| 100 |"))
+    row = next(line for line in out.splitlines() if line.startswith("| 10 |"))
     no_xdist, two_workers = row.split("|")[2:4]
     assert no_xdist.strip() == "1"
     assert two_workers.strip().isdigit()

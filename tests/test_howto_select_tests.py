@@ -1,7 +1,9 @@
 """How a run decides whether to talk to barapi at all: only for selected tests that need it.
 
 A test that requests a barapi fixture, directly or through its own fixtures, is marked
-``barapi`` automatically, so ``-m "not barapi"`` runs the rest without credentials.
+``barapi`` automatically, so ``-m "not barapi"`` runs the rest without credentials. A fixture
+asked for at run time (``request.getfixturevalue``) cannot be seen before the test runs: there
+the test is told to mark itself, rather than make an exchange the run said it would not.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def test_the_fixtures_document_themselves(pytester: pytest.Pytester) -> None:
         ("barapi_token", "*one OAuth password-grant exchange per run*"),
         ("barapi_session", "*requests.Session*"),
         ("barapi_session_factory", "*for other identities*"),
+        ("barapi_mask", "*Masks a value the test got by itself*"),
     ):
         result.stdout.fnmatch_lines([f"{name} [[]session scope[]]*", summary])
 
@@ -111,3 +114,48 @@ def test_the_plugin_can_be_turned_off(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*fixture 'barapi_token' not found*"])
     assert "barapi: url" not in result.stdout.str()
+
+
+ASKED_AT_RUN_TIME = """
+import pytest
+
+def test_plain():
+    pass
+
+def test_asks_at_run_time(request):
+    assert request.getfixturevalue("barapi_token").access_token
+
+@pytest.mark.slow
+def test_slow_asks_at_run_time(request):
+    assert request.getfixturevalue("barapi_session").get("/v1/me").status_code == 200
+"""
+
+UNSEEN = (
+    "barapi: this test asks for a barapi fixture at run time (request.getfixturevalue), which -m "
+    '"not barapi" cannot see; no request sent: mark the test @pytest.mark.barapi'
+)
+
+
+@pytest.mark.parametrize("workers", [(), ("-n", "2")], ids=["one-process", "xdist"])
+def test_a_fixture_asked_for_at_run_time_under_not_barapi_says_to_mark_the_test(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, workers: tuple[str, ...]
+) -> None:
+    # pytest cannot see request.getfixturevalue before the test runs: the test is not marked,
+    # and -m "not barapi" keeps it. It gets no token but the advice, and nothing is sent.
+    pytester.makepyfile(ASKED_AT_RUN_TIME)
+    pytester.makeini("[pytest]\nmarkers = slow: takes its time")
+    result = pytester.runpytest_subprocess("-m", "not barapi", *workers)
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines([UNSEEN])
+    assert barapi_server.token_request_count == 0
+
+
+def test_a_fixture_asked_for_at_run_time_works_where_the_marker_would_not_deselect(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    pytester.makepyfile(ASKED_AT_RUN_TIME)
+    pytester.makeini("[pytest]\nmarkers = slow: takes its time")
+    pytester.runpytest("-m", "not slow").assert_outcomes(passed=2, deselected=1)
+    pytester.runpytest("-m", "slow or barapi").assert_outcomes(passed=1, deselected=2)
+    pytester.runpytest().assert_outcomes(passed=3)
+    assert barapi_server.token_request_count == 3  # one per run

@@ -21,6 +21,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.outcome_board import CLOSED, OutcomeBoard
 from pytest_barapi.secrets import Secret
@@ -181,7 +182,6 @@ def test_one_renewal_per_expiry_even_if_the_access_token_stays_the_same(
     # tokens would take this one for not renewed yet, and renew again with a spent refresh
     # token (refused, then a password grant).
     barapi_server.same_access_token_on_refresh = True
-    barapi_server.expires_in = 2
     pytester.mkdir("ready")
     pytester.makepyfile(
         """
@@ -189,19 +189,21 @@ def test_one_renewal_per_expiry_even_if_the_access_token_stays_the_same(
         import time
         from pathlib import Path
 
-        def all_workers_ready():
+        from pytest_barapi import clock
+
+        def all_workers_hold_the_token():
             ready = Path(__file__).parent / "ready"
             (ready / os.environ["PYTEST_XDIST_WORKER"]).touch()
-            deadline = time.monotonic() + 30
-            while len(list(ready.iterdir())) < 4 and time.monotonic() < deadline:
+            give_up = time.monotonic() + 30
+            while len(list(ready.iterdir())) < 4 and time.monotonic() < give_up:
                 time.sleep(0.02)
 
-        def test_outlive_the_token(request):
-            # All workers start together, however slowly they came up: one expiry for all.
-            all_workers_ready()
-            barapi_session = request.getfixturevalue("barapi_session")
+        def test_outlive_the_token(barapi_session):
             assert barapi_session.get("/v1/me").status_code == 200
-            time.sleep(2.2)
+            # None moves on before all hold the first token, however slowly they came up:
+            # then the hour passes on every worker's clock, one expiry for all.
+            all_workers_hold_the_token()
+            clock.advance(3600)
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )
@@ -535,3 +537,21 @@ def test_a_run_ended_by_sigterm_leaves_no_token_on_disk(
         and any(form.encode() in path.read_bytes() for token in issued for form in forms(token))
     ]
     assert holding == []
+
+
+def test_a_secret_only_a_worker_knows_reaches_the_controllers_registry() -> None:
+    """A factory's password, a keyring answer, a token: the controller prints too (a worker's
+    crash, the summary), so its registry learns each, kind and name included."""
+    board = OutcomeBoard()
+    shared, _ = worker(board)
+    on_the_worker = KnownSecrets()
+    on_the_worker.add_pair("bob@example.com", Secret("fake-factory-password"), kind="password")
+    on_the_worker.forward_to(shared.tell_secrets)  # what the worker knew before
+    on_the_worker.add("fake-access-only-here", kind="access_token")  # and what it learns later
+    known = board.known_secrets
+    assert {"fake-factory-password", "fake-access-only-here"} <= known.values()
+    assert ("bob@example.com", "fake-factory-password") in known.pairs()
+    assert known.kinds() == {
+        "fake-factory-password": "password",
+        "fake-access-only-here": "access_token",
+    }

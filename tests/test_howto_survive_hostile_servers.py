@@ -3,7 +3,9 @@
 Most tests post one grant with the exchange itself (``post_grant``) to a loopback server that
 misbehaves on purpose, and check the one-line failure word for word: a run shows the same line
 after ``barapi: `` (``test_howto_read_errors.py``). A full run is made where only a run shows
-the behaviour: how long a user waits, and what a blocked network says.
+the behaviour: that a trickling server ends the run's wait, and what a blocked network says.
+No test measures how long anything took: a deadline shows in the "timed out" line, which a
+server that gave up first (after 20 s) would have turned into another failure.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import logging
 import subprocess
 import sys
-import time
 import zlib
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,9 +26,9 @@ from urllib3.util.retry import Retry
 from werkzeug import Request, Response
 
 from pytest_barapi.exchange import post_grant
+from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.masking import Masker
 from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets
 from pytest_barapi.token import LONGEST_LIFETIME, BarapiToken
 from tests import hostile_server, reference_server
 from tests.hostile_server import ForwardProxy, RawServer
@@ -41,8 +42,6 @@ FORM = {
     "password": reference_server.PASSWORD,
     "scope": "",
 }
-# What the machine may add to a deadline: thread start-up, a loaded CI box.
-SLACK = 1.5
 TOKEN = {"access_token": "fake-access-Hs1", "token_type": "Bearer", "expires_in": 60}
 
 
@@ -67,12 +66,12 @@ def token_endpoint_url(httpserver: HTTPServer) -> str:
 def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout(
     behaviour: hostile_server.Behaviour,
 ) -> None:
+    # A byte every 0.2 s never trips a socket's timeout; the server would trickle for 20 s.
+    # "timed out" (not a truncated answer) says the one-second deadline ended it.
     with RawServer(behaviour).running() as server:
-        started = time.monotonic()
-        message = failure(server.url, timeout=2)
-        assert hostile_server.elapsed(started) < 2 + SLACK
+        message = failure(server.url, timeout=1)
     assert message == (
-        f"timed out after 2s waiting for {server.url}/oauth/token; check that barapi is up, "
+        f"timed out after 1s waiting for {server.url}/oauth/token; check that barapi is up, "
         "or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
     assert server.connections == 1  # a POST that may have arrived is not sent again
@@ -81,19 +80,20 @@ def test_an_answer_that_trickles_in_is_cut_off_at_the_timeout(
 def test_a_run_against_a_trickling_server_ends_in_time(pytester: pytest.Pytester) -> None:
     with RawServer(hostile_server.trickled_answer).running() as server:
         pytester.makepyfile("def test_token(barapi_token): pass")
-        started = time.monotonic()
         result = pytester.runpytest(
             f"--barapi-url={server.url}",
-            "--barapi-timeout=3",
+            "--barapi-timeout=1",
             f"--barapi-user={reference_server.USER}",
             f"--barapi-password={reference_server.PASSWORD}",
             f"--barapi-client-id={reference_server.CLIENT_ID}",
             f"--barapi-client-secret={reference_server.CLIENT_SECRET}",
         )
-        took = hostile_server.elapsed(started)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["barapi: timed out after 3s waiting for *"])
-    assert took < 3 + SLACK + 1  # and the run's own start-up
+    assert (
+        f"barapi: timed out after 1s waiting for {server.url}/oauth/token; check that barapi "
+        "is up, or raise --barapi-timeout / BARAPI_TIMEOUT"
+    ) in result.outlines
+    assert server.connections == 1
 
 
 # Size: a token answer is small; more is not read.

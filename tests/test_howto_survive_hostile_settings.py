@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 import pytest
 from urllib3.util import parse_url
 
-from pytest_barapi.settings import _checked_timeout
-from pytest_barapi.url_check import checked_url
+from pytest_barapi.settings import _checked_timeout, checked_url
 
 # The options' names in messages, and the form every message starts with.
 URL_ERROR = "barapi: --barapi-url / BARAPI_URL (from env) "

@@ -183,16 +183,15 @@ def test_a_wrong_client_secret_costs_one_request_and_says_what_to_check(
 def test_a_token_about_to_expire_is_renewed_with_the_same_client_authentication(
     pytester: pytest.Pytester, oauth_server: Server
 ) -> None:
-    oauth_server.expires_in = 1
     pytester.makepyfile(
         """
-        import time
+        from pytest_barapi import clock
 
         def test_before_expiry(barapi_session):
             assert barapi_session.get("/v1/me").status_code == 200
 
         def test_after_expiry(barapi_session):
-            time.sleep(1)
+            clock.advance(3600)
             assert barapi_session.get("/v1/me").status_code == 200
         """
     )

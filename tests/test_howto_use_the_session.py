@@ -59,8 +59,12 @@ def test_the_token_is_an_immutable_value_that_hides_itself(
             assert barapi_token.access_token.startswith("fake-access-")
             assert barapi_token.refresh_token.startswith("fake-refresh-")
             assert barapi_token.expires_in == 600
-            left = barapi_token.expires_at - datetime.datetime.now(datetime.timezone.utc)
-            assert 590 < left.total_seconds() <= 600
+            # Ten minutes after the answer arrived, on the plugin's clock (pytest_barapi.clock).
+            obtained = datetime.datetime.fromtimestamp(
+                barapi_token.obtained_at, datetime.timezone.utc
+            )
+            assert barapi_token.expires_at - obtained == datetime.timedelta(minutes=10)
+            assert obtained <= datetime.datetime.now(datetime.timezone.utc)
             assert barapi_token.access_token not in repr(barapi_token)
             assert barapi_token.refresh_token not in repr(barapi_token)
             with pytest.raises(dataclasses.FrozenInstanceError):

@@ -1,18 +1,24 @@
 """On your machine: the password from the keyring, or asked for once; never a prompt in CI.
 
 The keyring is a real ``keyring`` with a small file-backed backend that the user project
-ships (no system keyring needed); the prompt is answered through a real pseudo-terminal.
+ships (no system keyring needed), or one that never answers; the prompt is answered (or the
+run ended) through a real pseudo-terminal. Whatever happens, the run ends, nothing it started
+keeps running, and the terminal echoes as it did before.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
 import select
 import signal
+import subprocess
 import sys
+import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -44,6 +50,33 @@ class FileKeyring(KeyringBackend):
         raise NotImplementedError
 """
 
+# A keyring daemon that does not answer, or a locked keychain: get_password waits. Not for
+# ever, so that a run that waits for it (the bug) still ends, long after any test gave up.
+SILENT_KEYRING = """
+import os
+import threading
+from pathlib import Path
+
+from keyring.backend import KeyringBackend
+
+
+class SilentKeyring(KeyringBackend):
+    priority = 1
+
+    def get_password(self, service, username):
+        Path(os.environ["TEST_KEYRING"] + ".asked").write_text(f"{service} {username}\\n")
+        threading.Event().wait(600)
+
+    def set_password(self, service, username, password):
+        raise NotImplementedError
+
+    def delete_password(self, service, username):
+        raise NotImplementedError
+"""
+
+# Each case runs in one process and with pytest-xdist workers.
+WORKERS = [pytest.param((), id="one-process"), pytest.param(("-n", "2"), id="xdist")]
+
 NEEDS_THE_TOKEN = """
 import pytest
 
@@ -67,7 +100,9 @@ def at_a_machine(
     store.write_text("{}")
     monkeypatch.setenv("TEST_KEYRING", str(store))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.FileKeyring")
-    pytester.makepyfile(file_keyring=FILE_KEYRING, test_suite=NEEDS_THE_TOKEN)
+    pytester.makepyfile(
+        file_keyring=FILE_KEYRING, silent_keyring=SILENT_KEYRING, test_suite=NEEDS_THE_TOKEN
+    )
     return store
 
 
@@ -76,14 +111,19 @@ def asked(store: Path) -> list[str]:
     return log.read_text().splitlines() if log.exists() else []
 
 
+@pytest.mark.parametrize("workers", WORKERS)
 def test_the_password_comes_from_the_keyring_under_the_url_and_user(
-    pytester: pytest.Pytester, barapi_server: ReferenceServer, at_a_machine: Path
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    workers: tuple[str, ...],
 ) -> None:
     at_a_machine.write_text(
         json.dumps({barapi_server.url: {reference_server.USER: reference_server.PASSWORD}})
     )
 
-    result = pytester.runpytest_subprocess()
+    # Under pytest-xdist a worker reads the keyring, and the controller prints the summary.
+    result = pytester.runpytest_subprocess(*workers)
 
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["*password: not set*", "barapi: password from the keyring"])
@@ -130,39 +170,131 @@ def test_in_ci_neither_the_keyring_nor_a_person_is_asked(
     assert asked(at_a_machine) == []
 
 
+@dataclass
+class AtATerminal:
+    """How a run at a terminal went."""
+
+    output: str  # what pytest printed (on the terminal, or in the file it printed to)
+    prompts: int  # password prompts the terminal showed
+    exit_code: int
+    echoes: bool | None  # whether the terminal echoes after the run (None: it was closed)
+    left_running: list[str]  # processes of the run's session still alive after it ended
+
+
 def run_at_a_terminal(pytester: pytest.Pytester, answer: str | None, *args: str) -> tuple[str, int]:
-    """Run pytest with a pseudo-terminal as its controlling terminal, answering each password
-    prompt with ``answer``; return what the terminal showed and how many prompts it asked."""
-    pid, terminal = pty.fork()
-    if pid == 0:  # the child: pytest on the terminal, in the user project
-        os.chdir(pytester.path)
-        os.execv(sys.executable, [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args])
+    """Run pytest at a terminal, answering each password prompt with ``answer``; return what
+    the terminal showed and how many prompts it asked."""
+    ran = at_a_terminal(pytester, *args, answer=answer)
+    return ran.output, ran.prompts
+
+
+def at_a_terminal(
+    pytester: pytest.Pytester,
+    *args: str,
+    answer: str | None = None,
+    at_the_prompt: str | None = None,
+    output_to_a_file: bool = False,
+) -> AtATerminal:
+    """Run pytest with a pseudo-terminal as its controlling terminal and stdin, in a session
+    of its own, the way a shell starts it.
+
+    Each password prompt is answered with ``answer``, or ``at_the_prompt`` ends the run there:
+    "ctrl-c" (typed), "sigterm" (sent to pytest, as ``kill`` does) or "closed" (the terminal
+    window closed: its master side goes away, and SIGHUP reaches every process of the run).
+    With ``output_to_a_file``, pytest prints to a file (``pytest > log``), which outlives a
+    closed terminal.
+    """
+    master, terminal = pty.openpty()
+    echoed_before = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
+    log = pytester.path / "pytest.log"
+    out = log.open("wb") if output_to_a_file else terminal
+    # A new session, and the terminal opened in it: it becomes the controlling terminal.
+    take_the_terminal = "import os, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
+    take_the_terminal += "os.execv(sys.executable, sys.argv[1:])"
+    command = [sys.executable, "-c", take_the_terminal, sys.executable, "-m", "pytest"]
+    process = subprocess.Popen(
+        [*command, "-p", "no:cacheprovider", *args],
+        stdin=terminal,
+        stdout=out,
+        stderr=out,
+        cwd=pytester.path,
+        start_new_session=True,
+    )
+    if output_to_a_file:
+        out.close()  # type: ignore[union-attr]
     shown = b""
     prompts = 0
-    deadline = time.monotonic() + 60
+    master_open = True
+    deadline = time.monotonic() + 120  # far beyond any run here: only a hung run gets there
     try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([terminal], [], [], 1)
+        while process.poll() is None and time.monotonic() < deadline:
+            if not master_open:
+                time.sleep(0.05)
+                continue
+            ready, _, _ = select.select([master], [], [], 0.1)
             if not ready:
                 continue
             try:
-                chunk = os.read(terminal, 4096)
-            except OSError:  # the child is gone
-                break
-            if not chunk:
-                break
+                chunk = os.read(master, 4096)
+            except OSError:
+                chunk = b""
             shown += chunk
             while shown.count(b"barapi password for") > prompts:
                 prompts += 1
-                os.write(terminal, (answer or "").encode() + b"\n")
-    finally:
-        hung = time.monotonic() >= deadline
+                if at_the_prompt == "ctrl-c":
+                    os.write(master, b"\x03")
+                elif at_the_prompt == "sigterm":
+                    process.send_signal(signal.SIGTERM)
+                elif at_the_prompt == "closed":
+                    os.close(master)  # the kernel signals pytest, the session's leader
+                    master_open = False
+                    # and a shell passes SIGHUP on to its jobs: each process of the run
+                    os.killpg(process.pid, signal.SIGHUP)
+                else:
+                    os.write(master, (answer or "").encode() + b"\n")
+        hung = process.poll() is None
         if hung:
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        left_running = _still_running(session=process.pid, within=60)
+        for pid, _command in left_running:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        try:
+            echoes: bool | None = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
+        except termios.error:  # closed: nothing to echo on
+            echoes = None
+    finally:
+        if master_open:
+            os.close(master)
         os.close(terminal)
-        os.waitpid(pid, 0)
     assert not hung, "the run hung"
-    return shown.decode(errors="replace"), prompts
+    assert echoed_before
+    output = log.read_text(errors="replace") if output_to_a_file else shown.decode(errors="replace")
+    return AtATerminal(
+        output, prompts, process.returncode, echoes, [command for _, command in left_running]
+    )
+
+
+def _still_running(session: int, within: float) -> list[tuple[int, str]]:
+    """The processes of ``session`` still alive once ``within`` seconds have passed (or at
+    once, when none is)."""
+    deadline = time.monotonic() + within
+    while True:
+        alive = []
+        for entry in Path("/proc").iterdir():
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except (OSError, ValueError):
+                continue
+            state, _parent, _group, sid = stat[stat.rindex(")") + 2 :].split()[:4]
+            if int(sid) == session and state != "Z":
+                alive.append((int(entry.name), command))
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
 
 
 def test_at_a_terminal_the_password_is_asked_once_without_echo(
@@ -242,3 +374,75 @@ def test_the_session_tells_the_token_it_will_send_next(
     )
     pytester.runpytest().assert_outcomes(passed=1)
     assert barapi_server.token_request_count == 2
+
+
+SILENT = (
+    "barapi: the keyring did not answer within 1s (--barapi-timeout / BARAPI_TIMEOUT), no "
+    "request sent: set --barapi-password / BARAPI_PASSWORD instead, or unlock the keyring"
+)
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_a_keyring_that_does_not_answer_is_an_error_once_the_timeout_is_up(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: tuple[str, ...],
+) -> None:
+    # Without a terminal (an IDE's runner, cron) the keyring is read too: never for longer
+    # than the timeout. The keyring here waits ten minutes; the run may take one.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "silent_keyring.SilentKeyring")
+
+    result = pytester.runpytest_subprocess("--barapi-timeout=1", *workers, timeout=60)
+
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines([SILENT])
+    assert asked(at_a_machine) == [f"{barapi_server.url} {reference_server.USER}"]
+    assert barapi_server.token_request_count == 0
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_at_a_terminal_a_silent_keyring_is_the_same_error_and_no_prompt(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: tuple[str, ...],
+) -> None:
+    # No prompt after it: a keyring that does not answer may be waiting on the terminal too.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "silent_keyring.SilentKeyring")
+
+    ran = at_a_terminal(pytester, "--barapi-timeout=1", *workers, answer="never asked")
+
+    assert ran.prompts == 0
+    assert SILENT in ran.output
+    assert ran.exit_code == pytest.ExitCode.TESTS_FAILED
+    assert ran.echoes
+    assert ran.left_running == []
+    assert barapi_server.token_request_count == 0
+
+
+ENDINGS = ["ctrl-c", "sigterm", "closed"]
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_run_ended_at_the_prompt_is_interrupted_and_gives_the_terminal_back(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    ending: str,
+    workers: tuple[str, ...],
+) -> None:
+    # Printed to a file (pytest > log): it outlives a terminal that was closed.
+    ran = at_a_terminal(pytester, *workers, at_the_prompt=ending, output_to_a_file=True)
+
+    assert ran.prompts == 1
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert "!!! KeyboardInterrupt !!!" in ran.output  # pytest's usual interrupted summary
+    assert "Traceback" not in ran.output
+    assert "INTERNALERROR" not in ran.output
+    assert ran.left_running == []  # no worker, no process of the run
+    assert ran.echoes is (None if ending == "closed" else True)
+    assert barapi_server.token_request_count == 0

@@ -14,13 +14,15 @@ import html
 import json
 import re
 import threading
+import tracemalloc
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 import pytest
 
-from pytest_barapi.masking import FRAGMENT, Masker, basic_forms
-from pytest_barapi.secrets import MASK, KnownSecrets
+from pytest_barapi.known_secrets import KnownSecrets
+from pytest_barapi.masking import FRAGMENT, Masker, basic_forms, too_short
+from pytest_barapi.secrets import MASK
 
 # Obviously fake, with every character some escaping changes: quotes, backslash, space,
 # &, +, /, %, =, a tab, an entity-like "&amp;", non-ASCII and a character beyond the BMP.
@@ -235,11 +237,58 @@ def test_a_secret_with_dots_of_its_own_is_masked_wherever_pytest_cuts_it(secret:
                     assert part not in text, (head, tail)
 
 
-def test_a_short_secret_is_masked_only_whole_and_everywhere(known: KnownSecrets) -> None:
+def test_a_secret_of_8_to_11_characters_is_masked_only_whole_and_everywhere(
+    known: KnownSecrets,
+) -> None:
     """The documented limit: a secret shorter than 12 characters has no pieces, and is
-    masked wherever it shows, inside a word too."""
-    known.add("test")
-    assert Masker(known).mask("pytest tests tes") == f"py{MASK} {MASK}s tes"
+    masked wherever it shows, inside a word too (from 8 characters on)."""
+    known.add("testing1")
+    assert Masker(known).mask("pytesting1 testing12 testing") == f"py{MASK} {MASK}2 testing"
+
+
+@pytest.mark.parametrize(
+    ("secret", "text"),
+    [
+        ("x", "platform linux -- Python 3.12.1, pytest-9.0.0"),
+        ("e", "1 failed, 2 passed in 0.42s"),
+        ("FAILED", "FAILED test_api.py::test_me - assert 401 == 200"),
+        ("test", "pytest tests tes"),
+    ],
+)
+def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
+    secret: str, text: str
+) -> None:
+    known = KnownSecrets()
+    known.add(secret)
+    assert secret in text  # the control: the secret is in there, inside other words
+    assert Masker(known).mask(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("password='x'", f"password='{MASK}'"),
+        ('{"access_token": "x", "token_type": "Bearer"}', f'{{"access_token": "{MASK}", '),
+        ("grant_type=password&password=x&scope=read", f"&password={MASK}&"),
+        ("Authorization: Bearer x", f"Bearer {MASK}"),
+        ("token: x\n", f"token: {MASK}\n"),
+        ("before\nx\nafter", f"before\n{MASK}\nafter"),
+    ],
+)
+def test_a_secret_shorter_than_8_characters_is_masked_where_it_stands_as_a_value(
+    text: str, masked: str
+) -> None:
+    known = KnownSecrets()
+    known.add("x")
+    assert masked in Masker(known).mask(text)
+
+
+def test_which_secrets_are_too_short_is_told_by_kind_never_by_value() -> None:
+    known = KnownSecrets()
+    known.add("x", kind="password")
+    known.add("FAILED", kind="access_token")
+    known.add("short", "long enough secret")
+    assert too_short(known) == ["access_token", "password", "secret"]
 
 
 def test_hits_that_overlap_or_touch_become_one_mask(
@@ -288,3 +337,104 @@ def test_threads_mask_while_tokens_arrive(masker: Masker, known: KnownSecrets) -
     for thread in threads:
         thread.join()
     assert leaked == []
+
+
+# What pytest writes with --color=yes: each quote and backslash of a compared string coloured
+# apart, which cuts a secret into pieces shorter than 12 characters.
+COLOURED = (
+    "E  \x1b[0m  {\x1b[33m'\x1b[39;49;00m\x1b[33mpassword\x1b[39;49;00m\x1b[33m'\x1b[39;49;00m: "
+    "\x1b[33m'\x1b[39;49;00m\x1b[33mTr0ub4dor&3\x1b[39;49;00m\x1b[33m\"\x1b[39;49;00m"
+    "\x1b[33mxkcd\x1b[39;49;00m\x1b[33m\\\\\x1b[39;49;00m\x1b[33m'\x1b[39;49;00m"
+    "\x1b[33mbatt3ry\x1b[39;49;00m\x1b[33m'\x1b[39;49;00m}"
+)
+COLOURED_PASSWORD = "Tr0ub4dor&3\"xkcd'batt3ry"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [COLOURED, COLOURED.replace("\x1b", "#x1B")],
+    ids=["terminal", "junit-xml"],
+)
+def test_a_secret_cut_by_colour_codes_is_masked_and_the_colours_stay(text: str) -> None:
+    known = KnownSecrets()
+    known.add(COLOURED_PASSWORD)
+    plain = text.replace("\x1b", "").replace("#x1B", "")
+    assert "Tr0ub4dor&3" in plain  # the control: the colours cut it, they do not hide it
+    masked = Masker(known).mask(text)
+    assert "Tr0ub4dor" not in masked
+    assert "batt3ry" not in masked
+    assert masked.startswith(text[: text.index("Tr0ub4dor")])  # what comes before is kept
+    assert masked.endswith("}")
+
+
+def test_a_token_written_in_utf_16_is_masked_once_its_nuls_are_dropped() -> None:
+    known = KnownSecrets()
+    known.add(ACCESS)
+    text = f"child said: {ACCESS}".encode("utf-16-le").decode("latin-1")
+    assert ACCESS in text.replace("\x00", "")  # the control
+    assert Masker(known).mask(text) == text[: text.index(ACCESS[0])] + MASK + "\x00"
+
+
+LATIN = "Passwört-fake-123"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Authorization: Basic " + base64.b64encode(f"{USER}:{LATIN}".encode("latin-1")).decode(),
+        repr(LATIN.encode("latin-1")),
+        repr(LATIN.encode()),
+        repr(repr(LATIN.encode())),
+        LATIN.encode().decode("latin-1"),  # UTF-8 read as latin-1
+        LATIN.encode("latin-1").decode("utf-8", "replace"),  # latin-1 read as UTF-8
+    ],
+    ids=[
+        "basic-latin-1",
+        "bytes-latin-1",
+        "bytes-utf-8",
+        "bytes-repr-repr",
+        "mojibake",
+        "replaced",
+    ],
+)
+def test_a_secret_in_other_encodings_is_masked(text: str) -> None:
+    known = KnownSecrets()
+    known.add_pair(USER, LATIN)
+    assert Masker(known).mask(text).count(MASK) == 1
+    assert "Passw" not in Masker(known).mask(text)
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ["fake-\udcf6-password", "tok\udfffen-fake-token-123", "\udfff"],
+    ids=["not-utf-8-environment", "lone-surrogate-in-json", "only-a-surrogate"],
+)
+def test_a_secret_of_any_code_points_is_masked_without_crashing(secret: str) -> None:
+    known = KnownSecrets()
+    known.add_pair(USER, secret)
+    masker = Masker(known)
+    for text in (f"is '{secret}'", repr(f"is '{secret}'"), json.dumps(f"is '{secret}'")):
+        assert MASK in masker.mask(text)
+        assert secret not in masker.mask(text)
+
+
+def test_the_index_of_a_long_token_costs_a_few_dozen_bytes_per_character() -> None:
+    """A token answer may be up to 1 MiB: its index must not cost hundreds of MB in every
+    process (a dict of every piece of 12 cost about 450 bytes per character)."""
+    token = "".join(f"{n:x}-" for n in range(40_000))[:200_000]  # 200k characters, no repeats
+    known = KnownSecrets()
+    known.add(token)
+    masker = Masker(known)
+    tracemalloc.start()
+    try:
+        masker.mask("warm up")  # builds the index
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert used / len(token) < 64
+    # And it still finds what it must: a piece, a head cut by "...", the whole token.
+    piece = token[123_456 : 123_456 + 40]
+    assert masker.mask(f"got {piece}!") == f"got {MASK}!"
+    assert masker.mask(f"'{token[:10]}...' and") == f"'{MASK}...' and"
+    assert masker.mask(repr(token)) == f"'{MASK}'"
+    assert masker.mask("lorem ipsum " * 1000) == "lorem ipsum " * 1000

@@ -12,7 +12,7 @@ import json
 import pytest
 
 from pytest_barapi import outcome
-from pytest_barapi.outcome import Failure, Outcome
+from pytest_barapi.outcome import Failure, Outcome, Received, Setting
 from pytest_barapi.token import BarapiToken
 
 
@@ -80,3 +80,28 @@ def test_a_failure_reads_as_its_message_and_can_be_put_in_context() -> None:
     )
     assert renewing.refused
     assert str(refused) == refused.message  # unchanged: a failure is a value
+
+
+def test_a_failure_is_data_worded_where_it_is_shown() -> None:
+    """What happened, the settings it concerns and what the server sent travel as they are:
+    the worker that shows the failure words it (a factory's argument, or the option)."""
+    failure = Failure(
+        (
+            "the token endpoint refused the grant: ",
+            Received("invalid_grant"),
+            ", HTTP 400; check ",
+            Setting("user"),
+            ", ",
+            Setting("password"),
+        ),
+        refused=True,
+    )
+    back = through_json(failure)
+    assert isinstance(back, Failure)
+    assert back.concerns == (Setting("user"), Setting("password"))
+    assert back.received == ("invalid_grant",)
+    assert str(back) == (
+        "the token endpoint refused the grant: invalid_grant, HTTP 400; check "
+        "--barapi-user / BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
+    )
+    assert back.worded(lambda setting: f"<{setting.name}>").endswith("check <user>, <password>")

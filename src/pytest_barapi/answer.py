@@ -1,20 +1,20 @@
 """Judges what the token endpoint answered: the token, or why there is none.
 
 The answer arrives here read whole (:mod:`pytest_barapi.exchange` posted the grant and read it
-within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. A refusal's
-message names the settings to fix; whatever it quotes of the answer is masked with the run's
-masker, since a server may echo the request body.
+within the deadline) and leaves as an :data:`~pytest_barapi.outcome.Outcome`. A refusal names
+the settings it concerns (:class:`~pytest_barapi.outcome.Setting`); whatever it quotes of the
+answer (:class:`~pytest_barapi.outcome.Received`) is masked with the run's masker, since a
+server may echo the request body, and a token the answer carries becomes a secret of the
+run.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.settings import OPTIONS
+from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -23,11 +23,6 @@ if TYPE_CHECKING:
     from pytest_barapi.masking import Masker
 
 EXCERPT = 200
-# A token in an answer we do not accept (a 201, a BOM before the JSON, a JSON array, a form):
-# it is still a live token, and the excerpt must not show it.
-CARRIED_TOKEN = re.compile(
-    r"""["']?(?:access_token|refresh_token|id_token)["']?\s*[:=]\s*["']?([^"'&\s,}]+)"""
-)
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
@@ -40,34 +35,39 @@ FIXES = {
 ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
 
 
-class Wording:
-    """How the user sets each setting, for the advice a failure gives."""
-
-    def __init__(self, where: Mapping[str, str]) -> None:
-        self.where = where
-
-    def __call__(self, name: str) -> str:
-        return self.where.get(name) or OPTIONS[name].where()
+URL = Setting("url")
 
 
-def read_answer(
-    url: str, response: requests.Response, content: bytes, masker: Masker, how: Wording
-) -> Outcome:
+def read_answer(url: str, response: requests.Response, content: bytes, masker: Masker) -> Outcome:
     """The token in ``content``, the body of ``response``; or a Failure that says why not."""
     status = f"HTTP {response.status_code}"
     if 300 <= response.status_code < 400:
         location = response.headers.get("Location")
-        to = f"redirecting to {masker.mask(location)!r}" if location else "without a Location"
+        to: tuple[Part, ...] = (
+            ("redirecting to ", Received(repr(masker.mask(location))))
+            if location
+            else ("without a Location",)
+        )
         return Failure(
-            f"{url} answered {status} {to}; a grant is not sent on to another address: "
-            f"set {how('url')} to barapi's own"
+            (
+                f"{url} answered {status} ",
+                *to,
+                "; a grant is not sent on to another address: set ",
+                URL,
+                " to barapi's own",
+            )
         )
     if response.status_code == 429:
         retry_after = response.headers.get("Retry-After")
-        when = f", Retry-After: {masker.mask(retry_after)}" if retry_after else ""
+        when: tuple[Part, ...] = (
+            (", Retry-After: ", Received(masker.mask(retry_after))) if retry_after else ()
+        )
         return Failure(
-            f"{url} answered HTTP 429 Too Many Requests{when}: barapi is rate-limiting token "
-            "requests; not retried, wait before running again"
+            (
+                f"{url} answered HTTP 429 Too Many Requests",
+                *when,
+                ": barapi is rate-limiting token requests; not retried, wait before running again",
+            )
         )
     content_type = response.headers.get("Content-Type", "no content type")
     # Decoded as requests' Response.text would (a BOM stays, and JSON does not take it).
@@ -80,25 +80,39 @@ def read_answer(
         excerpt = _excerpt(text, masker)
         kind = "not JSON" if body is None else "JSON but not an object"
         return Failure(
-            f"{url} answered {status} ({content_type}), {kind}: {excerpt!r}; check {how('url')}"
+            (
+                f"{url} answered {status} ({content_type}), {kind}: ",
+                Received(repr(excerpt)),
+                "; check ",
+                URL,
+            )
         )
     if 400 <= response.status_code < 500:
-        return Failure(_refusal(url, status, body, masker, how), refused=True)
+        return Failure(_refusal(url, status, body, masker), refused=True)
     if response.status_code != 200:
-        return Failure(_refusal(url, status, body, masker, how))
+        return Failure(_refusal(url, status, body, masker))
     return _token(url, body)
 
 
-def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker, how: Wording) -> str:
+def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tuple[Part, ...]:
     error = body.get("error")
     if not isinstance(error, str):
         excerpt = _excerpt(str(body), masker)
-        return f"{url} answered {status} without an OAuth error code: {excerpt}"
+        return (f"{url} answered {status} without an OAuth error code: ", Received(excerpt))
     description = body.get("error_description")
-    detail = f" ({masker.mask(str(description))})" if description else ""
-    fix = ", ".join(how(name) for name in _fixes(error, description))
-    advice = f"; check {fix}" if fix else ""
-    return f"the token endpoint refused the grant: {error}{detail}, {status}{advice}"
+    detail: tuple[Part, ...] = (
+        (" (", Received(masker.mask(str(description))), ")") if description else ()
+    )
+    advice: list[Part] = []
+    for name in _fixes(error, description):
+        advice += [", " if advice else "; check ", Setting(name)]
+    return (
+        "the token endpoint refused the grant: ",
+        Received(error),
+        *detail,
+        f", {status}",
+        *advice,
+    )
 
 
 def _fixes(error: str, description: object) -> tuple[str, ...]:
@@ -135,6 +149,7 @@ def _token(url: str, body: dict[str, Any]) -> Outcome:
 
 def _excerpt(text: str, masker: Masker) -> str:
     """The head of an answer for a message, every secret in it masked."""
-    masker.known.add(*CARRIED_TOKEN.findall(text))
+    # A token in an answer we do not accept is still a live token: the excerpt must not show it.
+    masker.known.know_carried(text)
     # Masked first, cut after: a cut can leave the head of a secret no mask would match.
     return masker.mask(text)[:EXCERPT]

@@ -1,8 +1,11 @@
 """One exchange per identity per run: the broker decides each outcome once and keeps it.
 
-The broker is the only orchestrator: it asks the cassette module to replay or record, the
-exchange module to send a grant, and the sharing module to make each decision once per run
-under pytest-xdist. None of them calls back into it.
+The broker is the only orchestrator: it asks the token cassette to load, replay or record
+(a replay's grant goes through the broker to the exchange, like any other), the exchange
+module to send a grant, and, under pytest-xdist, the sharing module to make each decision
+once per run. None of them imports the broker; the sharing module is handed the broker's work
+(a callable) and runs it when the turn to decide is this worker's. Each token, and each
+secret the keyring or the prompt gives, is handed to the run's secret registry.
 """
 
 from __future__ import annotations
@@ -12,27 +15,26 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from pytest_barapi import cassette
-from pytest_barapi.exchange import post_grant
-from pytest_barapi.identity import CREDENTIALS, Identity
-from pytest_barapi.masking import Masker
-from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.secrets import KnownSecrets
-from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi import token_cassette as cassette
+from pytest_barapi.exchange import RETRIES, post_grant
+from pytest_barapi.identity import Identity
+from pytest_barapi.known_secrets import KnownSecrets
+from pytest_barapi.outcome import Failure, Outcome, Part, Setting
+from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pytest_barapi.secret_sources import SecretSources
+    from pytest_barapi.keyring_and_prompt import SecretSources
     from pytest_barapi.sharing import SharedOutcomes
+    from pytest_barapi.token_cassette import Recorded
 
 # A token is renewed this long before it expires (so a request never leaves with a token
 # that dies on the way), but never earlier than its last tenth of life (short-lived tokens).
 RENEW_BEFORE = 60.0
 RENEW_FRACTION = 0.1
 RENEWING = "renewing the token failed: "
-FACTORY = "barapi_session_factory"
 
 
 def renewal_margin(token: BarapiToken) -> float:
@@ -65,7 +67,7 @@ class TokenBroker:
     _renewed_on_rejection: dict[Identity, str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._masker = Masker(self.known_secrets)
+        self._masker = self.known_secrets.masker()
 
     def token(self, identity: Identity) -> Outcome:
         """The current token of ``identity`` (renewed first if it is about to expire), or why
@@ -121,8 +123,7 @@ class TokenBroker:
 
     def _know(self, outcome: Outcome) -> None:
         if isinstance(outcome, BarapiToken):
-            self.known_secrets.add(outcome.access_token, kind="access_token")
-            self.known_secrets.add(outcome.refresh_token, kind="refresh_token")
+            self.known_secrets.know_token(outcome)
 
     def _obtain(self, identity: Identity) -> Outcome:
         """The once-per-run work for an identity: replayed, recorded, or live."""
@@ -138,7 +139,7 @@ class TokenBroker:
                     # New API cassettes are being recorded: they need a token barapi accepts.
                     return self._password_grant(identity)
                 # Replay needs no credentials and sends nothing.
-                return cassette.replay(self.settings, identity, path, recorded, self._masker)
+                return self.replay(identity, path, recorded)
             not_recorded = cassette.not_recorded(self.settings, path)
             if not_recorded is not None:
                 return not_recorded
@@ -148,21 +149,25 @@ class TokenBroker:
         if self.sharing is not None and not self.sharing.may_record:
             # A remote worker's recording would stay on its machine, where nobody looks.
             return cassette.not_recorded_here(self.settings, path)
-        identity = self._completed(identity)
-        missing = identity.missing()
+        completed = self._completed(identity)
+        if isinstance(completed, Failure):
+            return completed
+        missing = completed.missing()
         if missing:
-            return cassette.credentials_missing(self.settings, path, _where(identity, missing))
-        with cassette.recording(self.settings, identity, path, self.known_secrets) as recording:
+            return cassette.credentials_missing(self.settings, path, _unset(missing))
+        with cassette.recording(self.settings, completed, path, self.known_secrets) as recording:
             # Known before the file is scanned: the scan looks for every secret the run knows.
-            outcome = recording.keep(self._password_grant(identity))
+            outcome = recording.keep(self._password_grant(completed))
         return recording.outcome(outcome)
 
     def _password_grant(self, identity: Identity) -> Outcome:
-        identity = self._completed(identity)
-        missing = identity.missing()
+        completed = self._completed(identity)
+        if isinstance(completed, Failure):
+            return completed
+        missing = completed.missing()
         if missing:
-            return Failure("missing credentials, no request sent: set " + _where(identity, missing))
-        outcome = self._post(identity, identity.password_grant())
+            return Failure(("missing credentials, no request sent: set ", *_unset(missing)))
+        outcome = self._post(completed.password_grant())
         self._know(outcome)
         return outcome
 
@@ -170,7 +175,9 @@ class TokenBroker:
         """RFC 6749 §6 with the same client; if refused, one password grant instead."""
         if stale.refresh_token:
             completed = self._completed(identity)
-            renewed = self._post(completed, completed.refresh_grant(stale.refresh_token))
+            if isinstance(completed, Failure):
+                return completed.prefixed(RENEWING)
+            renewed = self._post(completed.refresh_grant(stale.refresh_token))
             if isinstance(renewed, BarapiToken):
                 # A server that does not rotate may leave the refresh token out (§6): keep ours.
                 if renewed.refresh_token is None:
@@ -182,41 +189,56 @@ class TokenBroker:
         outcome = self._password_grant(identity)
         return outcome.prefixed(RENEWING) if isinstance(outcome, Failure) else outcome
 
-    def _completed(self, identity: Identity) -> Identity:
+    def _completed(self, identity: Identity) -> Identity | Failure:
         """``identity`` with the secrets the settings left unset, from the keyring or a prompt
-        (asked once: the sources remember their answers)."""
+        (asked once: the sources remember their answers); a failure if the keyring did not
+        answer in time."""
         if self.secret_sources is None or not identity.missing():
             return identity
         completed = self.secret_sources.complete(identity)
-        for kind, name, secret in completed.secret_fields():
-            self.known_secrets.add_pair(name, secret, kind=kind)  # masked before it is ever sent
+        self.known_secrets.know_identity(completed)  # masked before it is ever sent
+        silent = self.secret_sources.keyring_silent_on(completed)
+        if silent:
+            return Failure(
+                (
+                    f"the keyring did not answer within {self.settings.timeout:g}s (",
+                    Setting("timeout"),
+                    "), no request sent: set ",
+                    *_unset(silent),
+                    " instead, or unlock the keyring",
+                )
+            )
         return completed
 
-    def _post(self, identity: Identity, form: dict[str, str]) -> Outcome:
+    def replay(self, identity: Identity, path: Path, recorded: Recorded) -> Outcome:
+        """The token recorded in ``path`` for ``identity``: a placeholder only the recorded API
+        calls accept. Needs no credentials, sends nothing, and tries once: a retry could only
+        be refused by vcrpy ("already played back"), hiding what the recording holds."""
+        # The token is built as the answer arrives, so its lifetime counts from now: however
+        # old the cassette, the replayed token is not born expired (and so not renewed).
+        # The client is authenticated as recorded, if the ini says so; either way the
+        # header is not matched on.
+        with cassette.replaying(path, recorded):
+            outcome = self._post(cassette.placeholders_of(identity).password_grant(), retries=0)
+        return replace(outcome, replayed=True) if isinstance(outcome, BarapiToken) else outcome
+
+    def _post(self, form: dict[str, str], retries: int = RETRIES) -> Outcome:
         return post_grant(
             self.settings.token_url,
             form,
             timeout=self.settings.timeout,
             masker=self._masker,
             client_auth=self.settings.client_auth,
-            where={name: _how(identity, name) for name in (*CREDENTIALS, "scope")},
+            retries=retries,
         )
 
 
-def _where(identity: Identity, missing: list[str]) -> str:
-    return ", ".join(_how(identity, name, missing=True) for name in missing)
-
-
-def _how(identity: Identity, name: str, *, missing: bool = False) -> str:
-    """How the user sets ``name`` for ``identity``: the factory argument it came from, or the
-    setting. A credential a factory call left out is the configured one, so when it is
-    missing, either would do."""
-    argument = f"{FACTORY}({name}=...)"
-    if name in identity.given:
-        return argument
-    if identity.given and missing:
-        return f"{argument} or {OPTIONS[name].where()}"
-    return OPTIONS[name].where()
+def _unset(missing: list[str]) -> tuple[Part, ...]:
+    """The credentials in ``missing``, for a failure that asks to set them."""
+    parts: list[Part] = []
+    for name in missing:
+        parts += [", ", Setting(name, missing=True)] if parts else [Setting(name, missing=True)]
+    return tuple(parts)
 
 
 def _expiring(token: BarapiToken) -> bool:

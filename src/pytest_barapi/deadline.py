@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from typing import Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool
 from urllib3.util import Timeout
 from urllib3.util.retry import Retry
+
+from pytest_barapi import clock
 
 # A connect or read given no time at all would not wait, and fail with something that is not
 # a timeout; it gets this instead, and times out.
@@ -30,7 +31,7 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.at = time.monotonic() + seconds
+        self.at = clock.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -45,7 +46,7 @@ class Deadline:
         self._timer.cancel()
 
     def remaining(self) -> float:
-        return max(AT_LEAST, self.at - time.monotonic())
+        return max(AT_LEAST, self.at - clock.monotonic())
 
     def watch(self, sock: object) -> None:
         """Shut ``sock`` down when the time is up (now, if it already is)."""
@@ -109,7 +110,7 @@ class DeadlineRetry(Retry):
         # A try that could not start before the deadline is not made: it would have no time
         # left, and its timeout would hide what the tries before it met.
         return self.deadline is not None and (
-            time.monotonic() + self.get_backoff_time() >= self.deadline.at
+            clock.monotonic() + self.get_backoff_time() >= self.deadline.at
         )
 
 

@@ -1,18 +1,19 @@
 """The one place that talks OAuth: POST a grant to the token endpoint and read its answer.
 
 What comes of it is an :data:`~pytest_barapi.outcome.Outcome`: the token, or a
-:class:`~pytest_barapi.outcome.Failure` whose message names the cause and the setting to fix.
-Here, the transport: retries, the deadline over the whole exchange, and what a request that
-did not get through (or an answer that could not be read) means for the user. What the answer
-says is judged in :mod:`pytest_barapi.answer`. A failure is built from plain strings, so no
-frame or exception that held the request body (ours, requests', urllib3's) travels with it.
+:class:`~pytest_barapi.outcome.Failure` that says what happened and which setting it concerns
+(worded for the user at the edge, :meth:`pytest_barapi.run.BarapiRun.message`). Here, the
+transport: retries, the deadline over the whole exchange, and what a request that did not get
+through (or an answer that could not be read) means. What the answer says is judged in
+:mod:`pytest_barapi.answer`. A failure is built from plain strings, so no frame or exception
+that held the request body (ours, requests', urllib3's) travels with it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -20,12 +21,11 @@ import requests
 from urllib3.exceptions import HTTPError
 from urllib3.response import BaseHTTPResponse
 
-from pytest_barapi.answer import Wording, read_answer
+from pytest_barapi.answer import URL, read_answer
 from pytest_barapi.deadline import Deadline, DeadlineAdapter, DeadlineRetry, DeadlineTimeout
 from pytest_barapi.identity import BODY, client_authenticated
 from pytest_barapi.masking import Masker
-from pytest_barapi.outcome import Failure, Outcome
-from pytest_barapi.settings import OPTIONS
+from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
 
 RETRIES = 3
 # A token answer is a few hundred bytes; more than this is not one, and is not read further
@@ -81,17 +81,14 @@ def post_grant(
     timeout: float,
     masker: Masker,
     client_auth: str = BODY,
-    where: Mapping[str, str] | None = None,
     retries: int = RETRIES,
 ) -> Outcome:
     """Send one grant (with ``retries`` on connection errors and 5xx); its token, or why not.
 
     ``form`` holds the client's credentials; ``client_auth`` says where they travel.
     ``timeout`` bounds the whole exchange: connecting, retries, and reading the answer.
-    ``where`` says how the user sets each credential of this grant, for the advice in a
-    refusal (default: the option, ``--barapi-user / BARAPI_USER``).
+    A failure names the settings it concerns; the broker's caller words it for the test.
     """
-    how = Wording(where or {})
     form, headers = client_authenticated(form, client_auth)
     with Deadline(timeout) as deadline, _retry_warnings_silenced(), requests.Session() as http:
         # requests' environment is the user's network: proxies, NO_PROXY, REQUESTS_CA_BUNDLE,
@@ -110,28 +107,28 @@ def post_grant(
                 stream=True,
             )
             with response:
-                body = _read_body(url, response, how)
+                body = _read_body(url, response)
         except (requests.RequestException, HTTPError, OSError) as error:
-            return Failure(_transport_failure(error, url, deadline, how))
+            return Failure(_transport_failure(error, url, deadline))
         except Exception as error:
             blocked = _blocked(error, url)
             if blocked is not None:
                 return Failure(blocked)
             # A bug of ours or a library's: its traceback would pass through frames holding
             # the form, so only its type and (masked) text leave here.
-            detail = masker.mask(str(error))
-            return Failure(f"unexpected {type(error).__name__} posting to {url}: {detail}")
+            detail = Received(masker.mask(str(error)))
+            return Failure((f"unexpected {type(error).__name__} posting to {url}: ", detail))
     if isinstance(body, Failure):
         return body
     if deadline.expired:
         # Its sockets were shut down mid-answer: what was read may be cut short.
-        return Failure(_timed_out(url, deadline, how))
-    return read_answer(url, response, body, masker, how)
+        return Failure(_timed_out(url, deadline))
+    return read_answer(url, response, body, masker)
 
 
 # Read here, not with the judging in answer.py: the body arrives under the deadline, and
 # an error reading it is a transport failure, told apart by the same exception names.
-def _read_body(url: str, response: requests.Response, how: Wording) -> bytes | Failure:
+def _read_body(url: str, response: requests.Response) -> bytes | Failure:
     """The decoded body, at most :data:`MAX_ANSWER` of it (a compressed body is inflated no
     further than that); a Failure if there is more, or if it cannot be decoded."""
     chunks: list[bytes] = []
@@ -141,8 +138,11 @@ def _read_body(url: str, response: requests.Response, how: Wording) -> bytes | F
             size += len(chunk)
             if size > MAX_ANSWER:
                 return Failure(
-                    f"{url} answered more than 1 MiB (HTTP {response.status_code}), which is "
-                    f"not a token; check {how('url')}"
+                    (
+                        f"{url} answered more than 1 MiB (HTTP {response.status_code}), which "
+                        "is not a token; check ",
+                        URL,
+                    )
                 )
             chunks.append(chunk)
     except HTTPError as error:
@@ -150,8 +150,12 @@ def _read_body(url: str, response: requests.Response, how: Wording) -> bytes | F
             raise
         encoding = response.headers.get("Content-Encoding", "none")
         return Failure(
-            f"{url} sent a body that could not be decoded (Content-Encoding: {encoding}); "
-            f"check {how('url')}"
+            (
+                f"{url} sent a body that could not be decoded (Content-Encoding: ",
+                Received(encoding),
+                "); check ",
+                URL,
+            )
         )
     return b"".join(chunks)
 
@@ -210,18 +214,18 @@ def _names(error: BaseException) -> set[str]:
     return names
 
 
-def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: Wording) -> str:
+def _transport_failure(error: BaseException, url: str, deadline: Deadline) -> tuple[Part, ...]:
     """Say which of timeout, refused, unknown host, TLS, garbage, or other it was, with the
     fix."""
     names = _names(error)
     if deadline.expired or names & TIMEOUTS:
-        return _timed_out(url, deadline, how)
+        return _timed_out(url, deadline)
     if "RemoteDisconnected" in names:
-        return f"{url} closed the connection without answering; check {how('url')}"
+        return (f"{url} closed the connection without answering; check ", URL)
     if names & NOT_HTTP:
-        return f"{url} answered something that is not HTTP; check {how('url')}"
+        return (f"{url} answered something that is not HTTP; check ", URL)
     if "IncompleteRead" in names:
-        return f"{url} closed the connection in the middle of its answer; check {how('url')}"
+        return (f"{url} closed the connection in the middle of its answer; check ", URL)
     if names & {"NameResolutionError", "gaierror"}:
         cause = "unknown host"
     elif "ConnectionRefusedError" in names:
@@ -229,20 +233,21 @@ def _transport_failure(error: BaseException, url: str, deadline: Deadline, how: 
     elif names & {"SSLError", "SSLCertVerificationError"}:
         cause = "TLS handshake failed"
     elif names & {"ConnectionResetError", "BrokenPipeError"}:
-        return f"{url} closed the connection without answering; check {how('url')}"
+        return (f"{url} closed the connection without answering; check ", URL)
     else:
         cause = f"could not connect ({type(error).__name__})"
-    return f"{cause} for {url}; check {how('url')}"
+    return (f"{cause} for {url}; check ", URL)
 
 
-def _timed_out(url: str, deadline: Deadline, how: Wording) -> str:
+def _timed_out(url: str, deadline: Deadline) -> tuple[Part, ...]:
     return (
         f"timed out after {deadline.seconds:g}s waiting for {url}; check that barapi is up, "
-        f"or raise {how('timeout')}"
+        "or raise ",
+        Setting("timeout"),
     )
 
 
-def _blocked(error: BaseException, url: str) -> str | None:
+def _blocked(error: BaseException, url: str) -> tuple[Part, ...] | None:
     """The message for a connection a test plugin refused to open, or None."""
     name = type(error).__name__
     if name == "SocketBlockedError":  # pytest-socket's --disable-socket
@@ -255,6 +260,7 @@ def _blocked(error: BaseException, url: str) -> str | None:
         return None
     return (
         f"the network is blocked by {plugin} ({name}): no request sent to {url}; replay "
-        f"the token from a cassette ({OPTIONS['cassette'].where()}, recorded once with "
-        f"--record-mode=once), or {way}"
+        "the token from a cassette (",
+        Setting("cassette"),
+        f", recorded once with --record-mode=once), or {way}",
     )

@@ -15,7 +15,7 @@ long log of ``step 42 ........ ok``, is passed over without a closer look.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 
 # A head or tail this long of a form, cut off by pytest's "...", is masked too.
@@ -44,13 +44,13 @@ class Fragments:
     """The heads and tails of the forms, ready to look for next to the dots of a text."""
 
     # The heads and tails of the forms shorter than a piece, and the last and first
-    # FRAGMENT characters of those and of the pieces (a quick first look next to "...").
+    # FRAGMENT characters of those (a quick first look next to "...").
     heads: frozenset[str]
     tails: frozenset[str]
     head_ends: frozenset[str]
     tail_starts: frozenset[str]
     # The pieces of the forms, all ``piece`` characters long: a head or tail that long is one.
-    pieces: Collection[str]
+    pieces: Container[str]
     piece: int
     # The most dots in a row in a form: how far from its "..." a cut head may end.
     dots: int
@@ -62,15 +62,17 @@ class Fragments:
     tail_first: frozenset[str]
 
     @classmethod
-    def build(cls, forms: Iterable[str], pieces: Collection[str], piece: int) -> Fragments:
-        """The heads and tails of ``forms`` shorter than ``piece`` characters; ``pieces`` are
+    def build(cls, forms: Iterable[str], pieces: Container[str], piece: int) -> Fragments:
+        """The heads and tails of ``forms`` shorter than ``piece`` characters; ``pieces`` holds
         every ``piece`` characters in a row of the forms (the caller finds them anywhere)."""
         forms = list(forms)
         cut = [form for form in forms if len(form) > FRAGMENT]
         heads = {form[:length] for form in cut for length in range(FRAGMENT, piece)}
         tails = {form[-length:] for form in cut for length in range(FRAGMENT, piece)}
-        head_ends = frozenset(text[-FRAGMENT:] for text in heads.union(pieces))
-        tail_starts = frozenset(text[:FRAGMENT] for text in tails.union(pieces))
+        head_ends = frozenset(text[-FRAGMENT:] for text in heads)
+        tail_starts = frozenset(text[:FRAGMENT] for text in tails)
+        # Any character of a form may end a piece before the dots, or start one after them.
+        characters = frozenset("".join(form.replace(".", "") for form in cut))
         return cls(
             heads=frozenset(heads),
             tails=frozenset(tails),
@@ -79,8 +81,8 @@ class Fragments:
             pieces=pieces,
             piece=piece,
             dots=max((len(run) for form in forms for run in re.findall(r"\.+", form)), default=0),
-            head_last=frozenset(text.rstrip(".")[-1:] for text in head_ends) | _CUT_CHARACTERS,
-            tail_first=frozenset(text.lstrip(".")[:1] for text in tail_starts) | _CUT_CHARACTERS,
+            head_last=characters | _CUT_CHARACTERS,
+            tail_first=characters | _CUT_CHARACTERS,
         )
 
     def spans(self, text: str) -> list[tuple[int, int]]:
@@ -130,12 +132,12 @@ class Fragments:
 
     def _head(self, text: str, end: int) -> int:
         """How long the longest head of a form (or piece of one) that ends at ``end`` is."""
-        if end < FRAGMENT or text[end - FRAGMENT : end] not in self.head_ends:
-            return 0
         # A longer head is a piece, masked as such; this masks what is left of an escape too.
         piece = self.piece
         if end >= piece and text[end - piece : end] in self.pieces:
             return piece
+        if end < FRAGMENT or text[end - FRAGMENT : end] not in self.head_ends:
+            return 0
         for length in range(min(piece - 1, end), FRAGMENT - 1, -1):
             if text[end - length : end] in self.heads:
                 return length
@@ -143,11 +145,11 @@ class Fragments:
 
     def _tail(self, text: str, start: int) -> int:
         """How long the longest tail of a form (or piece of one) from ``start`` on is."""
-        if text[start : start + FRAGMENT] not in self.tail_starts:
-            return 0
         piece = self.piece
         if text[start : start + piece] in self.pieces:
             return piece
+        if text[start : start + FRAGMENT] not in self.tail_starts:
+            return 0
         for length in range(piece - 1, FRAGMENT - 1, -1):
             if text[start : start + length] in self.tails:
                 return length

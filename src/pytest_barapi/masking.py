@@ -12,36 +12,46 @@ repr and XML, is found as itself; each hit is mapped back to the characters it c
 
 Pieces are found in linear time, whatever the number and length of the secrets. Every
 4-character piece (k-gram) of the forms is indexed, and so is every piece of 12 with where it
-shows first; the text is looked up only in a window of 4 characters every 9, since any piece of
+shows; the text is looked up only in a window of 4 characters every 9, since any piece of
 12 holds one whole. Around a window found in the index, a piece of 12 found there is extended
 both ways by direct comparison with its form. Most windows of a text are found in no
-form: a text without a secret costs little more than cutting it into windows.
+form: a text without a secret costs little more than cutting it into windows. The index costs
+about 30 bytes per character of the forms (a token answer near the 1 MiB read bound: about
+25 MB, where a dict of every piece cost 450 MB).
 
 A head or tail of a form that pytest's ``...`` left is found next to the dots, not in the
 piece index (:mod:`pytest_barapi.fragments`): it may be shorter than a piece.
 
 Limits: a secret shorter than 12 characters (or one of its forms) is masked only whole, and
-wherever it shows, inside a word too. A backslash that ends a secret stays visible after the
-``********`` (it cannot be told from one that escapes the character after it).
+wherever it shows, inside a word too; one shorter than 8 only where it stands as a whole
+value (quoted, after ``=`` or ``:``, or alone on a line), so that the output stays readable.
+A backslash that ends a secret stays visible after the ``********`` (it cannot be told from
+one that escapes the character after it).
 """
 
 from __future__ import annotations
 
 import base64
+import bisect
 import math
 import re
 import threading
-from collections.abc import Callable, Iterable
+from array import array
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import compress
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, quote_plus
 
 # Re-exported: how short a head or tail cut by "..." is masked is part of what masking does.
 from pytest_barapi.fragments import ELLIPSIS as ELLIPSIS
 from pytest_barapi.fragments import FRAGMENT as FRAGMENT
 from pytest_barapi.fragments import Fragments
-from pytest_barapi.secrets import MASK, KnownSecrets
+from pytest_barapi.secrets import MASK
 from pytest_barapi.unescaping import CONTROLS, Normalized
+
+if TYPE_CHECKING:
+    from pytest_barapi.known_secrets import KnownSecrets
 
 # Any piece of a secret's form this long is masked wherever it shows: tokens issued together
 # share long heads, and pytest shows only where two compared strings differ. Shorter pieces
@@ -53,23 +63,74 @@ MIN_PIECE = 12
 # window costs a string), but they also match innocent text more often; 4 costs the least.
 _K = 4
 _STRIDE = MIN_PIECE - _K + 1
+# Up to this many distinct windows, the forms' windows are kept as a set (exact, about 60
+# bytes each); above, as a table of a byte per eight (see _Grams).
+_EXACT_GRAMS = 1 << 16
+
+# A secret (or a form of one) shorter than this is too short to mask wherever it shows: a
+# password "x" would mask "platform linu********", a token "FAILED" every FAILED line. It is
+# masked only where it stands as a whole value: quoted, after "=" or ":" (a field, a form body,
+# a header) up to a delimiter, or alone on its line. The run warns about it (see
+# :func:`too_short`).
+SHORT = 8
+_QUOTE = "[\"'`]"
+_VALUE_BEFORE = "(?:(?<=[=:])|(?<=[=:] )|(?<=Bearer )|(?<=Basic ))"
+_VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`]|$)"
+
+
+def too_short(known: KnownSecrets) -> list[str]:
+    """What each known secret too short to be masked everywhere is (``password``,
+    ``access_token``..., or ``secret`` if it was not said): never its value."""
+    kinds = known.kinds()
+    return sorted(kinds.get(value, "secret") for value in known.values() if len(value) < SHORT)
+
+
+def _standing_alone(forms: list[str]) -> str:
+    """A pattern that finds any of ``forms`` where it stands as a whole value."""
+    either = "|".join(map(re.escape, forms))
+    return (
+        f"(?<={_QUOTE})(?:{either})(?={_QUOTE})"
+        f"|{_VALUE_BEFORE}(?:{either}){_VALUE_AFTER}"
+        f"|^(?:{either})$"
+    )
 
 
 def basic_forms(name: str, secret: str) -> set[str]:
     """The base64 of ``name:secret`` as HTTP Basic sends it (RFC 7617, and RFC 6749 §2.3.1,
     which form-encodes both halves first: a space as + or, as the exchange sends it, as %20),
-    without padding so any padding still matches."""
+    in UTF-8 and in latin-1 (what requests' own ``auth=(user, password)`` sends), without
+    padding so any padding still matches."""
     encoded = set()
     pairs = (
         f"{name}:{secret}",
-        f"{quote_plus(name)}:{quote_plus(secret)}",
-        f"{quote(name, safe='')}:{quote(secret, safe='')}",
+        f"{_quoted(name, quote_plus)}:{_quoted(secret, quote_plus)}",
+        f"{_quoted(name, quote)}:{_quoted(secret, quote)}",
     )
     for pair in pairs:
-        raw = pair.encode()
-        for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
-            encoded.add(b64.decode().rstrip("="))
+        for raw in _encoded(pair):
+            for b64 in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+                encoded.add(b64.decode().rstrip("="))
     return encoded
+
+
+def _encoded(text: str) -> list[bytes]:
+    """``text`` in the bytes it may be written in: UTF-8 (a lone surrogate, as a non-UTF-8
+    environment variable or a JSON ``\\udfff`` gives, as the bytes it stands for), and
+    latin-1 where it can be."""
+    try:
+        encodings = [text.encode("utf-8", "surrogateescape")]
+    except UnicodeEncodeError:
+        encodings = [text.encode("utf-8", "surrogatepass")]
+    try:
+        latin = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return encodings
+    return encodings if latin in encodings else [*encodings, latin]
+
+
+def _quoted(text: str, how: Callable[..., str]) -> str:
+    """``text`` URL-encoded (``how`` is quote or quote_plus), whatever its code points."""
+    return how(_encoded(text)[0], safe="")
 
 
 class Masker:
@@ -127,14 +188,19 @@ class Masker:
 
 
 def _written(secret: str) -> set[str]:
-    """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes."""
-    return {
-        secret,
-        quote(secret),
-        quote(secret, safe=""),
-        quote_plus(secret),
-        repr(secret.encode())[2:-1],
-    }
+    """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes (UTF-8 or
+    latin-1: a bytes repr, or bytes read back as text in the other encoding)."""
+    written = {secret}
+    for raw in _encoded(secret):
+        written |= {
+            quote(raw),
+            quote(raw, safe=""),
+            quote_plus(raw),
+            repr(raw)[2:-1],
+            raw.decode("utf-8", "replace"),
+            raw.decode("latin-1"),
+        }
+    return written
 
 
 def _base64(name: str, secret: str) -> set[str]:
@@ -152,14 +218,15 @@ class _Index:
     # Whether a secret holds a control character that JSON or repr writes as a letter; only
     # then are these characters written as letters in texts too (it costs a pass).
     controls: bool
-    # Forms shorter than MIN_PIECE, longest first: found only whole.
+    # Forms shorter than MIN_PIECE, longest first: found only whole (shorter than SHORT: only
+    # where they stand as a whole value).
     whole: re.Pattern[str] | None
     forms: tuple[str, ...]
     # Every k-gram of the forms: a text's window that is none of them holds no piece.
-    grams: frozenset[str]
-    # Every piece of MIN_PIECE characters of the forms, and where it shows first in them
-    # (form, offset): a piece found in a text is extended from there, both ways.
-    pieces: dict[str, tuple[int, int]]
+    grams: _Grams
+    # Every piece of MIN_PIECE characters of the forms, and where it shows in them: a piece
+    # found in a text is extended from there, both ways.
+    pieces: _Pieces
     # The heads and tails of the forms, found next to the "..." of a cut repr.
     fragments: Fragments
     # The length of the shortest text anything could be found in (inf: nothing is known).
@@ -182,21 +249,20 @@ class _Index:
         short = sorted(
             (form for form in found if whole_only or len(form) < MIN_PIECE), key=len, reverse=True
         )
-        whole = re.compile("|".join(map(re.escape, short))) if short else None
+        anywhere = [form for form in short if len(form) >= SHORT]
+        alone = [form for form in short if len(form) < SHORT]
+        patterns = [*(["|".join(map(re.escape, anywhere))] if anywhere else [])]
+        patterns += [_standing_alone(alone)] if alone else []
+        whole = re.compile("|".join(patterns), re.MULTILINE) if patterns else None
         forms = () if whole_only else tuple(sorted(found))
-        pieces: dict[str, tuple[int, int]] = {}
-        grams = set()
-        for which, form in enumerate(forms):
-            for at in range(len(form) - MIN_PIECE + 1):
-                pieces.setdefault(form[at : at + MIN_PIECE], (which, at))
-            if len(form) >= MIN_PIECE:
-                grams |= {form[at : at + _K] for at in range(len(form) - _K + 1)}
+        pieces = _Pieces(forms)
+        grams = _Grams(form for form in forms if len(form) >= MIN_PIECE)
         fragments = Fragments.build(forms, pieces, MIN_PIECE)
         return cls(
             controls=controls,
             whole=whole,
             forms=forms,
-            grams=frozenset(grams),
+            grams=grams,
             pieces=pieces,
             fragments=fragments,
             shortest=_shortest(short, fragments.heads, pieces),
@@ -215,7 +281,7 @@ class _Index:
         starts = range(0, len(text) - _K + 1, _STRIDE)
         windows = [text[at : at + _K] for at in starts]
         # Most windows are in no form: one pass at C speed leaves the few that are.
-        hits = compress(starts, map(self.grams.__contains__, windows))
+        hits = compress(starts, self.grams.found(windows))
         spans: list[tuple[int, int]] = []
         # The span masked so far that reaches furthest right: a piece inside it is masked
         # already, and a window well inside it can only lead to such pieces.
@@ -228,11 +294,10 @@ class _Index:
             for start in range(max(0, at + _K - MIN_PIECE), at + 1):
                 if covered[0] <= start and start + MIN_PIECE <= covered[1]:
                     continue
-                shows = self.pieces.get(text[start : start + MIN_PIECE])
+                shows = self.pieces.where(text[start : start + MIN_PIECE])
                 if shows is None:
                     continue
-                which, offset = shows
-                form = self.forms[which]
+                form, offset = shows
                 left = _matching_before(text, start, form, offset)
                 right = _matching_from(text, start + MIN_PIECE, form, offset + MIN_PIECE)
                 span = (start - left, start + MIN_PIECE + right)
@@ -244,7 +309,83 @@ class _Index:
         return spans
 
 
-def _shortest(whole: list[str], heads: frozenset[str], pieces: dict[str, tuple[int, int]]) -> float:
+class _Pieces:
+    """Every piece of MIN_PIECE characters of the forms, and where it shows in them.
+
+    A piece is kept as its hash and where it starts, 16 bytes in two sorted arrays, not as a
+    string in a dict (about 200 bytes): a token answer near the 1 MiB read bound would
+    otherwise cost hundreds of MB in every process. A piece is looked up by its hash, and
+    compared with the form where it shows (two pieces may share a hash).
+    """
+
+    __slots__ = ("_forms", "_hashes", "_starts")
+
+    def __init__(self, forms: tuple[str, ...]) -> None:
+        self._forms = forms
+        hashes: list[int] = []
+        starts: list[int] = []
+        for which, form in enumerate(forms):
+            count = len(form) - MIN_PIECE + 1
+            hashes += [hash(form[at : at + MIN_PIECE]) for at in range(count)]
+            starts += [which << 32 | at for at in range(count)]
+        order = sorted(range(len(hashes)), key=hashes.__getitem__)
+        self._hashes = array("q", map(hashes.__getitem__, order))
+        del hashes
+        self._starts = array("q", map(starts.__getitem__, order))
+
+    def __len__(self) -> int:
+        return len(self._hashes)
+
+    def __contains__(self, piece: object) -> bool:
+        return isinstance(piece, str) and self.where(piece) is not None
+
+    def where(self, piece: str) -> tuple[str, int] | None:
+        """A form that holds ``piece`` and where, or None."""
+        if len(piece) != MIN_PIECE:
+            return None
+        hashed = hash(piece)
+        hashes = self._hashes
+        at = bisect.bisect_left(hashes, hashed)
+        while at < len(hashes) and hashes[at] == hashed:
+            start = self._starts[at]
+            form, offset = self._forms[start >> 32], start & 0xFFFFFFFF
+            if form.startswith(piece, offset):
+                return form, offset
+            at += 1
+        return None
+
+
+class _Grams:
+    """Whether a window of _K characters shows in a form: exactly, for forms of up to
+    _EXACT_GRAMS characters; above that, in a table of one byte per eight windows of the forms
+    (a window in none of them passes at most one time in eight, and is then looked up as a
+    piece)."""
+
+    __slots__ = ("_exact", "_mask", "_table")
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        grams = {form[at : at + _K] for form in forms for at in range(len(form) - _K + 1)}
+        self._exact: frozenset[str] | None = None
+        self._table = bytearray()
+        self._mask = 0
+        if len(grams) <= _EXACT_GRAMS:
+            self._exact = frozenset(grams)
+            return
+        size = 1 << (8 * len(grams) - 1).bit_length()
+        self._mask = size - 1
+        self._table = bytearray(size)
+        for gram in grams:
+            self._table[hash(gram) & self._mask] = 1
+
+    def found(self, windows: list[str]) -> Iterator[Any]:
+        """For each window, whether it may show in a form (truthy) or does not."""
+        if self._exact is not None:
+            return map(self._exact.__contains__, windows)
+        # Every step at C speed: hash, keep the low bits, read the table.
+        return map(self._table.__getitem__, map(self._mask.__and__, map(hash, windows)))
+
+
+def _shortest(whole: list[str], heads: frozenset[str], pieces: _Pieces) -> float:
     """The length of the shortest text in which anything could be found."""
     lengths = [len(form) for form in whole[-1:]]  # longest first
     lengths += [FRAGMENT] if heads else [MIN_PIECE] if pieces else []

@@ -14,10 +14,12 @@ line. So a wrong password is one request for the whole run, and a renewal is one
 generations, not tokens, are compared, since a server may hand back the same access token
 on refresh. A worker that dies with the turn (its channel closes) hands it to the next in line.
 
-The board never learns a credential: workers name identities by an HMAC keyed with a random
-per-run key that the controller hands them with the channel, and that lives only in memory.
-Without xdist workers nothing here runs, and in a run that cannot ask for a token (see
-:func:`could_be_used`) no worker gets a line.
+Workers name identities by an HMAC keyed with a random per-run key that the controller hands
+them with the channel, and that lives only in memory: the board's books hold no credential.
+What a worker learns is secret (a factory's password, a keyring answer, a token) reaches the
+controller's secret registry (:mod:`pytest_barapi.known_secrets`) the same way, only so that
+the controller masks it in what it prints. Without xdist workers nothing here runs, and in a
+run that cannot ask for a token (see :func:`could_be_used`) no worker gets a line.
 """
 
 from __future__ import annotations
@@ -25,19 +27,19 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi import clock
+from pytest_barapi.known_secrets import KnownSecrets
 
 if TYPE_CHECKING:
     from execnet import Channel
 
-    from pytest_barapi.secret_sources import SecretSources
+    from pytest_barapi.keyring_and_prompt import SecretSources
     from pytest_barapi.settings import Settings
 
 WORKERINPUT = "barapi_sharing"
@@ -123,15 +125,25 @@ class _Entry:
     turn: tuple[Channel, int] | None = None  # the channel and request deciding it now
     waiting: list[tuple[Channel, int, int]] = field(default_factory=list)
 
-    def answer(self, request: int) -> tuple[Any, ...]:
-        age = self.age + time.monotonic() - self.arrived
-        return ("outcome", request, self.generation, self.outcome, age)
+    def answer(self, request: int) -> Message:
+        age = self.age + clock.monotonic() - self.arrived
+        return message(
+            "outcome", request=request, generation=self.generation, outcome=self.outcome, age=age
+        )
 
     def newer_than(self, held: int) -> bool:
         return self.outcome is not None and self.generation > held
 
 
-Reply = tuple["Channel", tuple[Any, ...]]
+# A message, the way pytest-xdist's own are: a name, and its keyword arguments (plain data,
+# what execnet carries). Each name is handled by one method: ``worker_<name>`` on the board,
+# ``_on_<name>`` on a worker (:class:`~pytest_barapi.sharing.SharedOutcomes`).
+Message = tuple[str, dict[str, Any]]
+Reply = tuple["Channel", Message]
+
+
+def message(name: str, /, **kwargs: Any) -> Message:
+    return (name, kwargs)
 
 
 class OutcomeBoard:
@@ -140,16 +152,19 @@ class OutcomeBoard:
     Its callback runs in execnet's receiver threads, one per worker: it never blocks. It only
     keeps the books under a short lock and sends the answers after letting go of it.
 
-    The messages, tuples of plain data (``key`` names the identity, ``request`` numbers a
-    worker's questions, ``outcome`` is :func:`~pytest_barapi.outcome.to_json`'s)::
+    The messages (``key`` names the identity, ``request`` numbers a worker's questions,
+    ``outcome`` is :func:`~pytest_barapi.outcome.to_json`'s), each handled by one method::
 
-        worker -> board   ("decide", request, key, generation held, 0 for none)
-                          ("decided", request, key, outcome, age of the token in seconds)
-                          ("withdraw", request, key)   gave up waiting, or its work raised
-                          ("ask", request, secret name, user or client id)
-        board -> worker   ("outcome", request, generation, outcome, age)
-                          ("yours", request, generation decided so far)
-                          ("answer", request, the person's answer or None)
+        worker -> board   decide(request, key, held)   held: generation held, 0 for none
+                          decided(request, key, outcome, age)   age of the token in seconds
+                          withdraw(request, key)   gave up waiting, or its work raised
+                          ask(request, name, key)   a secret's name, user or client id
+                          secrets(entries)   what the worker's registry learnt
+                                             (:meth:`~pytest_barapi.known_secrets.KnownSecrets.learn`)
+                          found(name, where)   where it found a secret: "keyring" or "prompt"
+        board -> worker   outcome(request, generation, outcome, age)
+                          yours(request, generation)   generation decided so far
+                          answer(request, answer)   the person's answer or None
     """
 
     def __init__(
@@ -158,7 +173,8 @@ class OutcomeBoard:
         secret_sources: SecretSources | None = None,
     ) -> None:
         self.run_key = os.urandom(16).hex()
-        # The controller prints too (a worker's crash, the summary): it masks what it holds.
+        # The controller prints too (a worker's crash, the summary): it masks what it holds,
+        # the secrets its workers learnt included.
         self.known_secrets = known_secrets if known_secrets is not None else KnownSecrets()
         # The person at the controller's terminal, for a secret no worker could find.
         self.secret_sources = secret_sources
@@ -168,17 +184,20 @@ class OutcomeBoard:
     def listen(self, channel: Channel) -> None:
         channel.setcallback(partial(self.handle, channel), endmarker=CLOSED)
 
-    def handle(self, channel: Channel, message: Any) -> None:
+    def handle(self, channel: Channel, received: Any) -> None:
         """One message from a worker, or ``CLOSED`` when its channel closes."""
-        if message is not CLOSED and message[0] == "ask":
-            # A person takes their time: asked on a thread of its own, not execnet's.
-            threading.Thread(
-                target=self._ask_the_person, args=(channel, *message[1:]), daemon=True
-            ).start()
-            return
         try:
+            if received is CLOSED:
+                name, kwargs = "closed", {}
+            else:
+                name, kwargs = received
+            method = getattr(self, f"worker_{name}")
+            if name in ("ask", "secrets", "found"):
+                # No books to keep: no lock (a person takes their time, on a thread of its own).
+                method(channel, **kwargs)
+                return
             with self._lock:
-                replies = self._replies(channel, message)
+                replies = method(channel, **kwargs)
         except Exception:
             # Not our protocol: nothing to answer. Raising would close the worker's line, and
             # execnet would send the exception's text (which may quote the message) along.
@@ -188,42 +207,43 @@ class OutcomeBoard:
             with contextlib.suppress(OSError, ValueError):
                 target.send(reply)
 
-    def _replies(self, channel: Channel, message: Any) -> list[Reply]:
-        if message is CLOSED:
-            return self._closed(channel)
-        kind, request, key, *rest = message
-        if kind == "decide":
-            (held,) = rest
-            entry = self._entries.setdefault(key, _Entry())
-            entry.waiting.append((channel, request, int(held)))
-            return self._hand_on(entry)
-        entry = self._entries.get(key, _Entry())
-        if kind == "decided":
-            data, age = rest
-            if entry.turn != (channel, request):
-                return []  # withdrawn meanwhile: someone else has the turn now
-            entry.generation += 1
-            entry.outcome, entry.age, entry.arrived = data, float(age), time.monotonic()
-            token = data.get("token") if isinstance(data, dict) else None
-            if isinstance(token, dict):
-                self.known_secrets.add(token.get("access_token"), token.get("refresh_token"))
-            entry.turn = None
-        elif kind == "withdraw":  # the worker gave up waiting, or its work raised
-            entry.waiting = [w for w in entry.waiting if w[:2] != (channel, request)]
-            if entry.turn == (channel, request):
-                entry.turn = None
+    def worker_decide(self, channel: Channel, request: int, key: str, held: int) -> list[Reply]:
+        entry = self._entries.setdefault(key, _Entry())
+        entry.waiting.append((channel, request, int(held)))
         return self._hand_on(entry)
 
-    def _ask_the_person(self, channel: Channel, request: int, name: str, key: str) -> None:
-        answer = None
-        with contextlib.suppress(Exception):  # no answer is the usual missing credentials
-            if self.secret_sources is not None:
-                answer = self.secret_sources.ask(name, key)
-        self.known_secrets.add(answer)
-        with contextlib.suppress(OSError, ValueError):
-            channel.send(("answer", request, answer))
+    def worker_decided(
+        self, channel: Channel, request: int, key: str, outcome: Any, age: float
+    ) -> list[Reply]:
+        entry = self._entries.get(key, _Entry())
+        if entry.turn != (channel, request):
+            return []  # withdrawn meanwhile: someone else has the turn now
+        entry.generation += 1
+        entry.outcome, entry.age, entry.arrived = outcome, float(age), clock.monotonic()
+        entry.turn = None
+        return self._hand_on(entry)
 
-    def _closed(self, channel: Channel) -> list[Reply]:
+    def worker_withdraw(self, channel: Channel, request: int, key: str) -> list[Reply]:
+        entry = self._entries.get(key, _Entry())
+        entry.waiting = [w for w in entry.waiting if w[:2] != (channel, request)]
+        if entry.turn == (channel, request):
+            entry.turn = None
+        return self._hand_on(entry)
+
+    def worker_ask(self, channel: Channel, request: int, name: str, key: str) -> None:
+        threading.Thread(
+            target=self._ask_the_person, args=(channel, request, name, key), daemon=True
+        ).start()
+
+    def worker_secrets(self, channel: Channel, entries: list[Any]) -> None:
+        self.known_secrets.learn([tuple(entry) for entry in entries])
+
+    def worker_found(self, channel: Channel, name: str, where: str) -> None:
+        # Where a worker found a secret, for the summary the controller prints.
+        if self.secret_sources is not None:
+            self.secret_sources.found_elsewhere(name, where)
+
+    def worker_closed(self, channel: Channel) -> list[Reply]:
         replies: list[Reply] = []
         for entry in self._entries.values():
             entry.waiting = [w for w in entry.waiting if w[0] is not channel]
@@ -231,6 +251,16 @@ class OutcomeBoard:
                 entry.turn = None  # it died deciding (kill -9, a crash): the next one decides
             replies += self._hand_on(entry)
         return replies
+
+    def _ask_the_person(self, channel: Channel, request: int, name: str, key: str) -> None:
+        answer = None
+        with contextlib.suppress(Exception):  # no answer is the usual missing credentials
+            if self.secret_sources is not None:
+                answer = self.secret_sources.ask(name, key)
+        if answer:
+            self.known_secrets.add_pair(key, answer, kind=name)
+        with contextlib.suppress(OSError, ValueError):
+            channel.send(message("answer", request=request, answer=answer))
 
     @staticmethod
     def _hand_on(entry: _Entry) -> list[Reply]:
@@ -242,7 +272,9 @@ class OutcomeBoard:
                 replies.append((channel, entry.answer(request)))
             elif entry.turn is None:
                 entry.turn = (channel, request)
-                replies.append((channel, ("yours", request, entry.generation)))
+                replies.append(
+                    (channel, message("yours", request=request, generation=entry.generation))
+                )
             else:
                 still_waiting.append((channel, request, held))
         entry.waiting = still_waiting

@@ -1,7 +1,8 @@
 """pytest wiring only: options, hooks and fixtures. Each concern lives in its own module.
 
-A run that uses no barapi fixture should not pay for them: at start-up only the settings, the
-secrets registry and the run state are imported. The broker (with the token, exchange and
+A run that uses no barapi fixture should not pay for them: at start-up only the settings (with
+the identity and :class:`~pytest_barapi.secrets.Secret`), the secret registry and the run
+state are imported. The broker (with the token, exchange and
 xdist-sharing modules) is built when a test first needs a token, and requests and vcrpy come
 with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 """
@@ -9,7 +10,7 @@ with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 from __future__ import annotations
 
 import sys
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -68,7 +69,17 @@ def pytest_configure_node(node: Any) -> None:
     # The tokens the workers share pass through here: mask them in what the controller prints.
     run.mask_secrets()
     # The person at this terminal answers for the workers, which have none.
-    outcome_board.connect(node.config, node, run.known_secrets, run.secret_sources())
+    sources = run.secret_sources()
+    if sources.interactive:
+        # The prompt waits on another thread: signals are only caught from this one.
+        sources.terminal.catch_signals()
+    outcome_board.connect(node.config, node, run.known_secrets, sources)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(run_key, None)
+    if run is not None:
+        run.end()
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -94,13 +105,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     # barapi_session puts the bearer token on every API call: every cassette pytest-recording
     # writes loses barapi's secrets, by value and nothing else, and is scanned before it is kept.
-    from pytest_barapi import api_cassettes
+    from pytest_barapi import cassette_guard
 
-    api_cassettes.watch(config, config.stash[run_key].known_secrets, vcr)
+    cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
 @pytest.fixture(scope="session")
-def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
+def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> BarapiToken:
     """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
 
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
@@ -110,6 +121,7 @@ def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
     ``barapi_session`` follows renewals.
     """
     run = pytestconfig.stash[run_key]
+    run.refuse_unmarked(request)
     return run.token(run.settings.identity)
 
 
@@ -131,7 +143,31 @@ def barapi_session(
 
 
 @pytest.fixture(scope="session")
-def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFactory]:
+def barapi_mask(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Masks a value the test got by itself, from now on and for the rest of the run.
+
+    ``barapi_mask(value)`` adds ``value`` to the secrets the run masks, like a CI system's
+    add-mask: a second client's token from the API, a signed URL, a one-time code. Everything
+    pytest prints or writes after the call (the report of this test included) shows it as
+    ``********``, in every form the run's own secrets are masked in. Under pytest-xdist the
+    value is masked in the worker that added it. A value shorter than 8 characters is masked
+    only where it stands as a whole value, and the run says so (never showing it).
+    """
+    run = pytestconfig.stash[run_key]
+
+    def mask(value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"barapi_mask takes a str, not {type(value).__name__}")
+        run.known_secrets.add(value, kind="value given to barapi_mask")
+        run.mask_secrets()
+
+    return mask
+
+
+@pytest.fixture(scope="session")
+def barapi_session_factory(
+    pytestconfig: pytest.Config, request: pytest.FixtureRequest
+) -> Iterator[SessionFactory]:
     """Sessions like ``barapi_session``, for other identities.
 
     ``barapi_session_factory(user="bob@example.com", password=..., scope="read")``; any of
@@ -141,6 +177,7 @@ def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFacto
     Passwords and client secrets are wrapped in ``Secret`` at once. Closed at the end of the run.
     """
     run = pytestconfig.stash[run_key]
+    run.refuse_unmarked(request)
     sessions: dict[Identity, BarapiSession] = {}
 
     def session_as(**credentials: str | Secret | None) -> BarapiSession:

@@ -1,8 +1,11 @@
-"""What one pytest run holds for barapi: its settings, the secrets it knows, and its broker.
+"""What one pytest run holds for barapi: its settings, its secret registry, and its broker.
 
 Kept in one stash key. A run that uses no barapi fixture pays only for the settings: the
 masking is turned on once a secret can be known, and the broker (with requests, vcrpy and the
-xdist sharing) is built when a test first needs a token.
+xdist sharing) is built when a test first needs a token. The registry
+(:class:`~pytest_barapi.known_secrets.KnownSecrets`) is the run's one, shared by every module
+that learns or masks a secret. :meth:`BarapiRun.message` is where a failure is worded for the
+test that needs the token.
 """
 
 from __future__ import annotations
@@ -13,15 +16,15 @@ from typing import TYPE_CHECKING, NoReturn
 import pytest
 
 from pytest_barapi import settings as barapi_settings
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.known_secrets import KnownSecrets
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from pytest_barapi.broker import TokenBroker
     from pytest_barapi.identity import Identity
-    from pytest_barapi.outcome import Outcome
-    from pytest_barapi.secret_sources import SecretSources
+    from pytest_barapi.keyring_and_prompt import SecretSources
+    from pytest_barapi.outcome import Failure, Outcome
     from pytest_barapi.session import BarapiSession
     from pytest_barapi.token import BarapiToken
 
@@ -49,11 +52,20 @@ class BarapiRun:
         return run
 
     def know(self, identity: Identity) -> None:
-        """Register the secrets of ``identity`` for masking: the one place that does."""
-        for kind, name, secret in identity.secret_fields():
-            self.known_secrets.add_pair(name, secret, kind=kind)
+        """Register the secrets of ``identity`` for masking, and mask from now on."""
+        self.known_secrets.know_identity(identity)
         if self.known_secrets.values():
             self.mask_secrets()
+
+    def refuse_unmarked(self, request: pytest.FixtureRequest) -> None:
+        """Fail the test that set up a barapi fixture if ``-m`` says barapi tests do not run
+        (see :mod:`pytest_barapi.marking`)."""
+        if request.config.option.markexpr:
+            from pytest_barapi.marking import unmarked_under_markexpr
+
+            message = unmarked_under_markexpr(request)
+            if message is not None:
+                _fail(f"barapi: {message}")
 
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
@@ -74,11 +86,18 @@ class BarapiRun:
         )
         return BarapiSession(self.settings.url, auth, self.settings.timeout)
 
-    def message(self, identity: Identity, failure: object) -> str:
-        """How a failure reads in a test: which identity, then what went wrong."""
+    def message(self, identity: Identity, failure: Failure) -> str:
+        """How a failure reads in a test: which identity, then what went wrong and, for each
+        setting to fix, how the user sets it (``barapi_session_factory``'s argument where
+        the factory gave it). The one place a failure is worded for the user."""
+        worded = failure.worded(
+            lambda setting: barapi_settings.where_to_set(
+                setting.name, identity.given, missing=setting.missing
+            )
+        )
         if identity == self.settings.identity:
-            return f"barapi: {failure}"
-        return f"barapi (barapi_session_factory, user {identity.user!r}): {failure}"
+            return f"barapi: {worded}"
+        return f"barapi (barapi_session_factory, user {identity.user!r}): {worded}"
 
     def broker(self) -> TokenBroker:
         """The run's broker, built when a test first needs a token (see the module docstring)."""
@@ -91,26 +110,45 @@ class BarapiRun:
                 from pytest_barapi import sharing
 
                 shared = sharing.for_worker(self.config, self.settings)
+                if shared is not None:
+                    # The controller masks what it prints: it learns what this worker learns.
+                    self.known_secrets.forward_to(shared.tell_secrets)
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,
                 sharing=shared,
-                secret_sources=self.secret_sources(shared.ask_a_person if shared else None),
+                secret_sources=self.secret_sources(
+                    shared.ask_a_person if shared else None,
+                    shared.tell_where_found if shared else None,
+                ),
             )
         return self._broker
 
     def secret_sources(
-        self, ask_elsewhere: Callable[[str, str], str | None] | None = None
+        self,
+        ask_elsewhere: Callable[[str, str], str | None] | None = None,
+        tell_elsewhere: Callable[[str, str], None] | None = None,
     ) -> SecretSources:
         """Where this run finds a secret the settings leave unset (made on first use)."""
         if self._secret_sources is None:
-            from pytest_barapi.secret_sources import for_this_run
+            from pytest_barapi.keyring_and_prompt import for_this_run
 
             stdin_is_a_terminal = self.config.stash.get(stdin_is_a_terminal_key, False)
             self._secret_sources = for_this_run(
-                self.settings.url, stdin_is_a_terminal, ask_elsewhere
+                self.settings.url,
+                stdin_is_a_terminal,
+                ask_elsewhere,
+                self.settings.timeout,
+                tell_elsewhere,
             )
         return self._secret_sources
+
+    def end(self) -> None:
+        """The run is over, however it ended: the terminal as it was before any prompt."""
+        sources = self._secret_sources
+        if sources is not None:
+            sources.terminal.give_back()
+            sources.terminal.release_signals()
 
     def summary(self) -> str | None:
         """Where the secrets the settings left unset came from, if any was looked up."""
@@ -133,7 +171,7 @@ class BarapiRun:
         """Mask known secrets from now on. A run with no secret to know yet has nothing to
         mask, and does not pay for a hook around every report."""
         if not self.config.pluginmanager.has_plugin(MASKING):
-            from pytest_barapi.scrubbing import SecretMasking
+            from pytest_barapi.exits import SecretMasking
 
             masking = SecretMasking(self.known_secrets, self.config)
             self.config.pluginmanager.register(masking, MASKING)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from typing import NoReturn
 
 MASK = "********"
@@ -44,66 +43,3 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a barapi Secret cannot be pickled")
-
-
-class KnownSecrets:
-    """Every secret value this run has seen: credentials, and each token as it arrives.
-
-    What the report scrubber masks. Values are added, never removed: a renewed token does
-    not make the old one safe to print. Name/secret pairs are kept too, because an HTTP Basic
-    header carries them together, base64-encoded, where neither shows on its own. A value may
-    say what ``kind`` of secret it is (the name of its field in a grant or a token answer:
-    ``password``, ``access_token``...), so that a cassette can put a placeholder in its place.
-    """
-
-    def __init__(self) -> None:
-        self._values: set[str] = set()
-        self._pairs: set[tuple[str, str]] = set()
-        self._kinds: dict[str, str] = {}
-        self._version = 0
-        # Log lines are masked on whatever thread logs them, while a token may be arriving.
-        self._lock = threading.Lock()
-
-    @property
-    def version(self) -> int:
-        """Changes whenever a value or pair is added: what is built from them is stale."""
-        return self._version
-
-    def add(self, *values: str | Secret | None, kind: str | None = None) -> None:
-        for value in values:
-            text = value.reveal() if isinstance(value, Secret) else value
-            if text:
-                with self._lock:
-                    if kind is not None:
-                        self._kinds.setdefault(text, kind)
-                    if text not in self._values:
-                        self._values.add(text)
-                        self._version += 1
-
-    def add_pair(
-        self, name: str | None, secret: str | Secret | None, kind: str | None = None
-    ) -> None:
-        """A ``name:secret`` pair (client id and secret, user and password) and its secret."""
-        self.add(secret, kind=kind)
-        text = secret.reveal() if isinstance(secret, Secret) else secret
-        if name and text:
-            with self._lock:
-                if (name, text) not in self._pairs:
-                    self._pairs.add((name, text))
-                    self._version += 1
-
-    def values(self) -> frozenset[str]:
-        with self._lock:
-            return frozenset(self._values)
-
-    def pairs(self) -> frozenset[tuple[str, str]]:
-        with self._lock:
-            return frozenset(self._pairs)
-
-    def kinds(self) -> dict[str, str]:
-        """What each value is, for the values added with a ``kind``."""
-        with self._lock:
-            return dict(self._kinds)
-
-    def __repr__(self) -> str:
-        return f"KnownSecrets({len(self._values)} values)"

@@ -1,26 +1,29 @@
 """Every barapi setting, resolved in one place: CLI > env > ini > default, with its source.
 
 The options are declared once (:data:`OPTIONS`); the CLI flag, ini key and env var of each are
-derived from its name, so the three can never drift apart.
+derived from its name, so the three can never drift apart. How a user sets each one, for the
+advice of any message, is :func:`where_to_set`'s. Each value is checked here, the base URL
+included (:func:`checked_url`), and a value that cannot work is a :class:`pytest.UsageError`.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 
 from pytest_barapi.identity import BODY, CLIENT_AUTHS, Identity
 from pytest_barapi.secrets import Secret
-from pytest_barapi.url_check import checked_url
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Collection, Mapping
 
 TOKEN_PATH = "/oauth/token"
 
@@ -81,6 +84,22 @@ OPTIONS = {
         ),
     )
 }
+FACTORY = "barapi_session_factory"
+
+
+def where_to_set(name: str, given: Collection[str] = (), *, missing: bool = False) -> str:
+    """How the user sets the setting ``name``, for the advice of a message: its option
+    (``--barapi-user / BARAPI_USER``), or the ``barapi_session_factory`` argument in ``given``
+    it came from. A credential a factory call left out is the configured one, so when it is
+    ``missing``, either would do."""
+    argument = f"{FACTORY}({name}=...)"
+    if name in given:
+        return argument
+    if given and missing:
+        return f"{argument} or {OPTIONS[name].where()}"
+    return OPTIONS[name].where()
+
+
 # The settings of the token endpoint itself, shown after the credentials in the header.
 ENDPOINT = ("client_auth", "token_path")
 # Longer than any exchange can sensibly wait, short enough for every clock and socket API.
@@ -264,3 +283,88 @@ def _checked_token_path(path: str, source: str) -> str:
             f"got {path!r}"
         )
     return path
+
+
+# The check of the base URL: no URL that could send the password to another host than it
+# names. urllib.parse checks the URL, while requests connects where urllib3 reads the host:
+# only URLs the two read alike are accepted, and plain http only to a loopback host. It runs
+# at start-up with the settings, so it does without urllib3 and requests.
+
+LOOPBACK_NAMES = {"localhost"}
+# The whole shape a base URL may have: scheme, host (a name, an IPv4 address, or an IPv6 one
+# in brackets), port, path; ASCII. What the URL is checked with (urllib.parse) and what
+# connects (urllib3, under requests) split anything else differently: for
+# "http://0.0.0.0:8080\@127.0.0.1:9" the first sees host 127.0.0.1, the second dials 0.0.0.0.
+# Within this shape they agree (tests/test_howto_survive_hostile_settings.py holds them to it),
+# so urllib3 (most of the cost of importing requests) is not imported at start-up to check.
+PLAIN_URL = re.compile(
+    r"[A-Za-z]+://(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?"
+    r"(?:/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?"
+)
+
+
+def checked_url(url: str, source: str) -> str:
+    """``url`` without a trailing slash; a :class:`pytest.UsageError` if it cannot be the base
+    URL (``source`` says where the setting came from, for the message)."""
+    where = f"{OPTIONS['url'].where()} (from {source})"
+    problem = _url_problem(url)
+    if problem is not None:
+        raise pytest.UsageError(f"barapi: {where} {problem}")
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    if parts.scheme == "http" and not _is_loopback(hostname):
+        raise pytest.UsageError(
+            f"barapi: {where} is plain http to {hostname!r}: a password only travels "
+            "over https (http is allowed for loopback: 127.0.0.0/8, ::1, localhost)"
+        )
+    return url.rstrip("/")
+
+
+def _url_problem(url: str) -> str | None:
+    """What makes ``url`` unfit for a base URL, or None."""
+    # A URL with an @ may hold a password: only what follows the last @ is echoed.
+    shown = repr(url) if "@" not in url else repr("...@" + url.rsplit("@", 1)[1])
+    if any(char.isspace() or not char.isprintable() for char in url):
+        return f"must not contain whitespace or control characters; got {shown}"
+    if "\\" in url:
+        return (
+            "must not contain a backslash: URL parsers disagree on where its host ends; "
+            f"got {shown}"
+        )
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed [
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"must be an http(s) URL with a host, like https://barapi.cloud; got {shown}"
+    if "@" in parts.netloc:
+        return (
+            "must not contain a user name or password (user:password@host): set "
+            f"{OPTIONS['user'].where()} and {OPTIONS['password'].where()} instead"
+        )
+    if "?" in url or "#" in url:
+        return (
+            "must not have a query string or fragment (?... or #...): the token endpoint "
+            f"is <url>/oauth/token; got {shown}"
+        )
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or past 65535
+        port = -1
+    if port is not None and not 0 < port < 65536:
+        return f"must have a port from 1 to 65535; got {shown}"
+    if not PLAIN_URL.fullmatch(url):
+        return (
+            "must be a plain http(s)://host[:port][/path] URL in ASCII (a host name, an IPv4 "
+            f"address, or an IPv6 address in brackets); got {shown}"
+        )
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -4,9 +4,11 @@ The outcomes live in the controller's memory, on its :mod:`~pytest_barapi.outcom
 which says how the turn to decide is handed on. A worker asks the board over the execnet
 channel it found in ``workerinput``: it adopts the outcome another worker decided or, when the
 turn is its own, does the work and reports the outcome back. A secret no worker can find is
-asked of the person at the controller's terminal the same way. Identities are named by an HMAC
-keyed with the run's key, so no credential leaves the worker. Without xdist workers nothing
-here runs: :mod:`pytest_barapi.run` loads it only in a worker.
+asked of the person at the controller's terminal the same way, and each secret the worker's
+registry learns is told to the controller's (:meth:`SharedOutcomes.tell_secrets`), which
+masks what the controller prints. Identities are named by an HMAC keyed with the run's key,
+so the board's books hold no credential. Without xdist workers nothing here runs:
+:mod:`pytest_barapi.run` loads it only in a worker.
 """
 
 from __future__ import annotations
@@ -16,21 +18,23 @@ import hmac
 import itertools
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_barapi import clock
 from pytest_barapi.identity import Identity
-from pytest_barapi.outcome import Failure, Outcome, from_json, to_json
-from pytest_barapi.outcome_board import WORKERINPUT
-from pytest_barapi.settings import OPTIONS, Settings
+from pytest_barapi.outcome import Failure, Outcome, Setting, from_json, to_json
+from pytest_barapi.outcome_board import WORKERINPUT, Message, message
+from pytest_barapi.settings import Settings
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
     from execnet import Channel
+
+    from pytest_barapi.known_secrets import Entry
 
 # While its turn lasts, a worker makes at most two grants (a refresh, then one password
 # grant); each can take about twice the timeout (connect and read of the last try). Past that
@@ -86,39 +90,69 @@ class SharedOutcomes:
         with self._lock:
             held = self._generations.get(key, 0) if stale is not None else 0
             request = next(self._requests)
-            reply = self._ask(("decide", request, key, held), request, key)
+            reply = self._ask(message("decide", request=request, key=key, held=held), request, key)
             if isinstance(reply, Failure):
                 return reply
-            if reply[0] == "outcome":
-                _, _, generation, data, age = reply
-                self._generations[key] = generation
-                return _on_our_clock(from_json(data), age)
-            try:
-                outcome = work()
-            except BaseException:
-                self._send(("withdraw", request, key))
-                raise
-            self._send(("decided", request, key, to_json(outcome), _age(outcome)))
-            self._generations[key] = reply[2] + 1
-            return outcome
+            name, kwargs = reply
+            handle = self._on_outcome if name == "outcome" else self._on_yours
+            return handle(key, work, **kwargs)
+
+    def _on_outcome(
+        self,
+        key: str,
+        work: Callable[[], Outcome],
+        request: int,
+        generation: int,
+        outcome: dict[str, Any],
+        age: float,
+    ) -> Outcome:
+        """Another worker decided: its outcome, adopted."""
+        self._generations[key] = generation
+        return _on_our_clock(from_json(outcome), age)
+
+    def _on_yours(
+        self, key: str, work: Callable[[], Outcome], request: int, generation: int
+    ) -> Outcome:
+        """The turn is this worker's: do the work, and report its outcome to the board."""
+        try:
+            outcome = work()
+        except BaseException:
+            self._send(message("withdraw", request=request, key=key))
+            raise
+        decided = message(
+            "decided", request=request, key=key, outcome=to_json(outcome), age=_age(outcome)
+        )
+        self._send(decided)
+        self._generations[key] = generation + 1
+        return outcome
 
     def ask_a_person(self, name: str, key: str) -> str | None:
         """The answer of the person at the controller's terminal for the secret ``name`` of
         ``key`` (a user or client id); None if nobody is there or nobody answered in time."""
         request = next(self._requests)
-        reply = self._ask(("ask", request, name, key), request, key, wait=PERSON_WAIT)
+        asked = message("ask", request=request, name=name, key=key)
+        reply = self._ask(asked, request, key, wait=PERSON_WAIT)
         if isinstance(reply, Failure):
             return None
-        answer = reply[2]
+        answer = reply[1].get("answer")
         return answer if isinstance(answer, str) else None
 
+    def tell_secrets(self, entries: list[Entry]) -> None:
+        """Hand the controller's registry what this worker's learnt (it masks what it prints)."""
+        self._send(message("secrets", entries=[list(entry) for entry in entries]))
+
+    def tell_where_found(self, name: str, where: str) -> None:
+        """Tell the controller where this worker found the secret ``name`` (the keyring, a
+        prompt): the controller prints the run's summary. Says nothing of the secret."""
+        self._send(message("found", name=name, where=where))
+
     def _ask(
-        self, message: tuple[Any, ...], request: int, key: str, wait: float | None = None
-    ) -> tuple[Any, ...] | Failure:
-        if not self._send(message):
+        self, asked: Message, request: int, key: str, wait: float | None = None
+    ) -> Message | Failure:
+        if not self._send(asked):
             return _LOST
-        deadline = time.monotonic() + (self.wait if wait is None else wait)
-        while (remaining := deadline - time.monotonic()) > 0:
+        deadline = clock.monotonic() + (self.wait if wait is None else wait)
+        while (remaining := deadline - clock.monotonic()) > 0:
             try:
                 reply = self._channel.receive(timeout=remaining)
             except self._channel.TimeoutError:
@@ -127,18 +161,21 @@ class SharedOutcomes:
                 return _LOST
             # An answer to a request this worker gave up on is dropped: its withdrawal already
             # handed on any turn that answer gave.
-            if reply[1] == request:
-                return tuple(reply)
-        self._send(("withdraw", request, key))
+            name, kwargs = reply
+            if kwargs.get("request") == request:
+                return name, kwargs
+        self._send(message("withdraw", request=request, key=key))
         return Failure(
-            f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
-            f"exchange; it seems stuck. Check that barapi answers, or raise "
-            f"{OPTIONS['timeout'].where()}"
+            (
+                f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
+                "exchange; it seems stuck. Check that barapi answers, or raise ",
+                Setting("timeout"),
+            )
         )
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
+    def _send(self, sent: Message) -> bool:
         try:
-            self._channel.send(message)
+            self._channel.send(sent)
         except (OSError, ValueError):
             return False
         return True
@@ -164,11 +201,11 @@ _LOST = Failure(
 
 
 def _age(outcome: Outcome) -> float:
-    return time.time() - outcome.obtained_at if isinstance(outcome, BarapiToken) else 0.0
+    return clock.now() - outcome.obtained_at if isinstance(outcome, BarapiToken) else 0.0
 
 
 def _on_our_clock(outcome: Outcome, age: float) -> Outcome:
     # Another machine's clock may be off: the token is as old here as it is there.
     if isinstance(outcome, BarapiToken):
-        return replace(outcome, obtained_at=time.time() - age)
+        return replace(outcome, obtained_at=clock.now() - age)
     return outcome

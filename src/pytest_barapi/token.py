@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
+
+from pytest_barapi import clock
 
 # A lifetime longer than this is as good as "never expires", and is cut to it: datetime ends
 # at year 9999 and a float at 1e308, and a token's repr must never fail on a server's number.
@@ -26,7 +27,7 @@ class BarapiToken:
     expires_in: int | None
     refresh_token: str | None = None
     scope: str | None = None
-    obtained_at: float = field(default_factory=time.time)
+    obtained_at: float = field(default_factory=clock.now)
     # From a cassette: a placeholder that only the recorded API calls accept, never renewed.
     replayed: bool = False
 
@@ -44,7 +45,7 @@ class BarapiToken:
     def expires_within(self, seconds: float) -> bool:
         if self.expires_in is None:
             return False
-        return time.time() + seconds >= self.obtained_at + self.expires_in
+        return clock.now() + seconds >= self.obtained_at + self.expires_in
 
     @property
     def authorization(self) -> str:

@@ -6,6 +6,13 @@ backslashes dropped, ``\\uXXXX``/``\\xXX`` escapes and XML entities decoded, esc
 control characters written as their escape letter), so a secret escaped at any depth, in any
 mix of JSON, repr and XML, normalizes to the same string as the secret.
 :mod:`pytest_barapi.masking` searches the normalized text and masks in the original.
+
+Before that, what stands for no character is dropped: the colour codes a terminal writer puts
+between the characters it highlights (with ``--color=yes``, ``PY_COLORS=1`` or
+``FORCE_COLOR``, pytest colours each quote, backslash or ``%`` of a compared string apart,
+cutting a secret into short pieces), as they are written raw and as junit xml writes them
+(``#x1B[33m``), and NUL characters (what is left of text written in UTF-16 once read as
+UTF-8 or latin-1).
 """
 
 from __future__ import annotations
@@ -33,6 +40,9 @@ _ESCAPES = {
     (True, True): re.compile(f"{_BACKSLASHED} | {_ENTITY}", re.VERBOSE | re.DOTALL),
 }
 _NO_GROUPS = (None,) * 9
+# A colour (or other CSI) code: ESC [ parameters, intermediates, a final byte (ECMA-48);
+# junit xml writes the ESC as "#x1B". A NUL, raw or as junit xml writes it.
+_NOTHING = re.compile(r"(?:\x1b|#x1B)\[[0-?]*[ -/]*[@-~]|\x00|#x00")
 _ENTITIES = {"lt": "<", "gt": ">", "quot": '"', "apos": "'", "amp": "&"}
 # JSON and repr write these as a backslash and a letter; the letter stands for both.
 CONTROLS = str.maketrans({"\n": "n", "\t": "t", "\r": "r", "\b": "b", "\f": "f"})
@@ -46,10 +56,15 @@ class Normalized:
     start and end in the original.
     """
 
-    __slots__ = ("positions", "text")  # one per text masked: kept light
+    __slots__ = ("kept", "positions", "text")  # one per text masked: kept light
 
     def __init__(self, original: str, controls: bool) -> None:
         self.positions: tuple[list[int], list[int], list[int]] | None = None
+        # Where each run of characters kept between dropped codes starts, in the text without
+        # them and in the original.
+        self.kept: tuple[list[int], list[int]] | None = None
+        if "\x1b" in original or "\x00" in original or "#x" in original:
+            original, self.kept = _without_codes(original)
         escapes = _ESCAPES.get(("\\" in original, "&" in original))
         if escapes is None:
             self.text = original.translate(CONTROLS) if controls else original
@@ -76,6 +91,17 @@ class Normalized:
 
     def original(self, span: tuple[int, int]) -> tuple[int, int]:
         """Where the characters ``span`` of :attr:`text` came from in the original."""
+        if self.kept is None:
+            return self._unescaped(span)
+        start, end = self._unescaped(span)
+        kept, was = self.kept
+        run = bisect.bisect_right(kept, start) - 1
+        start = was[run] + start - kept[run]
+        run = bisect.bisect_right(kept, end - 1) - 1
+        return start, was[run] + end - kept[run]
+
+    def _unescaped(self, span: tuple[int, int]) -> tuple[int, int]:
+        """Where ``span`` of :attr:`text` came from in the text with its escapes."""
         start, end = span
         if self.positions is None:
             return span
@@ -89,6 +115,23 @@ class Normalized:
         if escape >= 0:
             end = ends[escape] + end - 1 - here[escape]
         return start, end
+
+
+def _without_codes(text: str) -> tuple[str, tuple[list[int], list[int]]]:
+    """``text`` without colour codes and NULs, and where each run of the rest starts in the
+    result and in ``text``."""
+    parts: list[str] = []
+    kept = [0]
+    was = [0]
+    done = 0
+    for code in _NOTHING.finditer(text):
+        start, end = code.span()
+        parts.append(text[done:start])
+        kept.append(kept[-1] + start - done)
+        was.append(end)
+        done = end
+    parts.append(text[done:])
+    return "".join(parts), (kept, was)
 
 
 def _unescaped(escape: re.Match[str]) -> str:

@@ -3,23 +3,33 @@
 The settings come first (CLI > env > ini); what they leave unset is looked up, only when a grant
 is about to be sent, in the system keyring (``pip install pytest-barapi[keyring]``), and then
 asked for once on the terminal, the way twine, git and psql do. Neither happens in CI (``CI``
-set), so CI runs behave as before; the prompt also needs a terminal: no run may hang waiting
-for input. A secret found here is a :class:`Secret` like any other.
+set), so CI runs behave as before. The keyring is read with or without a terminal (an IDE's
+runner has none), but never for longer than the timeout: a locked keychain or a keyring daemon
+that does not answer is a one-line error, not a hung run. The prompt needs a terminal: no run
+may hang waiting for input. A secret found here is a :class:`Secret` like any other.
 """
 
 from __future__ import annotations
 
-import getpass
+import enum
 import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import Secret
+from pytest_barapi.terminal import PromptTerminal
 
 # What each secret is called in the prompt.
 CALLED = {"password": "password", "client_secret": "client secret"}
+# Where a secret can be found here, as the terminal summary names it.
+SOURCES = ("keyring", "prompt")
+
+
+class Keyring(enum.Enum):
+    SILENT = "did not answer in time"
 
 
 @dataclass
@@ -29,7 +39,9 @@ class SecretSources:
     ``on_a_machine`` is false in CI: nothing is looked up there. ``interactive`` says whether a
     person is there to answer: a terminal on stdin when the run started, and not in CI. Each
     secret is looked up once per run; an empty answer or Ctrl-D leaves it missing (the usual
-    "missing credentials" error follows).
+    "missing credentials" error follows). A keyring that does not answer within ``timeout``
+    seconds is not asked again in the run, and no prompt follows (the keyring may be waiting
+    on the terminal itself): :meth:`keyring_silent_on` names what it left missing.
     """
 
     url: str
@@ -37,8 +49,13 @@ class SecretSources:
     interactive: bool
     # A pytest-xdist worker has no terminal: it asks the controller to ask the person.
     ask_elsewhere: Callable[[str, str], str | None] | None = None
+    timeout: float = 30.0
+    # A pytest-xdist worker has no summary: it tells the controller where it found a secret.
+    tell_elsewhere: Callable[[str, str], None] | None = None
     # Where each secret found came from ("keyring" or "prompt"), for the terminal summary.
     found: dict[str, str] = field(default_factory=dict)
+    terminal: PromptTerminal = field(default_factory=PromptTerminal)
+    _keyring_silent: set[tuple[str, str]] = field(default_factory=set)
     _answers: dict[tuple[str, str], Secret | None] = field(default_factory=dict)
     _asked: dict[tuple[str, str], str | None] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -60,21 +77,50 @@ class SecretSources:
                 self._answers[(name, key)] = self._look_up(name, key)
             return self._answers[(name, key)]
 
+    def keyring_silent_on(self, identity: Identity) -> list[str]:
+        """The names of ``identity``'s missing secrets that the keyring did not answer for."""
+        keys = {"password": identity.user, "client_secret": identity.client_id}
+        return [
+            name
+            for name in identity.missing()
+            if name in keys and (name, keys[name] or "") in self._keyring_silent
+        ]
+
+    def found_elsewhere(self, name: object, where: object) -> None:
+        """A pytest-xdist worker found the secret ``name`` in ``where``: the controller's
+        summary says so. Anything else a worker might send is not ours to print."""
+        if name in CALLED and where in SOURCES:
+            self.found.setdefault(str(name), str(where))
+
     def _look_up(self, name: str, key: str) -> Secret | None:
         if not self.on_a_machine:
             return None
-        value = from_keyring(self.url, key)
+        if self._keyring_silent:
+            # It did not answer before and may still be busy: asking again would cost the
+            # whole timeout again.
+            self._keyring_silent.add((name, key))
+            return None
+        with self.terminal.kept():
+            value = from_keyring(self.url, key, self.timeout)
+        if value is Keyring.SILENT:
+            self._keyring_silent.add((name, key))
+            return None
         if value:
-            self.found[name] = "keyring"
+            self._found(name, "keyring")
             return Secret(value)
         if not self.interactive and self.ask_elsewhere is not None:
             value = self.ask_elsewhere(name, key)
         else:
             value = self.ask(name, key)
         if value:
-            self.found[name] = "prompt"
+            self._found(name, "prompt")
             return Secret(value)
         return None
+
+    def _found(self, name: str, where: str) -> None:
+        self.found[name] = where
+        if self.tell_elsewhere is not None:
+            self.tell_elsewhere(name, where)
 
     def ask(self, name: str, key: str) -> str | None:
         """The person's answer for the secret ``name`` of ``key``, asked at most once per run;
@@ -84,43 +130,57 @@ class SecretSources:
         with self._asking:
             if (name, key) not in self._asked:
                 prompt = f"barapi {CALLED[name]} for {key} at {self.url}: "
-                self._asked[(name, key)] = from_prompt(prompt)
+                self._asked[(name, key)] = self.terminal.ask(prompt)
                 if self._asked[(name, key)]:
                     self.found[name] = "prompt"
             return self._asked[(name, key)]
 
 
-def from_keyring(service: str, username: str) -> str | None:
-    """The keyring's secret for ``username`` at ``service``; None without keyring or backend."""
+def from_keyring(
+    service: str, username: str, timeout: float
+) -> str | Literal[Keyring.SILENT] | None:
+    """The keyring's secret for ``username`` at ``service``; None without keyring or backend;
+    ``Keyring.SILENT`` if it did not answer within ``timeout`` seconds.
+
+    The backend is asked on a thread of its own (a daemon: one that never answers does not
+    keep the process alive), not in a subprocess: a backend chosen in a conftest
+    (``keyring.set_keyring``) is only known in this process.
+    """
     try:
         import keyring
         from keyring.errors import KeyringError
     except ImportError:
         return None
-    try:
-        value: str | None = keyring.get_password(service, username)
-    except (KeyringError, RuntimeError, OSError):
-        return None  # no usable backend: as if there were no keyring
-    return value
+    answers: list[str | BaseException | None] = []
 
+    def read() -> None:
+        try:
+            answers.append(keyring.get_password(service, username))
+        except (KeyringError, RuntimeError, OSError):
+            answers.append(None)  # no usable backend: as if there were no keyring
+        except BaseException as error:  # raised again in the caller's thread
+            answers.append(error)
 
-def from_prompt(prompt: str) -> str | None:
-    """Ask on the terminal, without echo; None for an empty answer or Ctrl-D. (Ctrl-C stops
-    the run, as it would anywhere else.)"""
-    try:
-        # getpass talks to /dev/tty itself, so pytest's capture of stdin/stdout is no obstacle.
-        return getpass.getpass(prompt) or None
-    except (EOFError, OSError):
-        return None
+    reader = threading.Thread(target=read, name="barapi keyring read", daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not answers:
+        return Keyring.SILENT
+    answer = answers[0]
+    if isinstance(answer, BaseException):
+        raise answer
+    return answer
 
 
 def for_this_run(
     url: str,
     stdin_is_a_terminal: bool,
     ask_elsewhere: Callable[[str, str], str | None] | None = None,
+    timeout: float = 30.0,
+    tell_elsewhere: Callable[[str, str], None] | None = None,
 ) -> SecretSources:
     """The sources for a run: none in CI; a prompt only with a terminal on stdin (or, for an
     xdist worker, ``ask_elsewhere``: the controller's terminal)."""
     on_a_machine = not os.environ.get("CI")
     interactive = on_a_machine and stdin_is_a_terminal
-    return SecretSources(url, on_a_machine, interactive, ask_elsewhere)
+    return SecretSources(url, on_a_machine, interactive, ask_elsewhere, timeout, tell_elsewhere)

@@ -4,10 +4,15 @@ A test can print a token, log it, put it in a local variable, or fail an asserti
 compares it; pytest then copies it into reports, the captured output and the log, and an
 interrupt or an internal error prints frames full of locals. :class:`SecretMasking` masks at
 each exit: the terminal writer (whatever pytest prints: reports, tracebacks of interrupts and
-internal errors, the summary), reports before any reporter or xdist serializes them, the
-message of an exception that ends the session (``pytest.exit`` too), the junit xml document
-before it is written, the log file and live log, warnings, and ``--debug`` traces. What
-counts as a secret, in which forms, is :mod:`pytest_barapi.masking`'s.
+internal errors, the summary), the captured output before a report is made from it, reports
+before any other plugin (pytest-json-report, xdist's worker, a reporter) reads them, internal
+errors where they happen (an xdist worker's before it sends them), the message of an
+exception that ends the session (``pytest.exit`` too), prints from ``pytest_sessionfinish``
+and ``pytest_terminal_summary``, the junit xml document before it is written, the log file and
+live log, warnings, and ``--debug`` traces. A secret too short to be masked everywhere is
+named (never shown) at the end of the run. What
+counts as a secret is the run's registry's (:mod:`pytest_barapi.known_secrets`), and its one
+masker finds them, in every form (:mod:`pytest_barapi.masking`).
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ from __future__ import annotations
 import contextlib
 import linecache
 import logging
+import sys
 import warnings
+import weakref
 from collections.abc import Generator
 from typing import Any, TextIO
 
 import pytest
 
-from pytest_barapi.masking import Masker
-from pytest_barapi.secrets import KnownSecrets
+from pytest_barapi.known_secrets import KnownSecrets
+from pytest_barapi.masking import SHORT, Masker, too_short
 
 
 class SecretMasking:
@@ -30,8 +37,11 @@ class SecretMasking:
     traces, before anything prints or serializes them."""
 
     def __init__(self, known: KnownSecrets, config: pytest.Config) -> None:
-        self.masker = Masker(known)
+        self.masker = known.masker()
         self.config = config
+        # The reports masked as they were made: what is added to them later is masked again.
+        self._made: weakref.WeakSet[pytest.TestReport] = weakref.WeakSet()
+        self._warned: set[str] = set()
         self.mask_terminal(config)
         self.mask_trace(config.pluginmanager.trace.root)
         # pytest's logging plugin exists from its own (trylast) pytest_configure on: when
@@ -47,12 +57,33 @@ class SecretMasking:
         logging_plugin = session.config.pluginmanager.get_plugin("logging-plugin")
         self.mask_log_output(logging_plugin)
 
-    # tryfirst: the masking comes after every plugin has made the report, and before any
-    # reporter (terminal, junitxml, xdist's worker) reads it. A plain hook, not a wrapper of
-    # pytest_runtest_makereport: it runs three times per test, and a wrapper costs more.
+    # The innermost wrapper (trylast; registered after the other plugins): what the test
+    # captured is masked before the report is made from it, and the report before any other
+    # wrapper reads it (pytest-json-report copies the captured output there; pytest-html reads
+    # the report).
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        if item._report_sections and self.masker.known.values():
+            item._report_sections[:] = [
+                (when, self.masker.mask(key), self.masker.mask(text))
+                for when, key, text in item._report_sections
+            ]
+        report = yield
+        self.scrub_report(report)
+        self._made.add(report)
+        return report
+
+    # tryfirst: after every plugin has made the report (pytest's skipping sets an xfail's
+    # reason after the wrapper above; under xdist the controller gets the report here only),
+    # and before any reporter (terminal, junitxml, xdist's worker, pytest-json-report) reads it.
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self.scrub_report(report)
+        if report in self._made:
+            self._scrub_additions(report)
+        else:
+            self.scrub_report(report)
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_make_collect_report(
@@ -78,7 +109,36 @@ class SecretMasking:
         # Before junitxml's own hook writes the document: what record_xml_attribute and
         # record_testsuite_property put there never went through a report.
         self.mask_junit_xml()
-        return (yield from self._masking_what_ends_the_run())
+        # Capture is off here: what a conftest's pytest_sessionfinish or
+        # pytest_terminal_summary prints goes straight to the terminal.
+        with self.masking_prints():
+            return (yield from self._masking_what_ends_the_run())
+
+    @contextlib.contextmanager
+    def masking_prints(self) -> Generator[None, None, None]:
+        """Mask what is printed to ``sys.stdout`` and ``sys.stderr`` meanwhile."""
+        streams = {name: getattr(sys, name) for name in ("stdout", "stderr")}
+        for name, stream in streams.items():
+            if stream is not None and not isinstance(stream, MaskingStream):
+                setattr(sys, name, MaskingStream(stream, self.masker))
+        try:
+            yield
+        finally:
+            for name, stream in streams.items():
+                if isinstance(getattr(sys, name), MaskingStream):  # else someone set their own
+                    setattr(sys, name, stream)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        # Which secrets are too short to mask everywhere: named by kind, never by value.
+        for kind in too_short(self.masker.known):
+            if kind not in self._warned:
+                self._warned.add(kind)
+                terminalreporter.write_line(
+                    f"barapi: warning: the {kind} is shorter than {SHORT} characters: it is "
+                    "masked only where it stands as a whole value (quoted, after = or :, "
+                    "or alone on a line)",
+                    yellow=True,
+                )
 
     def _masking_what_ends_the_run(self) -> Generator[None, object, object]:
         try:
@@ -86,6 +146,12 @@ class SecretMasking:
         except BaseException as error:
             self.mask_exception(error)
             raise
+
+    # An internal error (of a conftest hook, say) is printed, or under xdist sent by the worker
+    # to the controller, which may not know the worker's secrets: masked where it happens.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_internalerror(self, excrepr: Any) -> None:
+        self._scrub_repr(excrepr, set())
 
     # A historic hook takes no wrapper; tryfirst still runs before the reporters' impls.
     @pytest.hookimpl(tryfirst=True)
@@ -108,6 +174,18 @@ class SecretMasking:
                 (self.masker.mask(name), self._value(value))
                 for name, value in report.user_properties
             ]
+            self._scrub_additions(report)
+
+    def _scrub_additions(self, report: pytest.TestReport) -> None:
+        """Mask what was added to ``report`` after it was made: an xfail's reason, and what
+        other plugins attach (pytest-json-report's copies of the captured output and log
+        records), in place: a plugin may hold the same dict elsewhere."""
+        wasxfail = getattr(report, "wasxfail", None)
+        if isinstance(wasxfail, str):
+            report.wasxfail = self.masker.mask(wasxfail)
+        for name, value in vars(report).items():
+            if name not in _REPORT_FIELDS and type(value) in (dict, list):
+                _mask_in_place(value, self.masker, set())
 
     def _longrepr(self, longrepr: Any) -> Any:
         if longrepr is None:
@@ -272,6 +350,29 @@ def _mask_element(element: Any, masker: Masker) -> None:
             child.text = masker.mask(child.text)
         if child.tail:
             child.tail = masker.mask(child.tail)
+
+
+# What pytest itself puts in a report; anything else was attached by another plugin.
+_REPORT_FIELDS = frozenset(
+    {
+        "nodeid", "location", "keywords", "outcome", "longrepr", "when", "user_properties",
+        "sections", "duration", "start", "stop", "wasxfail", "result", "fspath",
+    }
+)  # fmt: skip
+
+
+def _mask_in_place(value: Any, masker: Masker, seen: set[int]) -> None:
+    """Mask the strings in the dicts and lists of ``value`` (and theirs), in place."""
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    keys: Any = value.keys() if type(value) is dict else range(len(value))
+    for key in list(keys):
+        item = value[key]
+        if isinstance(item, str):
+            value[key] = masker.mask(item)
+        elif type(item) in (dict, list):
+            _mask_in_place(item, masker, seen)
 
 
 def _has_text(report: pytest.TestReport | pytest.CollectReport) -> bool:
