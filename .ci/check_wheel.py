@@ -1,6 +1,6 @@
 """Check a built wheel holds what users install: the package, py.typed, licence, entry point.
 
-Usage: python .ci/check_wheel.py dist/pytest_barapi-*.whl
+Usage: python .ci/check_wheel.py dist/pytest_barapi-*.whl  (or the directory holding it)
 
 Prints the wheel's file list; exits 1 naming what is missing or should not be there (tests,
 examples, benchmarks or CI files that slipped in, a missing py.typed or licence).
@@ -45,5 +45,13 @@ def main(wheel: Path) -> int:
     return 1 if found else 0
 
 
+def the_wheel(path: Path) -> Path:
+    """``path``, or the one wheel in the directory ``path`` (tox passes no shell globs)."""
+    if not path.is_dir():
+        return path
+    (wheel,) = path.glob("*.whl")
+    return wheel
+
+
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))
+    sys.exit(main(the_wheel(Path(sys.argv[1]))))

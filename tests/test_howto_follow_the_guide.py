@@ -86,7 +86,7 @@ RUN_BY = {
         "record_and_replay",
     ),
     "python -m venv .venv && . .venv/bin/activate": (".ci/run", "-m venv"),
-    "pip install -e '.[test,dev]'": (".ci/run", '-e ".[test,dev]"'),
+    "pip install -e '.[test,dev]'": (".ci/run", "package = editable"),  # tox -e lint
     "python -m pytest": (".ci/run", "-m pytest"),
     "ruff check . && ruff format --check . && mypy": (".ci/run", "ruff format --check"),
 }

@@ -52,6 +52,20 @@ def pytest_unconfigure(config):
     (config.rootpath / "loaders.json").write_text(json.dumps(loaders))
 """
 PLAIN_TEST = "def test_plain():\n    assert 1 + 1 == 2\n"
+# Each process of an xdist run notes whether it has a line to the controller's board of
+# outcomes (a worker) or masks what it prints (the controller, which the lines pass through).
+RECORD_LINES = """
+import json
+
+def pytest_unconfigure(config):
+    workerinput = getattr(config, "workerinput", None)
+    name = workerinput["workerid"] if workerinput else "controller"
+    seen = {
+        "line": workerinput is not None and "barapi_sharing" in workerinput,
+        "masking": config.pluginmanager.has_plugin("barapi-secret-masking"),
+    }
+    (config.rootpath / f"{name}.json").write_text(json.dumps(seen))
+"""
 
 
 def modules_after_run(pytester: pytest.Pytester, test: str) -> set[str]:
@@ -129,3 +143,43 @@ def test_only_the_package_itself_goes_through_pytests_assertion_rewriter(
     loaders.pop("pytest_barapi")
     assert "pytest_barapi.plugin" in loaders
     assert set(loaders.values()) == {"SourceFileLoader"}, loaders
+
+
+def lines_and_masking(pytester: pytest.Pytester, *args: str) -> dict[str, dict[str, bool]]:
+    """What each process of an xdist run of one plain test had: a line, the masking."""
+    pytester.makeconftest(RECORD_LINES)
+    pytester.makepyfile(PLAIN_TEST)
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=1)
+    return {path.stem: json.loads(path.read_text()) for path in pytester.path.glob("*.json")}
+
+
+def test_under_xdist_a_run_that_sets_no_barapi_option_opens_no_line_and_masks_nothing(
+    pytester: pytest.Pytester,
+) -> None:
+    """Nothing set for barapi, so no test can get a token: the workers get no line to the
+    board, and the controller does not mask what it prints."""
+    seen = lines_and_masking(pytester, "-n", "2")
+    off = {"line": False, "masking": False}
+    assert seen == {"controller": off, "gw0": off, "gw1": off}
+
+
+def test_any_barapi_option_set_gives_every_worker_its_line(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once barapi is configured (here only its URL, no secret), any test may ask for a token:
+    the workers share its exchange through the board, and the controller masks the tokens
+    that pass through it. A worker masks only once it knows a secret."""
+    monkeypatch.setenv("BARAPI_URL", "https://barapi.example.test")
+    seen = lines_and_masking(pytester, "-n", "2")
+    worker = {"line": True, "masking": False}
+    assert seen == {"controller": {"line": False, "masking": True}, "gw0": worker, "gw1": worker}
+
+
+def test_a_worker_that_reads_settings_of_its_own_gets_its_line(pytester: pytest.Pytester) -> None:
+    """The controller cannot see what a worker started with variables of its own (or on
+    another machine, in another directory) has set: such workers get their line anyway."""
+    spec = "2*popen//env:BARAPI_USER=bob@example.test"
+    seen = lines_and_masking(pytester, "--dist", "load", "--tx", spec)
+    worker = {"line": True, "masking": False}
+    assert seen == {"controller": {"line": False, "masking": True}, "gw0": worker, "gw1": worker}

@@ -18,7 +18,8 @@ Workers name identities by an HMAC keyed with a random per-run key that the cont
 them with the channel, and that lives only in memory: the board's books hold no credential.
 What a worker learns is secret (a factory's password, a keyring answer, a token) reaches the
 controller's secret registry (:mod:`pytest_barapi.known_secrets`) the same way, only so that
-the controller masks it in what it prints. Without xdist workers nothing here runs.
+the controller masks it in what it prints. Without xdist workers nothing here runs, and in a
+run that cannot ask for a token (see :func:`could_be_used`) no worker gets a line.
 """
 
 from __future__ import annotations
@@ -39,12 +40,27 @@ if TYPE_CHECKING:
     from execnet import Channel
 
     from pytest_barapi.keyring_and_prompt import SecretSources
+    from pytest_barapi.settings import Settings
 
 WORKERINPUT = "barapi_sharing"
 
 # Annotated, not subscripted: see plugin.py's stash keys.
 _board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
 CLOSED = ("closed",)  # what execnet hands the board's callback when a worker's channel closes
+
+
+def could_be_used(node: Any, settings: Settings) -> bool:
+    """Controller side: whether the workers of this run could ask the board anything.
+
+    A worker asks only for a token, and a run that sets no barapi option anywhere (CLI,
+    environment, ini) has nothing to exchange, replay or look up in a keyring: its workers
+    get no line, and the controller nothing to mask. The controller cannot see the settings
+    of a worker that reads them elsewhere (another machine or directory, ``env:`` of its own,
+    a spec that is not execnet's), so then every worker gets its line. What that leaves out:
+    a run that sets nothing and passes every credential to ``barapi_session_factory``; its
+    local workers each exchange for themselves.
+    """
+    return settings.any_set() or not all(_reads_our_settings(spec) for spec in _specs(node))
 
 
 def connect(
@@ -70,12 +86,30 @@ def connect(
         # A cassette is recorded by whichever worker decides first: only where every worker
         # runs in the controller's directory on its machine does it land where users look.
         # Decided for the whole run, so that a run does not record or not by chance.
-        "may_record": all(_local(spec) for spec in node.nodemanager.specs),
+        "may_record": all(_local(spec) for spec in _specs(node)),
     }
 
 
+def _specs(node: Any) -> list[Any]:
+    """Every worker's spec, as the node manager holds them (``[None]`` if it holds none)."""
+    return list(getattr(node.nodemanager, "specs", None) or [None])
+
+
 def _local(spec: Any) -> bool:
-    return bool(spec.popen and not spec.via and not spec.chdir)
+    """Whether the worker of ``spec`` runs on this machine, in this directory: an execnet
+    ``popen`` spec without ``via`` or ``chdir``. Anything else (a stand-in that is no execnet
+    spec, as in pytest-xdist's own tests) may run anywhere."""
+    return bool(
+        getattr(spec, "popen", None)
+        and not getattr(spec, "via", None)
+        and not getattr(spec, "chdir", None)
+    )
+
+
+def _reads_our_settings(spec: Any) -> bool:
+    """Whether the worker of ``spec`` reads the settings the controller read: local, and with
+    no environment variables of its own (``popen//env:BARAPI_USER=…``)."""
+    return _local(spec) and not getattr(spec, "env", None)
 
 
 @dataclass

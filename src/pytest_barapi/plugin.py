@@ -56,10 +56,16 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist controller: each worker, local or remote, gets a line to the run's
-    in-memory board of outcomes (see :mod:`pytest_barapi.outcome_board`)."""
+    in-memory board of outcomes (see :mod:`pytest_barapi.outcome_board`) if it could need one."""
+    run = node.config.stash.get(run_key, None)
+    if run is None:
+        # A config pytest never configured (pytest-xdist's own tests build a NodeManager from
+        # one): no barapi run to connect.
+        return
     from pytest_barapi import outcome_board
 
-    run = node.config.stash[run_key]
+    if not outcome_board.could_be_used(node, run.settings):
+        return  # nothing asks for a token here: no line, and nothing to mask on its way
     # The tokens the workers share pass through here: mask them in what the controller prints.
     run.mask_secrets()
     # The person at this terminal answers for the workers, which have none.

@@ -143,6 +143,10 @@ class Settings:
         # Joined, not resolved: a URL with a path prefix keeps it (https://host/prefix/o/token/).
         return self.url + self.token_path
 
+    def any_set(self) -> bool:
+        """Whether any barapi option is set (CLI, env or ini) rather than left at its default."""
+        return any(source != "default" for source in self.sources.values())
+
     def header(self) -> str:
         def shown(name: str) -> str:
             value = getattr(self.identity, name)
