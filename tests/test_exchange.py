@@ -512,3 +512,31 @@ def test_a_server_that_does_not_answer_in_time(httpserver: HTTPServer, token_url
         "or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
     assert len(httpserver.log) <= 1  # a POST that may have arrived is not sent again
+
+
+# A value the settings read from bytes that are not UTF-8: BARAPI_PASSWORD=$'fake-\xf6...' in a
+# shell with a latin-1 profile reaches Python with a lone surrogate for the byte.
+LATIN_1_PASSWORD = "fake-latin-1-pw-\udcf6-Qm4"
+
+
+@pytest.mark.parametrize("client_auth", ["body", "basic"])
+def test_a_password_that_is_not_utf8_is_named_and_nothing_is_sent(
+    httpserver: HTTPServer, token_url: str, client_auth: str
+) -> None:
+    identity = IDENTITY.overridden(password=Secret(LATIN_1_PASSWORD))
+    outcome = post_grant(
+        token_url,
+        identity.password_grant(),
+        timeout=5,
+        masker=the_runs_masker(),
+        client_auth=client_auth,
+    )
+    assert outcome == Failure(
+        "the password is not UTF-8 text (its bytes are in another encoding, latin-1 say); no "
+        "request sent: set --barapi-password / BARAPI_PASSWORD in UTF-8"
+    )
+    assert isinstance(outcome, Failure)
+    # Not the codec's own words: they quote the character and its position in the password.
+    assert "\udcf6" not in outcome.worded()
+    assert "position" not in outcome.worded()
+    assert httpserver.log == []

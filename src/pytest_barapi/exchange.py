@@ -90,6 +90,9 @@ def post_grant(
     ``timeout`` bounds the whole exchange: connecting, retries, and reading the answer.
     A failure names the settings it concerns; the broker's caller words it for the test.
     """
+    not_utf8 = _not_utf8(form)
+    if not_utf8 is not None:
+        return not_utf8
     form, headers = client_authenticated(form, client_auth)
     with Deadline(timeout) as deadline, _retry_warnings_silenced(), requests.Session() as http:
         # requests' environment is the user's network: proxies, NO_PROXY, REQUESTS_CA_BUNDLE,
@@ -125,6 +128,38 @@ def post_grant(
         # Its sockets were shut down mid-answer: what was read may be cut short.
         return Failure(_timed_out(url, deadline))
     return read_answer(url, response, body, masker)
+
+
+# The setting each field of a grant's form comes from.
+_FIELD_SETTINGS = {
+    "username": "user",
+    "password": "password",
+    "client_id": "client_id",
+    "client_secret": "client_secret",
+    "scope": "scope",
+}
+
+
+def _not_utf8(form: dict[str, str]) -> Failure | None:
+    """Why ``form`` cannot be sent: a value that is not UTF-8 text (a ``BARAPI_PASSWORD`` whose
+    bytes are latin-1 reaches Python with lone surrogates). Said before anything is encoded:
+    the codec's own error quotes the character and its position, a piece of the password."""
+    for field, value in form.items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            name = _FIELD_SETTINGS.get(field)
+            if name is None:  # a refresh token the server sent: not ours to fix
+                return Failure(f"the {field} is not UTF-8 text; no request sent")
+            return Failure(
+                (
+                    f"the {name.replace('_', ' ')} is not UTF-8 text (its bytes are in another "
+                    "encoding, latin-1 say); no request sent: set ",
+                    Setting(name),
+                    " in UTF-8",
+                )
+            )
+    return None
 
 
 # Read here, not with the judging in answer.py: the body arrives under the deadline, and
