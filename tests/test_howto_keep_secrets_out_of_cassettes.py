@@ -17,7 +17,7 @@ from urllib.parse import quote_plus
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
+from werkzeug import Request, Response
 
 from pytest_barapi.cassette_guard import Placeholders
 from pytest_barapi.known_secrets import KnownSecrets
@@ -483,12 +483,77 @@ def test_a_secret_left_in_an_api_cassette_keeps_it_from_being_written(
             "barapi: refusing to keep the cassette cassettes/test_avatar/test_avatar.yaml: with "
             "barapi's secrets replaced, it still held the access token at "
             "interactions/response/body/string; it was not written. A secret in a body that is "
-            "not text cannot be replaced: keep it out of what the test sends and receives.",
+            "not text cannot be replaced: keep it out of what the test sends and receives. "
+            "It had no cassette before.",
         ]
     )
     assert not (pytester.path / "cassettes" / "test_avatar").exists()
     (access_token, _refresh) = barapi_server.issued_secrets()
     assert access_token not in result.stdout.str()
+
+
+def test_a_refused_rewrite_gives_the_committed_cassette_back_byte_for_byte(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """pytest-recording deletes the committed cassette before a ``rewrite`` records the test
+    again; when the new recording is refused, the committed one is put back as it was."""
+    avatar = {"carries the token": False}
+
+    def answer(request: Request) -> Response:
+        token = request.headers["Authorization"] if avatar["carries the token"] else "none"
+        return Response(b"\xff\xd8" + token.encode(), content_type="image/jpeg")
+
+    barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(answer)
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            assert barapi_session.get("/v1/avatar").content.startswith(b"\\xff\\xd8")
+        """
+    )
+    pytester.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    committed = pytester.path / "cassettes/test_avatar/test_avatar.yaml"
+    before = committed.read_bytes()
+    avatar["carries the token"] = True
+
+    result = pytester.runpytest("--record-mode=rewrite")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi: refusing to keep the cassette cassettes/test_avatar/test_avatar.yaml: *"
+            "it was not written. * The cassette it had before is back as it was."
+        ]
+    )
+    assert committed.read_bytes() == before
+    assert [file.name for file in committed.parent.iterdir()] == ["test_avatar.yaml"]
+
+
+def test_a_refused_first_recording_leaves_no_cassette_and_says_so(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(
+        lambda request: Response(
+            b"\xff\xd8" + request.headers["Authorization"].encode(), content_type="image/jpeg"
+        )
+    )
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            barapi_session.get("/v1/avatar")
+        """
+    )
+
+    result = pytester.runpytest("--record-mode=rewrite")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["barapi: refusing to keep *. It had no cassette before."])
+    assert not (pytester.path / "cassettes" / "test_avatar").exists()
 
 
 def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> None:

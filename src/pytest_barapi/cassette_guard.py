@@ -5,7 +5,9 @@ Two kinds of cassette are written in a run: the token exchange's
 cassettes: ``barapi_session`` puts the bearer token on every call, and a test may send or
 receive any other secret of the run). Both pass one pipeline, :func:`guarded`: serialize,
 replace barapi's secrets, scan what is left, keep or refuse. A refusal is a
-:class:`~pytest_barapi.outcome.Failure`, and the file is not written.
+:class:`~pytest_barapi.outcome.Failure`, and the file is not written; the cassette the test
+had before (which pytest-recording deletes under ``--record-mode=rewrite``) is put back as it
+was.
 
 A token cassette keeps only what its replay needs (its own recording hooks see to it), so
 it holds no secret, and re-recording the same exchange writes the same bytes. An API cassette
@@ -18,7 +20,10 @@ run that knows no secret writes every API cassette exactly as pytest-recording w
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
+import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -290,16 +295,21 @@ def shown(path: str | Path) -> str:
 PLUGIN = "barapi-api-cassettes"
 
 
+def _guard(config: pytest.Config, known: KnownSecrets) -> ApiCassettes:
+    guard: ApiCassettes | None = config.pluginmanager.get_plugin(PLUGIN)
+    if guard is None:
+        guard = ApiCassettes(known)
+        config.pluginmanager.register(guard, PLUGIN)
+    return guard
+
+
 def watch(config: pytest.Config, known: KnownSecrets, vcr: Any) -> None:
     """Guard what ``vcr`` (pytest-recording's, for the test being set up) writes.
 
     The guard sits in the persister, the one step every cassette passes on its way to a file,
     whatever the user's ``vcr_config`` sets (its own persister included).
     """
-    guard = config.pluginmanager.get_plugin(PLUGIN)
-    if guard is None:
-        guard = ApiCassettes(known)
-        config.pluginmanager.register(guard, PLUGIN)
+    guard = _guard(config, known)
     merge = vcr.get_merged_config
 
     def get_merged_config(**kwargs: Any) -> dict[str, Any]:
@@ -308,6 +318,46 @@ def watch(config: pytest.Config, known: KnownSecrets, vcr: Any) -> None:
         return merged
 
     vcr.get_merged_config = get_merged_config
+
+
+def remember(config: pytest.Config, known: KnownSecrets, request: pytest.FixtureRequest) -> None:
+    """Keep the bytes of the cassette pytest-recording is about to delete for the test whose
+    ``vcr`` fixture ``request`` sets up (``--record-mode=rewrite``), so that a refusal to keep
+    the new recording gives the old one back. Called just before the ``vcr`` fixture runs."""
+    path = _rewritten(request)
+    if path is not None:
+        _guard(config, known).remember(path)
+
+
+def _rewritten(request: pytest.FixtureRequest) -> str | None:
+    """The cassette pytest-recording's ``vcr`` fixture deletes before the test (the way its
+    ``use_cassette`` names it), or None: it deletes none (a mode other than ``rewrite``)."""
+    markers = request.getfixturevalue("vcr_markers")
+    if not markers or request.getfixturevalue("disable_recording"):
+        return None
+    merged = dict(request.getfixturevalue("vcr_config"))
+    for marker in reversed(markers):
+        merged.update(marker.kwargs)
+    if merged.get("record_mode", request.getfixturevalue("record_mode")) != "rewrite":
+        return None
+    name = str(request.getfixturevalue("default_cassette_name"))
+    suffix = f".{merged['serializer']}" if "serializer" in merged else ".yaml"
+    # pytest-recording cuts a name too long for the file system, with its hash.
+    if len(name) + len(suffix) > _MAX_NAME:
+        digest = hashlib.md5(name.encode()).hexdigest()
+        name = f"{name[: _MAX_NAME - len(suffix) - len(digest) - 3]}...{digest}"
+    path = os.path.join(request.getfixturevalue("vcr_cassette_dir"), name)
+    return path if path.endswith(suffix) else path + suffix
+
+
+def _max_name() -> int:
+    try:
+        return os.pathconf(".", "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):
+        return 255
+
+
+_MAX_NAME = _max_name()
 
 
 # eq=False: a plugin is hashed by identity (pytest 8.0 keeps its plugins in a set).
@@ -319,6 +369,17 @@ class ApiCassettes:
 
     known: KnownSecrets
     problems: list[Failure] = field(default_factory=list)
+    # The test's cassettes as they were before pytest-recording deleted them (None: there was
+    # none), by path: what a refusal puts back.
+    before: dict[str, bytes | None] = field(default_factory=dict)
+
+    def remember(self, path: str) -> None:
+        try:
+            self.before[os.path.abspath(path)] = Path(path).read_bytes()
+        except FileNotFoundError:
+            self.before[os.path.abspath(path)] = None
+        except OSError:
+            pass  # unreadable: pytest-recording cannot delete it either (it warns)
 
     def save(self, inner: Any, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
         """Save through ``inner`` what is left once barapi's secrets are out, if nothing is.
@@ -331,9 +392,26 @@ class ApiCassettes:
             return
         kept = guarded(cassette_dict, serializer, cassette_path, self.known, purpose=API)
         if isinstance(kept, Failure):
-            self.problems.append(kept)
+            self.problems.append(Failure((*kept.what, self._put_back(cassette_path))))
             return
         inner.save_cassette(cassette_path, kept.cassette_dict, serializer=serializer)
+
+    def _put_back(self, cassette_path: str) -> str:
+        """The test's cassettes back as they were before it ran; what the refusal says of it."""
+        back = False
+        for deleted, content in self.before.items():
+            if content is not None and not os.path.exists(deleted):
+                try:
+                    _write_whole(Path(deleted), content)
+                except OSError as error:
+                    reason = error.strerror or type(error).__name__
+                    return f" The cassette it had before could not be put back: {reason}."
+                back = True
+        if back:
+            return " The cassette it had before is back as it was."
+        if os.path.exists(cassette_path):
+            return " The cassette it had before is kept as it was."
+        return " It had no cassette before."
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self) -> Generator[None, object, object]:
@@ -341,10 +419,24 @@ class ApiCassettes:
         try:
             result = yield
         finally:
+            self.before.clear()
             problems, self.problems[:] = list(self.problems), []
             if problems:
                 pytest.fail("\n".join(f"barapi: {problem}" for problem in problems), False)
         return result
+
+
+def _write_whole(path: Path, content: bytes) -> None:
+    """``content`` at ``path`` all at once: a reader sees the old file or the whole new one."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(content)
+        os.chmod(temporary, 0o644)  # a cassette is meant to be committed and shared
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
