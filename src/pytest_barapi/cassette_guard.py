@@ -60,8 +60,9 @@ RESPONSE_PLACEHOLDERS = {
 PLACEHOLDERS = {**REQUEST_PLACEHOLDERS, **RESPONSE_PLACEHOLDERS}
 # The fields of a token answer that a replayed token is built from; the rest is not kept.
 TOKEN_FIELDS = ("access_token", "token_type", "expires_in", "refresh_token", "scope")
-# Words a cassette holds whatever the secrets are: a weak password equal to one of them
-# ("password") is not reported where it is only that word.
+# Words a token cassette holds whatever the secrets are (barapi writes that file whole, from
+# placeholders and the protocol's words): a weak password equal to one of them ("password")
+# is not reported there where it is only that word. An API cassette exempts no word.
 VOCABULARY = frozenset(
     {
         *REQUEST_PLACEHOLDERS.values(),
