@@ -225,3 +225,39 @@ def test_data_that_does_not_hold_the_password_as_a_word_is_kept_byte_for_byte(
 
     assert problems == []
     assert with_placeholders == recorded
+
+
+def test_whatever_shape_a_cassette_has_is_read_whole_and_kept(known: KnownSecrets) -> None:
+    """vcrpy's own fields, a hook's odd values, a body that only looks like JSON: read for
+    secrets like the rest, and kept as they are where they hold none."""
+    odd = {
+        "interactions": [
+            {
+                "request": {
+                    "uri": "https://barapi.test/v1",
+                    "headers": {"X-Count": [3], "X-Single": "one"},
+                    "body": b"\x00\x01",
+                    "extra": {"note": ["kept"]},
+                },
+                "response": {"body": {"string": "{not json, staff"}, "headers": {}},
+                "recorded_at": "2026-12-06",
+            },
+            "not an interaction",
+        ],
+        "version": 1,
+    }
+
+    with_placeholders, problems = placed(odd, known)
+
+    assert problems == []
+    (interaction, text) = with_placeholders["interactions"]
+    assert text == "not an interaction"
+    assert interaction["request"]["body"] == b"\x00\x01"
+    assert interaction["request"]["headers"] == {"X-Count": [3], "X-Single": "one"}
+    assert interaction["response"]["body"]["string"] == "{not json, placeholder-password"
+    assert placed(["not", "a", "cassette", ACCESS_TOKEN], known)[0] == [
+        "not",
+        "a",
+        "cassette",
+        "placeholder-access-token",
+    ]
