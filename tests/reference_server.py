@@ -17,6 +17,7 @@ in CI")::
 from __future__ import annotations
 
 import argparse
+import base64
 import itertools
 import json
 import logging
@@ -47,6 +48,11 @@ PUBLIC_CLIENT_ID = "fake-public-client-Pc2nW"
 EXAMPLES_PORT = 8765
 # oauthlib checks the URI for https; the real address is loopback http.
 OAUTH_URI = "https://barapi.test"
+# The header most JWTs start with ({"alg":"RS256","typ":"JWT"}): tokens of different issuers
+# share it, and its first 36 characters.
+JWT_HEADER = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"
+# A JWT of someone else's, in an API answer: not a secret of the run.
+UNRELATED_JWT = JWT_HEADER + ".eyJzdWIiOiJib2JAZXhhbXBsZS50ZXN0In0.c2lnbmVkLWJ5LWFub3RoZXI"
 
 
 @dataclass
@@ -88,6 +94,10 @@ class ReferenceServer:
     refresh_tokens: dict[str, Grant] = field(default_factory=dict)
     # Every token handed out, in order, whether still valid, revoked or rotated away.
     handed_out: list[str] = field(default_factory=list)
+    # Tokens shaped as JWTs (header, claims, signature), as many servers issue them.
+    jwt_tokens: bool = False
+    # Every body the API endpoints other than /v1/me sent, in order: what a replay must give.
+    sent: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serial: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -105,6 +115,12 @@ class ReferenceServer:
             self._token_endpoint
         )
         self.httpserver.expect_request("/v1/me").respond_with_handler(self._me)
+        self.httpserver.expect_request("/v1/projects/latest-run").respond_with_handler(
+            self._project
+        )
+        self.httpserver.expect_request("/v1/password", method="POST").respond_with_handler(
+            self._change_password
+        )
 
     @property
     def url(self) -> str:
@@ -140,7 +156,12 @@ class ReferenceServer:
         def generate(request: Any) -> str:
             if kind == "access" and self.same_access_token_on_refresh and request.refresh_token:
                 return self.refresh_tokens[request.refresh_token].access_token
-            return f"fake-{kind}-{next(self._serial)}-{random_token_generator(request)}"
+            serial = next(self._serial)
+            if self.jwt_tokens:
+                claims = json.dumps({"sub": request.user, "kind": kind, "n": serial})
+                encoded = base64.urlsafe_b64encode(claims.encode()).decode().rstrip("=")
+                return f"{JWT_HEADER}.{encoded}.{random_token_generator(request)}"
+            return f"fake-{kind}-{serial}-{random_token_generator(request)}"
 
         return generate
 
@@ -155,6 +176,44 @@ class ReferenceServer:
             text = json.dumps(self.error_wording(json.loads(text)))
         return Response(text, status=status, headers=headers)
 
+    def _project(self, request: Request) -> Response:
+        """A project whose data holds words a weak password is part of, and another JWT."""
+        user = self._authorized(request)
+        if user is None:
+            return _invalid_token()
+        return self._send(
+            {
+                "name": "latest-run",
+                "uri": "/v1/projects/latest-run?view=latest&sort=-is_staff",
+                "owner": {"user": user, "is_staff": True, "is_test": False},
+                "note": "is_staff members see the latest runs first",
+                "reviewer_token": UNRELATED_JWT,
+            }
+        )
+
+    def _change_password(self, request: Request) -> Response:
+        """Changes the user's password: the old and new one travel in a JSON body."""
+        user = self._authorized(request)
+        if user is None:
+            return _invalid_token()
+        change = json.loads(request.get_data(as_text=True))
+        if self.users.get(user) != change.get("old"):
+            return self._send({"changed": False, "reason": "the old password is wrong"}, 400)
+        self.users[user] = change["new"]
+        return self._send({"changed": True, "user": user})
+
+    def _authorized(self, request: Request) -> str | None:
+        valid, oauth_request = self.oauth.verify_request(
+            f"{OAUTH_URI}{request.path}", request.method, "", dict(request.headers), scopes=[]
+        )
+        return str(oauth_request.user) if valid else None
+
+    def _send(self, answer: dict[str, Any], status: int = 200) -> Response:
+        text = json.dumps(answer)
+        with self._lock:
+            self.sent.append(text)
+        return Response(text, status=status, content_type="application/json")
+
     def _me(self, request: Request) -> Response:
         with self._lock:
             self.api_requests += 1
@@ -165,16 +224,20 @@ class ReferenceServer:
             f"{OAUTH_URI}/v1/me", request.method, "", dict(request.headers), scopes=[]
         )
         if not valid:
-            return Response(
-                json.dumps({"error": "invalid_token"}),
-                status=401,
-                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-                content_type="application/json",
-            )
+            return _invalid_token()
         return Response(
             json.dumps({"user": oauth_request.user, "scopes": oauth_request.scopes}),
             content_type="application/json",
         )
+
+
+def _invalid_token() -> Response:
+    return Response(
+        json.dumps({"error": "invalid_token"}),
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        content_type="application/json",
+    )
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]

@@ -17,9 +17,9 @@ from urllib.parse import quote_plus
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
-from werkzeug import Response
+from werkzeug import Request, Response
 
-from pytest_barapi.cassette_guard import Placeholders
+from pytest_barapi.cassette_guard import placed
 from pytest_barapi.known_secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
@@ -478,10 +478,11 @@ def test_a_secret_left_in_an_api_cassette_keeps_it_from_being_written(
     result.stdout.fnmatch_lines(
         [
             "*ERROR at teardown of test_avatar*",
-            "barapi: refusing to keep the cassette cassettes/test_avatar/test_avatar.yaml: with "
-            "barapi's secrets replaced, it still held the access token at "
-            "interactions/response/body/string; it was not written. A secret in a body that is "
-            "not text cannot be replaced: keep it out of what the test sends and receives.",
+            "barapi: refusing to keep the cassette cassettes/test_avatar/test_avatar.yaml: it "
+            "holds the access token in interaction 1, response body (not text), where no "
+            "placeholder can take its place without changing what is around it; it was not "
+            "written. Keep that secret out of what the test sends and receives there. It had no "
+            "cassette before.",
         ]
     )
     assert not (pytester.path / "cassettes" / "test_avatar").exists()
@@ -489,31 +490,109 @@ def test_a_secret_left_in_an_api_cassette_keeps_it_from_being_written(
     assert access_token not in result.stdout.str()
 
 
+def test_a_refused_rewrite_gives_the_committed_cassette_back_byte_for_byte(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """pytest-recording deletes the committed cassette before a ``rewrite`` records the test
+    again; when the new recording is refused, the committed one is put back as it was."""
+    avatar = {"carries the token": False}
+
+    def answer(request: Request) -> Response:
+        token = request.headers["Authorization"] if avatar["carries the token"] else "none"
+        return Response(b"\xff\xd8" + token.encode(), content_type="image/jpeg")
+
+    barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(answer)
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            assert barapi_session.get("/v1/avatar").content.startswith(b"\\xff\\xd8")
+        """
+    )
+    pytester.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    committed = pytester.path / "cassettes/test_avatar/test_avatar.yaml"
+    before = committed.read_bytes()
+    avatar["carries the token"] = True
+
+    result = pytester.runpytest("--record-mode=rewrite")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi: refusing to keep the cassette cassettes/test_avatar/test_avatar.yaml: *"
+            "it was not written. * The cassette it had before is back as it was."
+        ]
+    )
+    assert committed.read_bytes() == before
+    assert [file.name for file in committed.parent.iterdir()] == ["test_avatar.yaml"]
+
+
+def test_a_refused_first_recording_leaves_no_cassette_and_says_so(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(
+        lambda request: Response(
+            b"\xff\xd8" + request.headers["Authorization"].encode(), content_type="image/jpeg"
+        )
+    )
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            barapi_session.get("/v1/avatar")
+        """
+    )
+
+    result = pytester.runpytest("--record-mode=rewrite")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["barapi: refusing to keep *. It had no cassette before."])
+    assert not (pytester.path / "cassettes" / "test_avatar").exists()
+
+
 def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> None:
     known = KnownSecrets()
-    known.add("fake-access-1-Zq", kind="access_token")
+    known.add("fake-access-1-Zq-long-enough", kind="access_token")
     known.add_pair("alice", "access", kind="password")  # weak, and part of a placeholder
     known.add_pair("client", "s3cr/t ü", kind="client_secret")
     basic = base64.b64encode("client:s3cr/t ü".encode()).decode()
     recorded = {
-        "uri": "https://barapi.test/v1/files?token=fake-access-1-Zq&password=access",
-        "headers": {"Authorization": ["Bearer fake-access-1-Zq"], "X-Other": ["Basic " + basic]},
-        "body": {"string": '{"secret": "s3cr/t \\u00fc", "form": "s=s3cr%2Ft+%C3%BC"}'},
-        "binary": b"\xff fake-access-1-Zq",
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": "https://barapi.test/v1/files?token=fake-access-1-Zq-long-enough"
+                    "&password=access&secret=s3cr%2Ft+%C3%BC",
+                    "headers": {
+                        "Authorization": ["Bearer fake-access-1-Zq-long-enough"],
+                        "X-Other": ["Basic " + basic],
+                    },
+                    "body": '{"secret": "s3cr/t \\u00fc", "note": "access granted"}',
+                },
+                "response": {"body": {"string": "form=s3cr%2Ft+%C3%BC&x=1"}, "headers": {}},
+            }
+        ]
     }
 
-    assert Placeholders(known).put_in(recorded) == {
-        "uri": "https://barapi.test/v1/files?token=placeholder-access-token"
-        "&password=placeholder-password",
-        "headers": {
-            "Authorization": ["Bearer placeholder-access-token"],
-            "X-Other": [
-                "Basic ********"
-            ],  # HTTP Basic: no placeholder says both halves (nor the length)
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == []
+    assert with_placeholders["interactions"][0] == {
+        "request": {
+            "method": "POST",
+            "uri": "https://barapi.test/v1/files?token=placeholder-access-token"
+            "&password=placeholder-password&secret=placeholder-client-secret",
+            "headers": {
+                "Authorization": ["Bearer placeholder-access-token"],
+                # HTTP Basic: no placeholder says both halves (nor the length)
+                "X-Other": ["Basic ********"],
+            },
+            "body": '{"secret": "placeholder-client-secret", "note": '
+            '"placeholder-password granted"}',
         },
-        "body": {
-            "string": '{"secret": "placeholder-client-secret", "form": '
-            '"s=placeholder-client-secret"}'
-        },
-        "binary": b"\xff fake-access-1-Zq",  # not text: left to the scan
+        "response": {"body": {"string": "form=placeholder-client-secret&x=1"}, "headers": {}},
     }

@@ -110,6 +110,21 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    if fixturedef.argname != "vcr":
+        return  # every fixture of every run passes here: the cheapest test first
+    # Under --record-mode=rewrite, pytest-recording's `vcr` fixture deletes the test's cassette
+    # before the test records a new one; kept here first, a refused recording gives it back.
+    # It is autouse: a test without a `vcr` mark loads nothing more here.
+    module = getattr(fixturedef.func, "__module__", None) or ""
+    if module.startswith("pytest_recording") and request.node.get_closest_marker("vcr"):
+        from pytest_barapi import cassette_guard
+
+        config = request.config
+        cassette_guard.remember(config, config.stash[run_key].known_secrets, request)
+
+
 @pytest.fixture(scope="session")
 def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> BarapiToken:
     """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
