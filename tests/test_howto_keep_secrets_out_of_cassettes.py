@@ -154,7 +154,7 @@ TOKEN_ANSWER = {"access_token": CANNED_ACCESS_TOKEN, "token_type": "Bearer", "ex
     ],
     ids=["password-in-the-scope", "url-encoded-secret-in-the-type", "token-in-the-reason"],
 )
-def test_a_secret_the_scrub_misses_deletes_the_cassette_and_fails(
+def test_a_secret_the_scrub_misses_keeps_no_cassette_and_fails(
     pytester: pytest.Pytester,
     token_endpoint: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
@@ -190,14 +190,36 @@ def test_a_secret_the_scrub_misses_deletes_the_cassette_and_fails(
     result.stdout.fnmatch_lines(
         [
             f"barapi: refusing to keep the cassette {CASSETTE}: after scrubbing it still held "
-            f"{finding}; it was deleted. Check "
-            "what the token endpoint sends back, or report this as a pytest-barapi bug."
+            f"{finding}; it was not written, and a cassette there before is kept as it was. "
+            "Check what the token endpoint sends back, or report this as a pytest-barapi bug."
         ]
     )
     assert list((pytester.path / "cassettes").iterdir()) == []  # nor a temporary file
     output = result.stdout.str() + result.stderr.str()
     for secret in (*forms(PASSWORD), *forms(CLIENT_SECRET), CANNED_ACCESS_TOKEN):
         assert secret not in output
+
+
+def test_a_refused_re_recording_keeps_the_token_cassette_that_was_there(
+    pytester: pytest.Pytester, token_endpoint: HTTPServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BARAPI_PASSWORD", PASSWORD)
+    monkeypatch.setenv("BARAPI_CLIENT_SECRET", CLIENT_SECRET)
+    token_endpoint.expect_request("/oauth/token", method="POST").respond_with_json(
+        {**TOKEN_ANSWER, "scope": f"read {PASSWORD}"}
+    )
+    pytester.makeini(f"[pytest]\nbarapi_cassette = {CASSETTE}\n")
+    committed = pytester.path / CASSETTE
+    committed.parent.mkdir(parents=True)
+    committed.write_bytes(b"# the cassette the user committed\ninteractions: []\n")
+    pytester.makepyfile("def test_token(barapi_token): pass")
+
+    result = pytester.runpytest("--record-mode=rewrite", "-p", "no:cacheprovider")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*it was not written, and a cassette there before is kept*"])
+    assert committed.read_bytes() == b"# the cassette the user committed\ninteractions: []\n"
+    assert [path.name for path in committed.parent.iterdir()] == [committed.name]
 
 
 def test_the_token_cassette_keeps_only_what_replay_needs(

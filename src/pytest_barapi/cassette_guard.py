@@ -555,8 +555,8 @@ def _refusal(purpose: str, shown: str, finding: str) -> Failure:
     if purpose == TOKEN:
         return Failure(
             f"refusing to keep the cassette {shown}: after scrubbing it still held {finding}; "
-            "it was deleted. Check what the token endpoint sends back, or report this as a "
-            "pytest-barapi bug."
+            "it was not written, and a cassette there before is kept as it was. Check what the "
+            "token endpoint sends back, or report this as a pytest-barapi bug."
         )
     return Failure(
         f"refusing to keep the cassette {shown}: it holds {finding}, where no placeholder can "
