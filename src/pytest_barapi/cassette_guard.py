@@ -38,7 +38,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 import pytest
 
 from pytest_barapi.known_secrets import KnownSecrets, masker_of
-from pytest_barapi.masking import MIN_PIECE, basic_forms
+from pytest_barapi.masking import MIN_PIECE, basic_forms, merged_spans
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import MASK
 
@@ -321,7 +321,7 @@ class Reading:
             spans = [(a, b) for a, b, whole in secret.hits(text) if whole or secret.long]
             if spans and self.replace:
                 pieces, at = [], 0
-                for start, end in _merged(sorted(spans)):
+                for start, end in merged_spans(sorted(spans)):
                     pieces += [text[at:start], secret.placeholder]
                     at = end
                 text = "".join([*pieces, text[at:]])
@@ -373,16 +373,6 @@ def _content_type(headers: Any) -> str:
             if str(name).lower() == "content-type" and isinstance(values, list) and values:
                 return str(values[0]).lower()
     return ""
-
-
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
 
 
 def placed(data: Any, known: KnownSecrets) -> tuple[Any, list[str]]:

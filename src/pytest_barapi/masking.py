@@ -155,7 +155,7 @@ class Masker:
         normalized, spans = found
         parts = []
         at = 0
-        for start, end in _merged(sorted(normalized.original(span) for span in spans)):
+        for start, end in merged_spans(sorted(normalized.original(span) for span in spans)):
             parts += [text[at:start], MASK]
             at = end
         parts.append(text[at:])
@@ -429,7 +429,8 @@ def _agreeing(limit: int, agree: Callable[[int, int], bool]) -> int:
     return matched
 
 
-def _merged(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+def merged_spans(spans: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted ``(start, end)`` spans with the overlapping and touching ones joined."""
     merged: list[tuple[int, int]] = []
     for start, end in spans:
         if merged and start <= merged[-1][1]:
