@@ -203,6 +203,36 @@ def test_a_short_secret_in_a_json_number_is_refused() -> None:
     assert problems == ["the password in interaction 1, response body"]
 
 
+def test_a_secret_of_8_characters_or_more_inside_a_word_is_refused_not_kept() -> None:
+    # The masker masks a secret of 8 to 11 characters wherever it shows, inside a word too:
+    # a cassette may not keep it there, and replacing it would change the word around it.
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "Koala-77x", kind="password")
+    recorded = cassette({"uri": "https://barapi.test/v1/check/Koala-77x/now"}, "{}")
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == ["the password in interaction 1, request URI"]
+    assert with_placeholders["interactions"][0]["request"]["uri"] == (
+        "https://barapi.test/v1/check/Koala-77x/now"
+    )
+
+
+def test_a_weak_password_that_is_a_word_of_the_placeholders_is_still_recorded() -> None:
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "password", kind="password")
+    recorded = cassette(
+        {"uri": "https://barapi.test/v1/me", "body": '{"new": "password"}'}, '{"ok": true}'
+    )
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == []
+    assert with_placeholders["interactions"][0]["request"]["body"] == (
+        '{"new": "placeholder-password"}'
+    )
+
+
 WORDS = st.text(alphabet="abcdefgtsq_-./@", min_size=1, max_size=12)
 
 
