@@ -150,3 +150,33 @@ def test_with_recording_disabled_the_fixture_is_live(
     recorded.runpytest("--disable-recording").assert_outcomes(passed=5)
 
     assert barapi_server.api_requests == 3 + 3  # test_me and the fixture's two, live
+
+
+def test_rewrite_records_the_fixture_afresh_without_doubling_the_cassette(
+    recorded: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    recorded.runpytest("--record-mode=rewrite").assert_outcomes(passed=5)
+
+    assert barapi_server.api_requests == 3 + 3  # all of it sent again, live
+    interactions = yaml.safe_load((recorded.path / RUN_CASSETTE).read_text())["interactions"]
+    assert len(interactions) == 2  # started over, not appended to the last run's
+
+
+def test_new_episodes_adds_what_a_fixture_sends_that_is_not_recorded(
+    recorded: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    recorded.makeconftest(
+        SESSION_FIXTURE
+        + """
+@pytest.fixture(scope="module")
+def me_again(barapi_session):
+    return barapi_session.get("/v1/me", params={"again": "1"}).json()
+"""
+    )
+    recorded.makepyfile(test_again="def test_again(me_again):\n    assert me_again['user']\n")
+
+    recorded.runpytest("--record-mode=new_episodes").assert_outcomes(passed=6)
+
+    assert barapi_server.api_requests == 3 + 1  # only the new request reached barapi
+    interactions = yaml.safe_load((recorded.path / RUN_CASSETTE).read_text())["interactions"]
+    assert interactions[-1]["request"]["uri"].endswith("/v1/me?again=1")
