@@ -48,11 +48,12 @@ def test_a_test_without_cassette_gets_a_live_token_and_the_recorded_ones_replay(
     assert barapi_server.api_requests == 1 + 4
 
 
-def test_a_session_scoped_fixture_gets_the_live_token_too(
+def test_a_session_scoped_fixture_is_recorded_with_the_live_token_too(
     recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
-    """pytest-recording does not record session-scoped fixtures (its issue #76): in a replay
-    with credentials set, their requests are live, with a token barapi accepts."""
+    """pytest-recording does not record session-scoped fixtures (its issue #76): recorded
+    into the cassette of the run (see test_howto_record_session_scoped_fixtures.py), their
+    requests get a token barapi accepts, not the replayed placeholder."""
     recorded_suite.makeconftest(
         """
         import pytest
@@ -66,10 +67,11 @@ def test_a_session_scoped_fixture_gets_the_live_token_too(
     )
     recorded_suite.makepyfile(test_live="def test_me_once(me):\n    assert me['user']\n")
 
-    recorded_suite.runpytest().assert_outcomes(passed=3)
+    recorded_suite.runpytest("--record-mode=once").assert_outcomes(passed=3)
 
     assert barapi_server.grant_types() == ["password", "password"]
     assert barapi_server.api_requests == 1 + 1
+    assert (recorded_suite.path / "cassettes/barapi_token.run.yaml").exists()
 
 
 def test_without_credentials_a_test_without_cassette_says_what_to_do(
@@ -87,8 +89,7 @@ def test_without_credentials_a_test_without_cassette_says_what_to_do(
         "barapi: a request that no cassette plays needs a live token, and the token is "
         f"replayed from {CASSETTE}; no request sent: record the test with @pytest.mark.vcr "
         "and pytest --record-mode=once, or set --barapi-password / BARAPI_PASSWORD, "
-        "--barapi-client-secret / BARAPI_CLIENT_SECRET (which a session-scoped fixture's "
-        "requests always need: pytest-recording does not record them)"
+        "--barapi-client-secret / BARAPI_CLIENT_SECRET"
     )
     assert result.outlines.count(message) == 4  # one line per test, no traceback
     # The placeholder reached nothing: neither the token endpoint nor the API.

@@ -54,3 +54,8 @@ def _open_cassette(scheme: str) -> Any:
         else urllib3.connectionpool.HTTPConnectionPool
     )
     return getattr(pool.ConnectionCls, "cassette", None)
+
+
+def any_open(url: str) -> bool:
+    """Whether a vcrpy cassette (a test's, say) is open for requests to ``url``."""
+    return _open_cassette(urlsplit(url).scheme) is not None

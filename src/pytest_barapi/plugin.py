@@ -110,19 +110,37 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
-    if fixturedef.argname != "vcr":
-        return  # every fixture of every run passes here: the cheapest test first
-    # Under --record-mode=rewrite, pytest-recording's `vcr` fixture deletes the test's cassette
-    # before the test records a new one; kept here first, a refused recording gives it back.
-    # It is autouse: a test without a `vcr` mark loads nothing more here.
-    module = getattr(fixturedef.func, "__module__", None) or ""
-    if module.startswith("pytest_recording") and request.node.get_closest_marker("vcr"):
-        from pytest_barapi import cassette_guard
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(
+    fixturedef: Any, request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    # Every fixture of every run passes here: the cheapest tests first.
+    if fixturedef.scope != "function":
+        run = request.config.stash.get(run_key, None)
+        if run is None:
+            return (yield)
+        # The requests of a fixture wider than a test, in its setup and its teardown, go to
+        # the cassette of the run (see pytest_barapi.run_cassette). Its teardown runs among
+        # the fixture's finalizers, last added first: one before the setup and one after
+        # frame it.
+        fixturedef.addfinalizer(run.leave_beyond_tests)
+        run.enter_beyond_tests()
+        try:
+            return (yield)
+        finally:
+            run.leave_beyond_tests()
+            fixturedef.addfinalizer(run.enter_beyond_tests)
+    if fixturedef.argname == "vcr":
+        # Under --record-mode=rewrite, pytest-recording's `vcr` fixture deletes the test's
+        # cassette before the test records a new one; kept here first, a refused recording
+        # gives it back. It is autouse: a test without a `vcr` mark loads nothing more here.
+        module = getattr(fixturedef.func, "__module__", None) or ""
+        if module.startswith("pytest_recording") and request.node.get_closest_marker("vcr"):
+            from pytest_barapi import cassette_guard
 
-        config = request.config
-        cassette_guard.remember(config, config.stash[run_key].known_secrets, request)
+            config = request.config
+            cassette_guard.remember(config, config.stash[run_key].known_secrets, request)
+    return (yield)
 
 
 @pytest.fixture(scope="session")

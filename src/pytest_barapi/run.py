@@ -10,6 +10,7 @@ test that needs the token.
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NoReturn
 
@@ -19,12 +20,15 @@ from pytest_barapi import settings as barapi_settings
 from pytest_barapi.known_secrets import KnownSecrets
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
+    from contextlib import AbstractContextManager
+    from pathlib import Path
 
     from pytest_barapi.broker import TokenBroker
     from pytest_barapi.identity import Identity
     from pytest_barapi.keyring_and_prompt import SecretSources
     from pytest_barapi.outcome import Failure, Outcome
+    from pytest_barapi.run_cassette import RunCassettes
     from pytest_barapi.session import BarapiSession
     from pytest_barapi.token import BarapiToken
 
@@ -42,6 +46,18 @@ class BarapiRun:
     known_secrets: KnownSecrets = field(default_factory=KnownSecrets)
     _broker: TokenBroker | None = field(default=None, repr=False)
     _secret_sources: SecretSources | None = field(default=None, repr=False)
+    _run_cassettes: RunCassettes | None = field(default=None, repr=False)
+    # How many fixtures wider than a test (session, package, module, class) are being set up
+    # or torn down: their requests are the ones the cassette of the run records.
+    beyond_tests: int = 0
+
+    def enter_beyond_tests(self) -> None:
+        """A fixture wider than a test starts its setup or teardown."""
+        self.beyond_tests += 1
+
+    def leave_beyond_tests(self) -> None:
+        """A fixture wider than a test ends its setup or teardown."""
+        self.beyond_tests -= 1
 
     @classmethod
     def start(cls, config: pytest.Config) -> BarapiRun:
@@ -90,7 +106,49 @@ class BarapiRun:
             lambda rejected, accepted: self.renew(identity, rejected, accepted),
             lambda: self.live_token(identity),
         )
-        return BarapiSession(self.settings.url, auth, self.settings.timeout)
+
+        def recorded_apart(method: str, url: str) -> AbstractContextManager[None]:
+            return self._recorded_apart(identity, method, url)
+
+        return BarapiSession(self.settings.url, auth, self.settings.timeout, recorded_apart)
+
+    def _recorded_apart(
+        self, identity: Identity, method: str, url: str
+    ) -> AbstractContextManager[None]:
+        """The cassette of the run for a request of ``identity`` that a fixture wider than a
+        test sends outside any test's cassette (see :mod:`pytest_barapi.run_cassette`);
+        nothing to open for any other request, or when the run records no token cassette."""
+        if self.beyond_tests <= 0:
+            return nullcontext()
+        from pytest_barapi.open_cassette import any_open
+        from pytest_barapi.token_cassette import cassette_path
+
+        token_cassette = cassette_path(self.settings, identity)
+        if token_cassette is None or any_open(url):
+            return nullcontext()
+        from pytest_barapi.run_cassette import path_of
+
+        return self._in_run_cassette(identity, path_of(token_cassette), f"{method} {url}")
+
+    @contextmanager
+    def _in_run_cassette(self, identity: Identity, path: Path, request: str) -> Iterator[None]:
+        from pytest_barapi.outcome import Failure
+        from pytest_barapi.run_cassette import NotKept, NotRecorded, RunCassettes
+
+        if self._run_cassettes is None:
+            self._run_cassettes = RunCassettes(
+                self.settings.record_mode,
+                # Under pytest-xdist two workers would each write their own requests only.
+                may_record=not hasattr(self.config, "workerinput"),
+                known=self.known_secrets,
+            )
+        try:
+            with self._run_cassettes.around(path, request):
+                yield
+        except (NotRecorded, NotKept) as problem:
+            failure = problem.args[0]
+            assert isinstance(failure, Failure)
+            _fail(self.message(identity, failure))
 
     def message(self, identity: Identity, failure: Failure) -> str:
         """How a failure reads in a test: which identity, then what went wrong and, for each

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -113,13 +114,24 @@ class BarapiSession(requests.Session):
     Relative URLs (``"/v1/me"``) resolve against the base URL; requests to it carry the bearer
     token and the configured timeout; idempotent methods are retried on connection errors and
     502/503/504 with backoff.
+
+    ``recorded_apart`` (method, URL) gives what to send a request through when no test's
+    cassette records it (see :mod:`pytest_barapi.run_cassette`): opened before the token is
+    put on, so that the token matches what that cassette does with the request.
     """
 
-    def __init__(self, base_url: str, auth: BearerAuth, timeout: float) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        auth: BearerAuth,
+        timeout: float,
+        recorded_apart: Callable[[str, str], AbstractContextManager[None]] | None = None,
+    ) -> None:
         super().__init__()
         self.base_url = base_url.rstrip("/")
         self.auth: BearerAuth = auth
         self.timeout = timeout
+        self.recorded_apart = recorded_apart
         retry = Retry(
             total=3,
             status_forcelist=(502, 503, 504),
@@ -137,7 +149,12 @@ class BarapiSession(requests.Session):
         kwargs.setdefault("timeout", self.timeout)
         if isinstance(url, bytes):
             url = url.decode()
-        return super().request(method, self.absolute(url), *args, **kwargs)
+        if isinstance(method, bytes):
+            method = method.decode()
+        url = self.absolute(url)
+        apart = nullcontext() if self.recorded_apart is None else self.recorded_apart(method, url)
+        with apart:
+            return super().request(method, url, *args, **kwargs)
 
     @property
     def token(self) -> BarapiToken:

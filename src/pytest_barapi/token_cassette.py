@@ -138,8 +138,6 @@ def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
             f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
             f"{RECORD}, or set ",
             *missing,
-            " (which a session-scoped fixture's requests always need: pytest-recording does not "
-            "record them)",
         )
     )
 

@@ -1,0 +1,147 @@
+"""The cassette of the run: what ``barapi_session`` sends outside any test's cassette.
+
+pytest-recording's cassettes belong to a test (its issue #76): a session-scoped fixture that
+calls the API (creating a project for the run, reading ``/v1/me`` once) is never recorded, and
+an offline replay would send its requests with the replayed placeholder. Such a request goes
+through this cassette instead: one file per identity, next to that identity's token cassette
+and named like it (``barapi.yaml`` -> ``barapi.run.yaml``), recorded and replayed by vcrpy
+under the run's ``--record-mode`` (``--disable-recording``: no token cassette, so none of this).
+It is opened for each such request (a cassette open for the whole run would patch every
+connection of the process, the tests' included), and plays each recorded request as often as
+it is sent. Each file passes :func:`~pytest_barapi.cassette_guard.guarded` before it is
+written, like every API cassette: barapi's secrets out, the rest scanned.
+
+Under pytest-xdist it is replayed, never recorded: two workers would each write the file with
+only their own requests in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_barapi.cassette_guard import API, guarded, shown
+from pytest_barapi.known_secrets import KnownSecrets
+from pytest_barapi.outcome import Failure
+from pytest_barapi.token_cassette import vcr_for, vcrpy_silenced
+
+# pytest-recording's modes that start the cassette over: vcrpy's ``all`` would append each
+# run's requests to the last run's, and vcrpy has no ``rewrite``.
+STARTS_OVER = ("all", "rewrite")
+
+
+def path_of(token_cassette: Path) -> Path:
+    """The cassette of the run beside ``token_cassette``: ``<stem>.run<suffix>``."""
+    return token_cassette.with_name(f"{token_cassette.stem}.run{token_cassette.suffix}")
+
+
+@dataclass
+class RunCassettes:
+    """The run's cassettes of the run, one per path, opened one request at a time.
+
+    ``record_mode`` is pytest-recording's; ``may_record`` is False under pytest-xdist.
+    """
+
+    record_mode: str
+    may_record: bool
+    known: KnownSecrets
+    # Each cassette this run opened, and whether the run records into it (its file was not
+    # there, or the run starts it over): vcrpy's ``once`` would take the file written for the
+    # first request as a recording, and refuse the run's second request.
+    _recording: dict[Path, bool] = field(default_factory=dict)
+
+    @contextmanager
+    def around(self, path: Path, request: str) -> Iterator[None]:
+        """Play or record the block's requests in the cassette of the run at ``path``.
+
+        A request it can neither play nor record raises :class:`NotRecorded`; a recording it
+        refuses to keep raises :class:`NotKept` after the block.
+        """
+        from vcr.errors import CannotOverwriteExistingCassetteException
+
+        first = path not in self._recording
+        if first:
+            self._recording[path] = self.may_record and (
+                self.record_mode in STARTS_OVER
+                or (self.record_mode == "once" and not path.exists())
+            )
+        starts_over = first and self.may_record and self.record_mode in STARTS_OVER
+        persister = _Persister(self, starts_over=starts_over)
+        vcr = vcr_for(
+            path,
+            record_mode=self._vcr_mode(path),
+            decode_compressed_response=True,
+        )
+        vcr.register_persister(persister)
+        try:
+            with vcrpy_silenced(), vcr.use_cassette(str(path), allow_playback_repeats=True):
+                yield
+        except CannotOverwriteExistingCassetteException:
+            raise NotRecorded(self._not_recorded(path, request)) from None
+        if persister.problem is not None:
+            raise NotKept(persister.problem)
+
+    def _vcr_mode(self, path: Path) -> str:
+        if not self.may_record:
+            return "none"
+        return "new_episodes" if self._recording[path] else self.record_mode
+
+    def _not_recorded(self, path: Path, request: str) -> Failure:
+        where = f"{request}, sent outside any test's cassette (a session-scoped fixture, say),"
+        if not self.may_record and self.record_mode != "none":
+            return Failure(
+                f"{where} is not in the cassette of the run {shown(path)}, and pytest-xdist "
+                "workers do not record it (each would write its own requests only); no request "
+                f"sent: record it once without -n (pytest --record-mode={self.record_mode}), "
+                "then replay with -n"
+            )
+        mode = "new_episodes" if path.exists() else "once"
+        return Failure(
+            f"{where} is not in the cassette of the run {shown(path)} "
+            f"(--record-mode={self.record_mode}); no request sent: record it with credentials "
+            f"set: pytest --record-mode={mode}"
+        )
+
+
+class NotRecorded(Exception):
+    """A request the cassette of the run neither plays nor records: ``args[0]`` says why."""
+
+
+class NotKept(Exception):
+    """A recording of the run the guard refused to keep: ``args[0]`` says why."""
+
+
+@dataclass
+class _Persister:
+    """Loads the file as vcrpy does (nothing if the run starts it over), and writes only what
+    :func:`~pytest_barapi.cassette_guard.guarded` lets through, all at once. Never raises on
+    saving (vcrpy saves on leaving the cassette, before it unpatches): ``problem`` says why."""
+
+    cassettes: RunCassettes
+    starts_over: bool
+    problem: Failure | None = None
+
+    def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
+        from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
+
+        if self.starts_over:
+            raise CassetteNotFoundError()
+        return FilesystemPersister.load_cassette(cassette_path, serializer)
+
+    def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
+        from pytest_barapi.cassette_guard import _write_whole
+
+        path = Path(cassette_path)
+        kept = guarded(cassette_dict, serializer, path, self.cassettes.known, purpose=API)
+        if isinstance(kept, Failure):
+            self.problem = kept
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _write_whole(path, kept.text.encode("utf-8"))
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            self.problem = Failure(f"could not write the cassette {shown(path)}: {reason}")

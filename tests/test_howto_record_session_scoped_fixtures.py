@@ -1,0 +1,182 @@
+"""How a session-scoped fixture's requests are recorded and replayed: the cassette of the run.
+
+pytest-recording's cassettes belong to a test, so what a session-scoped fixture sends through
+``barapi_session`` (reading ``/v1/me`` once for the run, say) goes to a cassette of the run
+next to the token cassette (``barapi_token.yaml`` -> ``barapi_token.run.yaml``), recorded and
+replayed under the same ``--record-mode``. Token and API requests are counted at the server.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from pytest_httpserver import HTTPServer
+
+from tests.conftest import unset_barapi_env
+from tests.reference_server import ReferenceServer
+
+RUN_CASSETTE = "cassettes/barapi_token.run.yaml"
+
+SESSION_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="session")
+def me(barapi_session):
+    response = barapi_session.get("/v1/me")
+    assert response.status_code == 200, response.text
+    yield response.json()
+    # Teardown requests are the run's too.
+    assert barapi_session.get("/v1/me", params={"at": "teardown"}).status_code == 200
+"""
+
+TESTS_OF_THE_FIXTURE = """
+import pytest
+
+@pytest.mark.parametrize("n", range(3))
+def test_me_once_for_the_run(me, n):
+    assert me["user"] == "alice@example.test"
+"""
+
+
+@pytest.fixture
+def suite_with_a_session_fixture(user_suite: pytest.Pytester) -> pytest.Pytester:
+    user_suite.makeconftest(SESSION_FIXTURE)
+    user_suite.makepyfile(test_run=TESTS_OF_THE_FIXTURE)
+    return user_suite
+
+
+@pytest.fixture
+def recorded(
+    suite_with_a_session_fixture: pytest.Pytester, barapi_server: ReferenceServer
+) -> pytest.Pytester:
+    """The suite recorded once with credentials: token, test_me, and the fixture's requests."""
+    suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
+    # One exchange; test_me's call, and the fixture's two (setup and teardown).
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1 + 2)
+    return suite_with_a_session_fixture
+
+
+def test_the_fixture_is_recorded_beside_the_token_cassette_without_secrets(
+    recorded: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    text = (recorded.path / RUN_CASSETTE).read_text()
+    interactions = yaml.safe_load(text)["interactions"]
+    assert [i["request"]["uri"] for i in interactions] == [
+        f"{barapi_server.url}/v1/me",
+        f"{barapi_server.url}/v1/me?at=teardown",
+    ]
+    # Sent with the live token (barapi answered 200), written with the placeholder.
+    for interaction in interactions:
+        assert interaction["request"]["headers"]["Authorization"] == [
+            "Bearer placeholder-access-token"
+        ]
+        assert interaction["response"]["status"]["code"] == 200
+    assert barapi_server.issued_secrets()
+    for secret in barapi_server.issued_secrets():
+        assert secret not in text
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "two workers"])
+def test_offline_the_fixture_replays_and_nothing_reaches_the_server(
+    recorded: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: list[str],
+) -> None:
+    unset_barapi_env(monkeypatch)  # no credentials: the ini still names the URL
+    requests_before = len(httpserver.log)
+    cassette_before = (recorded.path / RUN_CASSETTE).read_bytes()
+
+    result = recorded.runpytest("--record-mode=none", "--block-network", *workers)
+
+    result.assert_outcomes(passed=5)
+    assert len(httpserver.log) == requests_before  # zero requests reached the server
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 3)
+    assert (recorded.path / RUN_CASSETTE).read_bytes() == cassette_before
+
+
+def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record(
+    suite_with_a_session_fixture: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token and test_me were recorded before the fixture existed."""
+    suite = suite_with_a_session_fixture
+    (suite.path / "test_run.py").unlink()
+    suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    suite.makepyfile(test_run=TESTS_OF_THE_FIXTURE)
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+
+    result = suite.runpytest("--record-mode=none", "--block-network", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=2, errors=3)
+    message = (
+        f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
+        "session-scoped fixture, say), is not in the cassette of the run "
+        f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
+        "set: pytest --record-mode=once"
+    )
+    assert result.outlines.count(message) == 3  # one line per test, no traceback
+    assert len(httpserver.log) == requests_before
+    assert not (suite.path / RUN_CASSETTE).exists()
+
+
+def test_under_xdist_the_run_cassette_is_not_recorded(
+    suite_with_a_session_fixture: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """Two workers would each write their own requests only: record once without -n."""
+    result = suite_with_a_session_fixture.runpytest("--record-mode=once", "-n", "2")
+
+    result.assert_outcomes(passed=2, errors=3)
+    result.stdout.fnmatch_lines(
+        [
+            f"*barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
+            "session-scoped fixture, say), is not in the cassette of the run "
+            f"{RUN_CASSETTE}, and pytest-xdist workers do not record it (each would write "
+            "its own requests only); no request sent: record it once without -n (pytest "
+            "--record-mode=once), then replay with -n"
+        ]
+    )
+    assert barapi_server.api_requests == 1  # test_me's only
+    assert not (suite_with_a_session_fixture.path / RUN_CASSETTE).exists()
+
+
+def test_with_recording_disabled_the_fixture_is_live(
+    recorded: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    recorded.runpytest("--disable-recording").assert_outcomes(passed=5)
+
+    assert barapi_server.api_requests == 3 + 3  # test_me and the fixture's two, live
+
+
+def test_rewrite_records_the_fixture_afresh_without_doubling_the_cassette(
+    recorded: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    recorded.runpytest("--record-mode=rewrite").assert_outcomes(passed=5)
+
+    assert barapi_server.api_requests == 3 + 3  # all of it sent again, live
+    interactions = yaml.safe_load((recorded.path / RUN_CASSETTE).read_text())["interactions"]
+    assert len(interactions) == 2  # started over, not appended to the last run's
+
+
+def test_new_episodes_adds_what_a_fixture_sends_that_is_not_recorded(
+    recorded: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    recorded.makeconftest(
+        SESSION_FIXTURE
+        + """
+@pytest.fixture(scope="module")
+def me_again(barapi_session):
+    return barapi_session.get("/v1/me", params={"again": "1"}).json()
+"""
+    )
+    recorded.makepyfile(test_again="def test_again(me_again):\n    assert me_again['user']\n")
+
+    recorded.runpytest("--record-mode=new_episodes").assert_outcomes(passed=6)
+
+    assert barapi_server.api_requests == 3 + 1  # only the new request reached barapi
+    interactions = yaml.safe_load((recorded.path / RUN_CASSETTE).read_text())["interactions"]
+    assert interactions[-1]["request"]["uri"].endswith("/v1/me?again=1")
