@@ -183,3 +183,40 @@ def test_a_worker_that_reads_settings_of_its_own_gets_its_line(pytester: pytest.
     seen = lines_and_masking(pytester, "--dist", "load", "--tx", spec)
     worker = {"line": True, "masking": False}
     assert seen == {"controller": {"line": False, "masking": True}, "gw0": worker, "gw1": worker}
+
+
+FINALIZERS_OF_THE_USERS_FIXTURE = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def project():
+    yield "p"
+
+
+def test_the_fixture_has_only_pytests_finalizers(request, project):
+    (fixturedef,) = request._fixturemanager.getfixturedefs("project", request.node)
+    ours = [f for f in fixturedef._finalizers if "barapi" in getattr(f, "__module__", "")
+            or "barapi" in type(getattr(f, "__self__", None)).__module__]
+    print("barapi finalizers:", len(ours))
+"""
+
+
+@pytest.mark.parametrize(
+    ("ini", "expected"),
+    [
+        ("", "barapi finalizers: 0"),
+        # With a token cassette, a session fixture's requests go to the cassette of the run:
+        # its setup and teardown are framed (the check can fail).
+        ("barapi_cassette = cassettes/barapi_token.yaml\n", "barapi finalizers: 2"),
+    ],
+    ids=["no-cassette", "token-cassette"],
+)
+def test_a_run_that_records_no_barapi_cassette_leaves_the_users_fixtures_alone(
+    pytester: pytest.Pytester, ini: str, expected: str
+) -> None:
+    pytester.makeini(f"[pytest]\n{ini}")
+    pytester.makepyfile(FINALIZERS_OF_THE_USERS_FIXTURE)
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider", "-p", "no:xdist")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"*{expected}"])

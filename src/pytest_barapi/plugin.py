@@ -117,7 +117,9 @@ def pytest_fixture_setup(
     # Every fixture of every run passes here: the cheapest tests first.
     if fixturedef.scope != "function":
         run = request.config.stash.get(run_key, None)
-        if run is None:
+        if run is None or run.settings.cassette is None or run.settings.recording_disabled:
+            # No token cassette, so no cassette of the run: the user's fixtures are left as
+            # they are (a run that does not record barapi gets no finalizer of ours).
             return (yield)
         # The requests of a fixture wider than a test, in its setup and its teardown, go to
         # the cassette of the run (see pytest_barapi.run_cassette). Its teardown runs among
