@@ -694,7 +694,7 @@ class ApiCassettes:
         for deleted, content in self.before.items():
             if content is not None and not os.path.exists(deleted):
                 try:
-                    _write_whole(Path(deleted), content)
+                    write_whole(Path(deleted), content)
                 except OSError as error:
                     reason = error.strerror or type(error).__name__
                     return f" The cassette it had before could not be put back: {reason}."
@@ -718,7 +718,7 @@ class ApiCassettes:
         return result
 
 
-def _write_whole(path: Path, content: bytes) -> None:
+def write_whole(path: Path, content: bytes) -> None:
     """``content`` at ``path`` all at once: a reader sees the old file or the whole new one."""
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

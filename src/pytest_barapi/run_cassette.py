@@ -132,7 +132,7 @@ class _Persister:
         return FilesystemPersister.load_cassette(cassette_path, serializer)
 
     def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
-        from pytest_barapi.cassette_guard import _write_whole
+        from pytest_barapi.cassette_guard import write_whole
 
         path = Path(cassette_path)
         kept = guarded(cassette_dict, serializer, path, self.cassettes.known, purpose=API)
@@ -141,7 +141,7 @@ class _Persister:
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            _write_whole(path, kept.text.encode("utf-8"))
+            write_whole(path, kept.text.encode("utf-8"))
         except OSError as error:
             reason = error.strerror or type(error).__name__
             self.problem = Failure(f"could not write the cassette {shown(path)}: {reason}")
