@@ -66,11 +66,17 @@ class PromptTerminal:
                         self._closed_under_a_prompt = True
                     return None
                 finally:
+                    if on_main_thread and self._closed_under_a_prompt and self._ended_by is None:
+                        # The terminal closed: its SIGHUP may not have been handled yet, and
+                        # must not find the default action (death, no summary) once it is.
+                        self._ended_by = getattr(signal, "SIGHUP", signal.SIGTERM)
                     # The main thread ends the run; a prompt on another one just stops asking.
                     if self._ended_by is not None and on_main_thread:
                         raise KeyboardInterrupt
         finally:
-            if caught_here:
+            # Ended: the signals stay caught (a late SIGHUP is ignored) until the run's end
+            # releases them.
+            if caught_here and self._ended_by is None:
                 self.release_signals()
 
     @contextlib.contextmanager
