@@ -472,14 +472,19 @@ def test_both(barapi_session, httpserver_url):
     ]
 
 
+def an_avatar_carrying_the_token(request: Request) -> Response:
+    """A binary answer that holds the bearer token it was sent: no placeholder can go there."""
+    return Response(
+        b"\xff\xd8" + request.headers["Authorization"].encode(), content_type="image/jpeg"
+    )
+
+
 def test_a_secret_left_in_an_api_cassette_keeps_it_from_being_written(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
     """A body that is not text is not rewritten; the scan finds the token in it anyway."""
     barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(
-        lambda request: Response(
-            b"\xff\xd8" + request.headers["Authorization"].encode(), content_type="image/jpeg"
-        )
+        an_avatar_carrying_the_token
     )
     pytester.makepyfile(
         test_avatar="""
@@ -555,9 +560,7 @@ def test_a_refused_first_recording_leaves_no_cassette_and_says_so(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
     barapi_server.httpserver.expect_request("/v1/avatar").respond_with_handler(
-        lambda request: Response(
-            b"\xff\xd8" + request.headers["Authorization"].encode(), content_type="image/jpeg"
-        )
+        an_avatar_carrying_the_token
     )
     pytester.makepyfile(
         test_avatar="""
