@@ -27,6 +27,7 @@ from tests.reference_server import (
     detail_wording,
     nested_wording,
 )
+from tests.test_howto_use_standard_oauth_servers import header_line, the_error
 from tests.test_howto_work_at_a_terminal import FILE_KEYRING
 
 Server = ReferenceServer | AuthlibServer
@@ -47,20 +48,6 @@ PUBLIC_GRANT = {
     "scope": "",
 }
 CHECK_USER = "check --barapi-user / BARAPI_USER, --barapi-password / BARAPI_PASSWORD"
-
-
-def header_line(result: pytest.RunResult) -> str:
-    [line] = [line for line in result.outlines if line.startswith("barapi: url: ")]
-    return line
-
-
-def the_error(result: pytest.RunResult, tests: int = 3) -> str:
-    """The one message every test errored with (after the report header)."""
-    result.assert_outcomes(errors=tests)
-    _header, *messages = [line for line in result.outlines if line.startswith("barapi: ")]
-    assert len(messages) == tests
-    assert len(set(messages)) == 1, messages
-    return messages[0]
 
 
 # Messages name the server: barapi on barapi.cloud, "the token server" anywhere else.
