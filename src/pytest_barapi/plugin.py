@@ -117,7 +117,7 @@ def pytest_fixture_setup(
     # Every fixture of every run passes here: the cheapest tests first.
     if fixturedef.scope != "function":
         run = request.config.stash.get(run_key, None)
-        if run is None or run.settings.cassette is None or run.settings.recording_disabled:
+        if run is None or not run.settings.uses_cassettes:
             # No token cassette, so no cassette of the run: the user's fixtures are left as
             # they are (a run that does not record barapi gets no finalizer of ours).
             return (yield)

@@ -143,6 +143,12 @@ class Settings:
         # Joined, not resolved: a URL with a path prefix keeps it (https://host/prefix/o/token/).
         return self.url + self.token_path
 
+    @property
+    def uses_cassettes(self) -> bool:
+        """Whether the run records and replays barapi's cassettes: one is configured and
+        ``--disable-recording`` is not given (then every exchange is live)."""
+        return self.cassette is not None and not self.recording_disabled
+
     def any_set(self) -> bool:
         """Whether any barapi option is set (CLI, env or ini) rather than left at its default."""
         return any(source != "default" for source in self.sources.values())

@@ -67,9 +67,9 @@ def cassette_path(settings: Settings, identity: Identity) -> Path | None:
     client id and scope, so no identity ever replays another's token. Never a hash of a
     password: a short hash in a committed file name is a password check anyone can run.
     """
-    if settings.cassette is None or settings.recording_disabled:
-        return None
     configured = settings.cassette
+    if configured is None or not settings.uses_cassettes:
+        return None
     if identity == settings.identity:
         return configured
     key = json.dumps([identity.user, identity.client_id, identity.scope])
