@@ -49,7 +49,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.option.help or config.option.version:
         # Whatever BARAPI_* holds, --help and --version work: they run no test.
         return
-    config.stash[run_key] = BarapiRun.start(config)
+    run = config.stash[run_key] = BarapiRun.start(config)
+    if run.settings.uses_cassettes:
+        config.pluginmanager.register(_WiderFixturesFramed(run), "barapi-wider-fixtures")
     barapi_settings.warn_about_secrets_in_ini(config)
 
 
@@ -110,21 +112,37 @@ def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
 
 
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_fixture_setup(
-    fixturedef: Any, request: pytest.FixtureRequest
-) -> Generator[None, Any, Any]:
-    # Every fixture of every run passes here: the cheapest tests first.
-    if fixturedef.scope != "function":
-        run = request.config.stash.get(run_key, None)
-        if run is None or not run.settings.uses_cassettes:
-            # No token cassette, so no cassette of the run: the user's fixtures are left as
-            # they are (a run that does not record barapi gets no finalizer of ours).
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: Any, request: pytest.FixtureRequest) -> None:
+    if fixturedef.argname != "vcr":
+        return  # every fixture of every run passes here: the cheapest test first
+    # Under --record-mode=rewrite, pytest-recording's `vcr` fixture deletes the test's cassette
+    # before the test records a new one; kept here first, a refused recording gives it back.
+    # It is autouse: a test without a `vcr` mark loads nothing more here.
+    module = getattr(fixturedef.func, "__module__", None) or ""
+    if module.startswith("pytest_recording") and request.node.get_closest_marker("vcr"):
+        from pytest_barapi import cassette_guard
+
+        config = request.config
+        cassette_guard.remember(config, config.stash[run_key].known_secrets, request)
+
+
+class _WiderFixturesFramed:
+    """Registered only in a run that uses barapi's cassettes: a run without them leaves the
+    user's fixtures as they are, and pays for no hook wrapper around each of them."""
+
+    def __init__(self, run: BarapiRun) -> None:
+        self.run = run
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, Any]:
+        if fixturedef.scope == "function":
             return (yield)
         # The requests of a fixture wider than a test, in its setup and its teardown, go to
         # the cassette of the run (see pytest_barapi.run_cassette). Its teardown runs among
         # the fixture's finalizers, last added first: one before the setup and one after
         # frame it.
+        run = self.run
         fixturedef.addfinalizer(run.leave_beyond_tests)
         run.enter_beyond_tests()
         try:
@@ -132,17 +150,6 @@ def pytest_fixture_setup(
         finally:
             run.leave_beyond_tests()
             fixturedef.addfinalizer(run.enter_beyond_tests)
-    if fixturedef.argname == "vcr":
-        # Under --record-mode=rewrite, pytest-recording's `vcr` fixture deletes the test's
-        # cassette before the test records a new one; kept here first, a refused recording
-        # gives it back. It is autouse: a test without a `vcr` mark loads nothing more here.
-        module = getattr(fixturedef.func, "__module__", None) or ""
-        if module.startswith("pytest_recording") and request.node.get_closest_marker("vcr"):
-            from pytest_barapi import cassette_guard
-
-            config = request.config
-            cassette_guard.remember(config, config.stash[run_key].known_secrets, request)
-    return (yield)
 
 
 @pytest.fixture(scope="session")
