@@ -38,10 +38,19 @@ def _no_barapi_env_from_outside(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # Plugins installed in the developer's environment that the users' suites run here do not
-# need: Hypothesis' plugin imports all of Hypothesis when a run ends (its terminal summary),
-# a sixth of a plain run's instructions, paid again by every pytester subprocess and xdist
-# worker. Blocking an uninstalled plugin does nothing.
-NOT_IN_USER_RUNS = "-p no:hypothesispytest"
+# need, each paid again by every pytester subprocess and xdist worker: Hypothesis' plugin
+# imports all of Hypothesis when a run ends (its terminal summary), a sixth of a plain run's
+# instructions; pytest-httpserver's imports werkzeug (the servers run in the suite's process,
+# never in a user's run); pytest-json-report and the pytest-metadata it needs serve the two leak
+# rows about them. Together a fourth of a plain run's CPU. Blocking an uninstalled plugin does
+# nothing.
+NOT_IN_USER_RUNS = ("hypothesispytest", "pytest_httpserver", "pytest_jsonreport", "metadata")
+
+
+def user_run_addopts(*needed: str) -> str:
+    """PYTEST_ADDOPTS of the users' runs: every plugin of ``NOT_IN_USER_RUNS`` blocked but
+    those ``needed``."""
+    return " ".join(f"-p no:{name}" for name in NOT_IN_USER_RUNS if name not in needed)
 
 
 @pytest.fixture
@@ -49,7 +58,7 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
     """pytest's own ``pytester``, whose runs load only the plugins the tests are about."""
     # Set after pytester's set-up, which clears PYTEST_ADDOPTS; read by in-process runs,
     # subprocess runs and their xdist workers alike.
-    monkeypatch.setenv("PYTEST_ADDOPTS", NOT_IN_USER_RUNS)
+    monkeypatch.setenv("PYTEST_ADDOPTS", user_run_addopts())
     return pytester
 
 

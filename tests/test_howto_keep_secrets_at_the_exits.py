@@ -21,6 +21,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from tests import leak_matrix, reference_server
+from tests.conftest import user_run_addopts
 
 # The user's conftest for the control runs: the masker lets everything through.
 MASKING_OFF = """
@@ -275,6 +276,10 @@ ENVIRONMENT: dict[str, dict[str, str | None]] = {
     "worker-only-password-in-a-controller-hook": {"OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD},
     "non-utf-8-password": {"BARAPI_PASSWORD": ODD_PASSWORD},
     "barapi-mask": {"SIGNED_URL": SIGNED_URL},
+    "pytest-json-report": {"PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")},
+    "pytest-json-report-xdist": {
+        "PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")
+    },
 }
 
 # name: (test files, extra conftest, flags, what the run must show, the server)
