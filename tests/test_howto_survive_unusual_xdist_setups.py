@@ -84,6 +84,11 @@ def test_a_node_manager_of_a_config_never_configured_sets_up_its_workers(
     nodemanager = NodeManager(pytester.parseconfig(*specs))
     try:
         (node,) = nodemanager.setup_nodes(None)  # type: ignore[arg-type]
+        assert events_until(node, "collectionfinish")[0][0] == "workerready"
+        # A worker told to end ends at once; one left waiting is only killed after the node
+        # manager's timeout (10 s).
+        node.sendcommand("shutdown")
+        events_until(node, "workerfinished")
     finally:
         nodemanager.teardown_nodes()
     assert "barapi_sharing" not in node.workerinput
