@@ -540,3 +540,17 @@ def test_a_password_that_is_not_utf8_is_named_and_nothing_is_sent(
     assert "\udcf6" not in outcome.worded()
     assert "position" not in outcome.worded()
     assert httpserver.log == []
+
+
+def test_a_refresh_token_that_is_not_utf8_is_named_and_nothing_is_sent(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    """The server's token, not a setting: nothing of the user's to fix, so no setting named."""
+    outcome = post_grant(
+        token_url,
+        IDENTITY.refresh_grant("fake-refresh-\udfff-token"),
+        timeout=5,
+        masker=the_runs_masker(),
+    )
+    assert outcome == Failure("the refresh_token is not UTF-8 text; no request sent")
+    assert httpserver.log == []

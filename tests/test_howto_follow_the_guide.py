@@ -12,6 +12,7 @@ import ast
 import re
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -377,6 +378,85 @@ def test_a_reworded_message_would_be_found() -> None:
     assert unwritten("the grant was refused by the token endpoint: ", strings) is not None
     assert unwritten(") must be body or basic; got ", strings) is None
     assert unwritten(") must be body or digest; got ", strings) is not None
+
+
+# The calls that make a message: a failure a test sees, a usage error at start-up.
+MESSAGE_CALLS = {"Failure", "UsageError"}
+
+
+def written_pieces(node: ast.AST, functions: dict[str, ast.FunctionDef]) -> Iterator[str]:
+    """The text a message's expression writes out as it stands (f-strings cut at their
+    fields), through the module's own functions that build it (``_refusal(...)``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        yield node.value
+    elif isinstance(node, ast.JoinedStr):
+        for value in node.values:
+            yield from written_pieces(value, functions)
+    elif isinstance(node, (ast.Tuple, ast.List)):
+        for element in node.elts:
+            yield from written_pieces(element, functions)
+    elif isinstance(node, ast.BinOp):
+        yield from written_pieces(node.left, functions)
+        yield from written_pieces(node.right, functions)
+    elif isinstance(node, ast.Starred):
+        yield from written_pieces(node.value, functions)
+    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        builder = functions.pop(node.func.id, None)  # popped: each is followed once
+        for returned in ast.walk(builder) if builder else ():
+            if isinstance(returned, ast.Return) and returned.value is not None:
+                yield from written_pieces(returned.value, functions)
+
+
+def unlisted_messages(source: str, page: str) -> list[tuple[int, str]]:
+    """The messages ``source`` makes that ``page`` does not list: the line of each, and its
+    longest piece. A message is listed when one of its pieces at least SHORTEST_PIECE long
+    is on the page; one written only in short pieces between fields cannot be looked up."""
+    tree = ast.parse(source)
+    unlisted = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        called = node.func
+        name = getattr(called, "id", None) or getattr(called, "attr", None)
+        if name not in MESSAGE_CALLS:
+            continue
+        functions = {n.name: n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        pieces = [piece.strip() for piece in written_pieces(node.args[0], functions)]
+        pieces = [piece for piece in pieces if len(piece) >= SHORTEST_PIECE]
+        if pieces and not any(piece in page for piece in pieces):
+            unlisted.append((node.lineno, max(pieces, key=len)))
+    return sorted(unlisted)
+
+
+def test_each_message_of_the_plugin_is_on_the_troubleshooting_page() -> None:
+    """The other way round: a message added to src/ fails this test until the page lists it."""
+    page = TROUBLESHOOTING.read_text(encoding="utf-8")
+    unlisted = {
+        f"{path.name}:{line}": piece
+        for path in sorted(SOURCE.glob("*.py"))
+        for line, piece in unlisted_messages(path.read_text(encoding="utf-8"), page)
+    }
+    assert unlisted == {}
+
+
+def test_a_message_missing_from_the_page_would_be_found() -> None:
+    """The check above can fail: a new message, direct or built by a function, is caught."""
+    page = TROUBLESHOOTING.read_text(encoding="utf-8")
+    source = """
+def _reason(url):
+    return f"{url} answered with a reason nobody documented"
+
+def decide(url):
+    if url:
+        return Failure(("missing credentials, no request sent: set ", Setting("user")))
+    if not url:
+        return Failure(_reason(url))
+    raise pytest.UsageError(f"barapi: {url} is a setting nobody documented")
+"""
+    assert unlisted_messages(source, page) == [
+        (9, "answered with a reason nobody documented"),
+        (10, "is a setting nobody documented"),
+    ]
 
 
 def without_comments(code: str) -> list[str]:
