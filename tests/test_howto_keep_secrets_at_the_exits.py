@@ -269,11 +269,18 @@ HOLDS = {
     "barapi-mask": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
 }
 # The environment a row's run gets besides BARAPI_*.
+# Every BARAPI_* variable a row sets (the timeout, for rows whose server answers itself).
+BARAPI_VARIABLES = ("URL", "USER", "PASSWORD", "CLIENT_ID", "CLIENT_SECRET", "TIMEOUT")
 ENVIRONMENT: dict[str, dict[str, str | None]] = {
     "colour-py-colors": {"PY_COLORS": "1"},
     "colour-force-color-xdist": {"FORCE_COLOR": "1", "PY_COLORS": None},  # pytester sets it
     "worker-only-password-xdist": {"OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD},
     "worker-only-password-in-a-controller-hook": {"OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD},
+    # No barapi option set anywhere: the worker's line is there all the same.
+    "worker-only-password-nothing-set": {
+        "OTHER_PASSWORD": leak_matrix.OTHER_PASSWORD,
+        **dict.fromkeys(f"BARAPI_{name}" for name in BARAPI_VARIABLES),
+    },
     "non-utf-8-password": {"BARAPI_PASSWORD": ODD_PASSWORD},
     "barapi-mask": {"SIGNED_URL": SIGNED_URL},
     "pytest-json-report": {"PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")},
@@ -379,6 +386,13 @@ ROWS = {
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
     "worker-only-password-in-a-controller-hook": (
+        WORKER_ONLY_PASSWORD,
+        CONTROLLER_RAISES,
+        "-n 1 -l --full-trace",
+        ["controller broke holding"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
+    "worker-only-password-nothing-set": (
         WORKER_ONLY_PASSWORD,
         CONTROLLER_RAISES,
         "-n 1 -l --full-trace",

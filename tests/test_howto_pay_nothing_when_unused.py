@@ -154,35 +154,55 @@ def lines_and_masking(pytester: pytest.Pytester, *args: str) -> dict[str, dict[s
     return {path.stem: json.loads(path.read_text()) for path in pytester.path.glob("*.json")}
 
 
-def test_under_xdist_a_run_that_sets_no_barapi_option_opens_no_line_and_masks_nothing(
+def test_under_xdist_a_run_that_sets_no_barapi_option_masks_nothing(
     pytester: pytest.Pytester,
 ) -> None:
-    """Nothing set for barapi, so no test can get a token: the workers get no line to the
-    board, and the controller does not mask what it prints."""
+    """Nothing set for barapi, no test asks for a token: each worker has its line to the
+    board (a channel, nothing sent on it), and no process masks what it prints."""
     seen = lines_and_masking(pytester, "-n", "2")
-    off = {"line": False, "masking": False}
-    assert seen == {"controller": off, "gw0": off, "gw1": off}
+    worker = {"line": True, "masking": False}
+    assert seen == {"controller": {"line": False, "masking": False}, "gw0": worker, "gw1": worker}
 
 
-def test_any_barapi_option_set_gives_every_worker_its_line(
+def test_a_barapi_option_without_a_secret_masks_nothing_either(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Once barapi is configured (here only its URL, no secret), any test may ask for a token:
-    the workers share its exchange through the board, and the controller masks the tokens
-    that pass through it. A worker masks only once it knows a secret."""
+    """Configured as README shows (here only the URL, no secret) and no test asking for a
+    token: nothing to mask, so neither the controller nor a worker masks."""
     monkeypatch.setenv("BARAPI_URL", "https://barapi.example.test")
     seen = lines_and_masking(pytester, "-n", "2")
     worker = {"line": True, "masking": False}
-    assert seen == {"controller": {"line": False, "masking": True}, "gw0": worker, "gw1": worker}
+    assert seen == {"controller": {"line": False, "masking": False}, "gw0": worker, "gw1": worker}
+
+
+def test_the_controller_masks_from_the_first_secret_a_worker_tells_it(
+    pytester: pytest.Pytester,
+) -> None:
+    """Nothing set for barapi, and a worker's test gives a password to the factory: the
+    worker masks it, tells the controller over its line, and the controller masks too."""
+    pytester.makeconftest(RECORD_LINES)
+    pytester.makepyfile(
+        """
+        def test_other_user(barapi_session_factory):
+            barapi_session_factory(user="bob@example.test", password="fake-Bob-pw-8812")
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "1")
+    # No client given: the test fails, having learnt the password all the same.
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*missing credentials, no request sent*"])
+    seen = {path.stem: json.loads(path.read_text()) for path in pytester.path.glob("*.json")}
+    on = {"line": False, "masking": True}
+    assert seen == {"controller": on, "gw0": {"line": True, "masking": True}}
 
 
 def test_a_worker_that_reads_settings_of_its_own_gets_its_line(pytester: pytest.Pytester) -> None:
     """The controller cannot see what a worker started with variables of its own (or on
-    another machine, in another directory) has set: such workers get their line anyway."""
+    another machine, in another directory) has set: the line is there all the same."""
     spec = "2*popen//env:BARAPI_USER=bob@example.test"
     seen = lines_and_masking(pytester, "--dist", "load", "--tx", spec)
     worker = {"line": True, "masking": False}
-    assert seen == {"controller": {"line": False, "masking": True}, "gw0": worker, "gw1": worker}
+    assert seen == {"controller": {"line": False, "masking": False}, "gw0": worker, "gw1": worker}
 
 
 FINALIZERS_OF_THE_USERS_FIXTURE = """

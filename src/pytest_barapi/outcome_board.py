@@ -18,8 +18,9 @@ Workers name identities by an HMAC keyed with a random per-run key that the cont
 them with the channel, and that lives only in memory: the board's books hold no credential.
 What a worker learns is secret (a factory's password, a keyring answer, a token) reaches the
 controller's secret registry (:mod:`pytest_barapi.known_secrets`) the same way, only so that
-the controller masks it in what it prints. Without xdist workers nothing here runs, and in a
-run that cannot ask for a token (see :func:`could_be_used`) no worker gets a line.
+the controller masks it in what it prints: the controller masks from the first secret it
+learns, so a run whose workers never learn one never pays for masking. Without xdist workers
+nothing here runs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -49,16 +51,14 @@ _board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
 CLOSED = ("closed",)  # what execnet hands the board's callback when a worker's channel closes
 
 
-def could_be_used(node: Any, settings: Settings) -> bool:
-    """Controller side: whether the workers of this run could ask the board anything.
+def may_ask_this_terminal(node: Any, settings: Settings) -> bool:
+    """Controller side: whether a worker of this run could need the person at this terminal,
+    so that the controller takes over SIGTERM and SIGHUP while a prompt is up.
 
-    A worker asks only for a token, and a run that sets no barapi option anywhere (CLI,
-    environment, ini) has nothing to exchange, replay or look up in a keyring: its workers
-    get no line, and the controller nothing to mask. The controller cannot see the settings
-    of a worker that reads them elsewhere (another machine or directory, ``env:`` of its own,
-    a spec that is not execnet's), so then every worker gets its line. What that leaves out:
-    a run that sets nothing and passes every credential to ``barapi_session_factory``; its
-    local workers each exchange for themselves.
+    A run that sets no barapi option anywhere (CLI, environment, ini) has no user whose
+    password a prompt would ask for. The controller cannot see the settings of a worker that
+    reads them elsewhere (another machine or directory, ``env:`` of its own, a spec that is not
+    execnet's): such a run may.
     """
     return settings.any_set() or not all(_reads_our_settings(spec) for spec in _specs(node))
 
@@ -67,17 +67,23 @@ def connect(
     config: pytest.Config,
     node: Any,
     known_secrets: KnownSecrets,
-    secret_sources: SecretSources | None = None,
+    secret_sources: Callable[[], SecretSources] | None = None,
+    on_secret: Callable[[], None] | None = None,
 ) -> None:
     """Controller side, for each xdist worker about to start: open its line to the board.
 
-    Runs before xdist starts the worker's code and sends it ``workerinput``: the channel
-    travels inside it, so no second ``remote_exec`` is needed (xdist's gateways run one at a
-    time). Opening a channel sends nothing; a run whose tests need no token exchanges nothing.
+    Every worker gets one, whatever the settings: a worker may learn a secret the controller
+    cannot see (a password given to ``barapi_session_factory``) and must tell it, so that the
+    controller masks it too. Runs before xdist starts the worker's code and sends it
+    ``workerinput``: the channel travels inside it, so no second ``remote_exec`` is needed
+    (xdist's gateways run one at a time). Opening a channel sends nothing; a run whose tests
+    need no token exchanges nothing, and the controller masks (``on_secret``) only once a
+    worker tells it a secret. ``secret_sources`` makes the person at this terminal and its
+    keyring, when a worker first asks.
     """
     board = config.stash.get(_board_key, None)
     if board is None:
-        board = config.stash[_board_key] = OutcomeBoard(known_secrets, secret_sources)
+        board = config.stash[_board_key] = OutcomeBoard(known_secrets, secret_sources, on_secret)
     channel = node.gateway.newchannel()
     board.listen(channel)
     node.workerinput[WORKERINPUT] = {
@@ -170,16 +176,32 @@ class OutcomeBoard:
     def __init__(
         self,
         known_secrets: KnownSecrets | None = None,
-        secret_sources: SecretSources | None = None,
+        secret_sources: Callable[[], SecretSources] | None = None,
+        on_secret: Callable[[], None] | None = None,
     ) -> None:
         self.run_key = os.urandom(16).hex()
         # The controller prints too (a worker's crash, the summary): it masks what it holds,
-        # the secrets its workers learnt included.
+        # the secrets its workers learnt included, from the first one on (``on_secret``).
         self.known_secrets = known_secrets if known_secrets is not None else KnownSecrets()
+        self._on_secret = on_secret
         # The person at the controller's terminal, for a secret no worker could find.
-        self.secret_sources = secret_sources
+        self._secret_sources = secret_sources
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
+        # Each worker's messages arrive on a thread of its own gateway.
+        self._learning = threading.Lock()
+
+    @property
+    def secret_sources(self) -> SecretSources | None:
+        """The person at the controller's terminal and its keyring (made when first asked)."""
+        return self._secret_sources() if self._secret_sources is not None else None
+
+    def _learnt(self) -> None:
+        """A secret was learnt here: the controller masks from now on (before the reports
+        the worker sends after its secrets, which arrive behind them on the same gateway)."""
+        if self._on_secret is not None:
+            with self._learning:
+                self._on_secret()
 
     def listen(self, channel: Channel) -> None:
         channel.setcallback(partial(self.handle, channel), endmarker=CLOSED)
@@ -237,6 +259,7 @@ class OutcomeBoard:
 
     def worker_secrets(self, channel: Channel, entries: list[Any]) -> None:
         self.known_secrets.learn([tuple(entry) for entry in entries])
+        self._learnt()
 
     def worker_found(self, channel: Channel, name: str, where: str) -> None:
         # Where a worker found a secret, for the summary the controller prints.
@@ -259,6 +282,7 @@ class OutcomeBoard:
                 answer = self.secret_sources.ask(name, key)
         if answer:
             self.known_secrets.add_pair(key, answer, kind=name)
+            self._learnt()
         with contextlib.suppress(OSError, ValueError):
             channel.send(message("answer", request=request, answer=answer))
 

@@ -58,7 +58,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist controller: each worker, local or remote, gets a line to the run's
-    in-memory board of outcomes (see :mod:`pytest_barapi.outcome_board`) if it could need one."""
+    in-memory board of outcomes (see :mod:`pytest_barapi.outcome_board`)."""
     run = node.config.stash.get(run_key, None)
     if run is None:
         # A config pytest never configured (pytest-xdist's own tests build a NodeManager from
@@ -66,16 +66,15 @@ def pytest_configure_node(node: Any) -> None:
         return
     from pytest_barapi import outcome_board
 
-    if not outcome_board.could_be_used(node, run.settings):
-        return  # nothing asks for a token here: no line, and nothing to mask on its way
-    # The tokens the workers share pass through here: mask them in what the controller prints.
-    run.mask_secrets()
-    # The person at this terminal answers for the workers, which have none.
-    sources = run.secret_sources()
-    if sources.interactive:
-        # The prompt waits on another thread: signals are only caught from this one.
-        sources.terminal.catch_signals()
-    outcome_board.connect(node.config, node, run.known_secrets, sources)
+    if outcome_board.may_ask_this_terminal(node, run.settings) and run.secret_sources().interactive:
+        # The person at this terminal answers for the workers, which have none; the prompt
+        # waits on another thread: signals are only caught from this one.
+        run.secret_sources().terminal.catch_signals()
+    # The secrets the workers learn pass through here: the controller masks them in what it
+    # prints, from the first one a worker tells it.
+    outcome_board.connect(
+        node.config, node, run.known_secrets, run.secret_sources, on_secret=run.mask_secrets
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
