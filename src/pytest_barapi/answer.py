@@ -102,13 +102,26 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
         return Failure(_refusal(url, status, body, masker), refused=True)
     if response.status_code != 200:
         return Failure(_refusal(url, status, body, masker))
-    return _token(url, body)
+    if not body.get("access_token") and _code(body):
+        # Some servers answer a refusal with 200 ("Account locked." under an error code): the
+        # server saw the grant and said no, as with a 4xx.
+        return Failure(_refusal(url, status, body, masker), refused=True)
+    return _token(url, body, masker)
+
+
+def _code(body: dict[str, Any]) -> str | None:
+    """The OAuth error code: RFC 6749 §5.2's ``error``, or, from a server that nests its error
+    in an object, that object's ``code`` ({"error": {"code": "invalid_grant", ...}})."""
+    error = body.get("error")
+    if isinstance(error, dict):
+        error = error.get("code")
+    return error if isinstance(error, str) and error.strip() else None
 
 
 def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tuple[Part, ...]:
-    error = body.get("error")
+    error = _code(body)
     reason = _reason(body, masker)
-    if not isinstance(error, str):
+    if error is None:
         without = f"{url} answered {status} without an OAuth error code"
         if reason:
             return (f"{without} (", Received(reason), ")")
@@ -162,10 +175,13 @@ def _fixes(error: str, reason: str | None) -> tuple[str, ...]:
     return ()
 
 
-def _token(url: str, body: dict[str, Any]) -> Outcome:
+def _token(url: str, body: dict[str, Any], masker: Masker) -> Outcome:
     for name in ("access_token", "token_type"):
         if not isinstance(body.get(name), str) or not body[name]:
-            return Failure(f"{url} answered HTTP 200 without {name!r} in its JSON")
+            without = f"{url} answered HTTP 200 without {name!r} in its JSON"
+            if reason := _reason(body, masker):  # the server's words for why there is no token ("Account locked.")
+                return Failure((f"{without} (", Received(reason), ")"))
+            return Failure(without)
     if body["token_type"].lower() != "bearer":
         uses = (
             "barapi uses Bearer"
