@@ -194,7 +194,8 @@ def _token(url: str, body: dict[str, Any], masker: Masker) -> Outcome:
     for name in ("access_token", "token_type"):
         if not isinstance(body.get(name), str) or not body[name]:
             without = f"{url} answered HTTP 200 without {name!r} in its JSON"
-            if reason := _reason(body, masker):  # the server's words for why there is no token ("Account locked.")
+            # The server's words for why there is no token ("Account locked."), if it gives any.
+            if reason := _reason(body, masker):
                 return Failure((f"{without} (", Received(reason), ")"))
             return Failure(without)
     if body["token_type"].lower() != "bearer":
