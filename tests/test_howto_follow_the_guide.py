@@ -9,6 +9,7 @@ the troubleshooting page lists is built from the plugin's own words; README stay
 from __future__ import annotations
 
 import ast
+import json
 import re
 import shutil
 import sys
@@ -285,6 +286,26 @@ def test_the_guide_example_ini_for_another_oauth_server(
     result.assert_outcomes(passed=1)
     assert ", client_auth: basic (ini), token_path: /o/token/ (ini), " in result.stdout.str()
     assert authlib_server.client_auth_used == ["client_secret_basic"]
+
+
+def test_the_guide_example_of_masking_a_value_of_your_own(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """The signed URL the API answered is masked in what the run prints (-rP: the report of a
+    passing test, with its captured output)."""
+    shutil.copy(EXAMPLES / "masking" / "test_download.py", pytester.path)
+
+    result = pytester.runpytest("-rP")
+
+    result.assert_outcomes(passed=1)
+    (answer,) = barapi_server.sent
+    signed_url = json.loads(answer)["signed_url"]
+    signature = signed_url.rsplit("sig=", 1)[1]
+    assert signature.startswith("fake-signature-")
+    result.stdout.fnmatch_lines(["fetching ********"])
+    output = result.stdout.str() + result.stderr.str()
+    assert signature not in output
+    assert signed_url not in output
 
 
 def test_every_example_the_guide_includes_runs_here() -> None:
