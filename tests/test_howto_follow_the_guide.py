@@ -144,6 +144,21 @@ def test_readme_has_no_relative_link_that_breaks_on_pypi() -> None:
     assert [target for target in targets if not target.startswith("https://")] == []
 
 
+def test_readme_names_every_fixture_of_the_plugin() -> None:
+    """Its fixtures table has a row per fixture, with its scope; its pointer to the Fixtures
+    page names each."""
+    from _pytest.fixtures import getfixturemarker  # pytest's own reading of @pytest.fixture
+
+    from pytest_barapi import plugin
+
+    markers = {name: getfixturemarker(value) for name, value in vars(plugin).items()}
+    scopes = {m.name or name: str(m.scope) for name, m in markers.items() if m is not None}
+    text = README.read_text(encoding="utf-8")
+    assert dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", text, re.MULTILINE)) == scopes
+    (pointer,) = re.findall(r"^- \*\*Fixtures\*\*.*?(?=^- )", text, re.MULTILINE | re.DOTALL)
+    assert sorted(re.findall(r"`(\w+)`", pointer)) == sorted(scopes)
+
+
 @pytest.mark.parametrize("page", [README, QUICKSTART], ids=lambda page: page.name)
 def test_every_command_is_run_by_a_test_or_by_ci(page: Path) -> None:
     found = commands(page)
