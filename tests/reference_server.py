@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import os
+import secrets
 import subprocess
 import threading
 import time
@@ -121,6 +122,9 @@ class ReferenceServer:
         self.httpserver.expect_request("/v1/password", method="POST").respond_with_handler(
             self._change_password
         )
+        self.httpserver.expect_request("/v1/reports", method="POST").respond_with_handler(
+            self._report
+        )
 
     @property
     def url(self) -> str:
@@ -190,6 +194,14 @@ class ReferenceServer:
                 "reviewer_token": UNRELATED_JWT,
             }
         )
+
+    def _report(self, request: Request) -> Response:
+        """A report to download: a signed URL, whose signature is a secret of its own (fake,
+        and new on every call), which the guide's barapi_mask example masks."""
+        if self._authorized(request) is None:
+            return _invalid_token()
+        signature = f"fake-signature-{secrets.token_hex(16)}"
+        return self._send({"signed_url": f"{self.url}/downloads/report.csv?sig={signature}"})
 
     def _change_password(self, request: Request) -> Response:
         """Changes the user's password: the old and new one travel in a JSON body."""

@@ -164,6 +164,35 @@ def test_a_200_that_is_not_a_bearer_token_says_what_is_wrong(
     assert len(httpserver.log) == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"error": "invalid_grant", "error_description": "Account locked."},
+        {"error": {"code": "invalid_grant", "message": "Account locked."}},
+    ],
+    ids=["rfc", "nested"],
+)
+def test_a_200_that_carries_an_oauth_error_is_a_refusal_with_its_reason(
+    httpserver: HTTPServer, token_url: str, body: object
+) -> None:
+    """Some servers answer a refusal with HTTP 200: the code, the reason and the advice show."""
+    answer_json(httpserver, body)
+    assert failure(token_url) == Failure(
+        f"the token endpoint {token_url} refused the grant: invalid_grant (Account locked.), "
+        f"HTTP 200; {CHECK_USER}",
+        refused=True,
+    )
+
+
+def test_a_200_without_a_token_shows_the_reason_it_gives(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(httpserver, {"error": {"code": 423, "message": "Account locked."}})
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 200 without 'access_token' in its JSON (Account locked.)"
+    )
+
+
 def test_a_200_in_json_that_is_not_an_object(httpserver: HTTPServer, token_url: str) -> None:
     answer_text(httpserver, '["a", "list"]', 200, "application/json")
     assert failure(token_url) == Failure(
@@ -260,6 +289,20 @@ def test_a_reason_nested_under_error_is_shown_without_a_code(
     answer_json(httpserver, {"error": {"code": 400, "message": "Bad scope."}}, status=400)
     assert failure(token_url) == Failure(
         f"{token_url} answered HTTP 400 without an OAuth error code (Bad scope.)", refused=True
+    )
+
+
+def test_a_code_nested_under_error_is_the_oauth_error_code(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    """{"error": {"code": ..., "message": ...}}, as gateways word it: a refusal with advice."""
+    answer_json(
+        httpserver, {"error": {"code": "invalid_client", "message": "Unknown client."}}, status=401
+    )
+    assert failure(token_url) == Failure(
+        f"the token endpoint {token_url} refused the grant: invalid_client (Unknown client.), "
+        f"HTTP 401; {CHECK_CLIENT}",
+        refused=True,
     )
 
 

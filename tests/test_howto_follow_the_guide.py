@@ -2,17 +2,23 @@
 
 Every command of README.md and of the guide's quickstart is run by a test (here, against the
 reference server, as written: only the URL is pointed at loopback and ``...`` filled in with
-the fake secrets), or by CI; every example file the guide includes runs here; every message
-the troubleshooting page lists is built from the plugin's own words; README stays short.
+the fake secrets), or by a tox environment that CI runs (README's "Try it" as written, by
+``.ci/try-it``; the Development commands as tox.ini's lines); every example file the guide
+includes runs here; every message the troubleshooting page lists is built from the plugin's
+own words; README stays short.
 """
 
 from __future__ import annotations
 
 import ast
+import configparser
+import json
 import re
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -35,6 +41,7 @@ DOCS = ROOT / "docs"
 QUICKSTART = DOCS / "quickstart.md"
 EXAMPLES = DOCS / "examples"
 CI = ROOT / ".ci" / "run"
+TOX_INI = ROOT / "tox.ini"
 # The page a user reads first on PyPI: one screen and a little more.
 README_MOST_LINES = 200
 
@@ -63,33 +70,64 @@ def commands(path: Path) -> list[str]:
     return found
 
 
+@dataclass
+class InTest:
+    """A test runs the command: the source of ``where`` (``path::function``) holds ``needle``."""
+
+    where: str
+    needle: str
+
+
+@dataclass
+class InTox:
+    """A tox environment runs the command: tox.ini gives ``env`` (with what it takes from
+    [testenv]) exactly these ``settings``, and env_list names it: ``tox`` runs it, and
+    ``.ci/run`` runs env_list (the py3XX environments as ``coverage``, which is [testenv] too)."""
+
+    env: str
+    settings: dict[str, str | list[str]]
+
+
+@dataclass
+class InCi:
+    """CI's own job: ``.ci/run`` holds ``line``."""
+
+    line: str
+
+
 HERE = "tests/test_howto_follow_the_guide.py::"
-# Each command of README.md and docs/quickstart.md, and what runs it: a test
-# (``path::function``, whose source holds the needle), or CI (``.ci/run``, which holds it).
-RUN_BY = {
+# Each command of README.md and docs/quickstart.md, and what runs it.
+RUN_BY: dict[str, InTest | InTox | InCi] = {
+    # .ci/try-it reads it from README.md and runs it as written, in a fresh copy of the repository.
     "python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/pytest examples "
-    "--record-mode=none --block-network": (
-        "tests/test_howto_run_the_examples.py::test_the_example_suite_passes_offline",
-        '"examples", "--record-mode=none", "--block-network"',
-    ),
-    "bash .ci/run": (".ci/run", "set -euo pipefail"),
-    "pip install pytest-barapi": (".ci/run", "wheel"),  # the package built, then installed
+    "--record-mode=none --block-network": InTox("examples", {"commands": "bash .ci/try-it"}),
+    "bash .ci/run": InCi('listed=$("$tox" list -d --no-desc --quiet)'),
+    # Not on PyPI before a release: tox builds the wheel and installs it, as pip would.
+    "pip install pytest-barapi": InTox("py313", {"package": "wheel"}),
     "export BARAPI_USER=alice@example.com BARAPI_PASSWORD=... BARAPI_CLIENT_ID=332269999912132097 "
-    "BARAPI_CLIENT_SECRET=...": (HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
-    "pytest": (HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
-    'pytest -m "not barapi"': (HERE + "test_the_tests_that_need_no_token_run_alone", "not barapi"),
-    "BARAPI_PASSWORD=... BARAPI_CLIENT_SECRET=... pytest --record-mode=once": (
-        HERE + "test_record_once_then_replay_in_ci_as_readme_says",
-        "record_and_replay",
+    "BARAPI_CLIENT_SECRET=...": InTest(HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
+    "pytest": InTest(HERE + "test_the_quickstart_runs_as_written", "QUICKSTART"),
+    'pytest -m "not barapi"': InTest(
+        HERE + "test_the_tests_that_need_no_token_run_alone", "not barapi"
     ),
-    "pytest --record-mode=none --block-network": (
-        HERE + "test_record_once_then_replay_in_ci_as_readme_says",
-        "record_and_replay",
+    "BARAPI_PASSWORD=... BARAPI_CLIENT_SECRET=... pytest --record-mode=once": InTest(
+        HERE + "test_record_once_then_replay_in_ci_as_readme_says", "record_and_replay"
     ),
-    "python -m venv .venv && . .venv/bin/activate": (".ci/run", "-m venv"),
-    "pip install -e '.[test,dev]'": (".ci/run", "package = editable"),  # tox -e lint
-    "python -m pytest": (".ci/run", "-m pytest"),
-    "ruff check . && ruff format --check . && mypy": (".ci/run", "ruff format --check"),
+    "pytest --record-mode=none --block-network": InTest(
+        HERE + "test_record_once_then_replay_in_ci_as_readme_says", "record_and_replay"
+    ),
+    # Development: a virtualenv of its own (tox's), the project installed editable with the
+    # test and dev extras, the suite, then lint and types.
+    "python -m venv .venv && . .venv/bin/activate": InTox(
+        "lint", {"package": "editable", "extras": ["test", "dev"]}
+    ),
+    "pip install -e '.[test,dev]'": InTox(
+        "lint", {"package": "editable", "extras": ["test", "dev"]}
+    ),
+    "python -m pytest": InTox("py313", {"commands": "python -m pytest {posargs}"}),
+    "ruff check . && ruff format --check . && mypy": InTox(
+        "lint", {"commands": ["ruff check .", "ruff format --check .", "mypy"]}
+    ),
 }
 
 
@@ -106,6 +144,21 @@ def test_readme_has_no_relative_link_that_breaks_on_pypi() -> None:
     assert [target for target in targets if not target.startswith("https://")] == []
 
 
+def test_readme_names_every_fixture_of_the_plugin() -> None:
+    """Its fixtures table has a row per fixture, with its scope; its pointer to the Fixtures
+    page names each."""
+    from _pytest.fixtures import getfixturemarker  # pytest's own reading of @pytest.fixture
+
+    from pytest_barapi import plugin
+
+    markers = {name: getfixturemarker(value) for name, value in vars(plugin).items()}
+    scopes = {m.name or name: str(m.scope) for name, m in markers.items() if m is not None}
+    text = README.read_text(encoding="utf-8")
+    assert dict(re.findall(r"^\| `(\w+)` \| (\w+) \|", text, re.MULTILINE)) == scopes
+    (pointer,) = re.findall(r"^- \*\*Fixtures\*\*.*?(?=^- )", text, re.MULTILINE | re.DOTALL)
+    assert sorted(re.findall(r"`(\w+)`", pointer)) == sorted(scopes)
+
+
 @pytest.mark.parametrize("page", [README, QUICKSTART], ids=lambda page: page.name)
 def test_every_command_is_run_by_a_test_or_by_ci(page: Path) -> None:
     found = commands(page)
@@ -114,16 +167,48 @@ def test_every_command_is_run_by_a_test_or_by_ci(page: Path) -> None:
         assert command in RUN_BY, f"{page.name}: no test runs {command!r}"
 
 
+def tox_env(name: str) -> dict[str, list[str]]:
+    """What tox.ini sets for the environment ``name`` (over what [testenv] sets for every one),
+    each value as its lines; nothing for an environment that env_list does not name."""
+    tox = configparser.ConfigParser(interpolation=None)
+    tox.read(TOX_INI, encoding="utf-8")
+    if name not in tox["tox"]["env_list"].split():
+        return {}
+    own = tox[f"testenv:{name}"] if tox.has_section(f"testenv:{name}") else {}
+    return {key: lines(value) for key, value in {**tox["testenv"], **own}.items()}
+
+
+def lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 @pytest.mark.parametrize("command", RUN_BY, ids=range(len(RUN_BY)))
-def test_what_runs_a_command_holds_it(command: str) -> None:
-    where, needle = RUN_BY[command]
-    if where == ".ci/run":
-        assert needle in CI.read_text(encoding="utf-8") + (ROOT / "tox.ini").read_text()
-        return
-    path, function = where.split("::")
-    tree = ast.parse((ROOT / path).read_text(encoding="utf-8"))
-    (test,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
-    assert needle in ast.get_source_segment((ROOT / path).read_text(encoding="utf-8"), test)
+def test_what_runs_a_command_runs_it(command: str) -> None:
+    runner = RUN_BY[command]
+    if isinstance(runner, InTox):
+        settings = tox_env(runner.env)
+        for key, value in runner.settings.items():
+            expected = [value] if isinstance(value, str) else value
+            assert settings.get(key) == expected, f"tox.ini, {runner.env}: {key}"
+    elif isinstance(runner, InCi):
+        assert runner.line in lines(CI.read_text(encoding="utf-8"))
+    else:
+        path, function = runner.where.split("::")
+        source = (ROOT / path).read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        (test,) = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+        assert runner.needle in ast.get_source_segment(source, test)
+
+
+def test_ci_tries_the_command_of_readme_as_written() -> None:
+    """.ci/try-it, which tox's examples environment runs, runs README's "Try it" command: the
+    one it reads from README.md is the page's first, as written."""
+    try_it = ROOT / ".ci" / "try-it"
+    printed = subprocess.run(
+        ["bash", str(try_it), "--print"], capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    assert printed == fenced(README, "bash")[0]
+    assert RUN_BY[printed.strip()] == InTox("examples", {"commands": "bash .ci/try-it"})
 
 
 def accept_the_documented_identities(server: ReferenceServer) -> None:
@@ -285,6 +370,26 @@ def test_the_guide_example_ini_for_another_oauth_server(
     result.assert_outcomes(passed=1)
     assert ", client_auth: basic (ini), token_path: /o/token/ (ini), " in result.stdout.str()
     assert authlib_server.client_auth_used == ["client_secret_basic"]
+
+
+def test_the_guide_example_of_masking_a_value_of_your_own(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """The signed URL the API answered is masked in what the run prints (-rP: the report of a
+    passing test, with its captured output)."""
+    shutil.copy(EXAMPLES / "masking" / "test_download.py", pytester.path)
+
+    result = pytester.runpytest("-rP")
+
+    result.assert_outcomes(passed=1)
+    (answer,) = barapi_server.sent
+    signed_url = json.loads(answer)["signed_url"]
+    signature = signed_url.rsplit("sig=", 1)[1]
+    assert signature.startswith("fake-signature-")
+    result.stdout.fnmatch_lines(["fetching ********"])
+    output = result.stdout.str() + result.stderr.str()
+    assert signature not in output
+    assert signed_url not in output
 
 
 def test_every_example_the_guide_includes_runs_here() -> None:

@@ -25,7 +25,7 @@ from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.outcome_board import CLOSED, OutcomeBoard
 from pytest_barapi.secrets import Secret
-from pytest_barapi.sharing import SharedOutcomes
+from pytest_barapi.sharing import BARAPI_TOKEN_URL, SharedOutcomes
 from pytest_barapi.token import BarapiToken
 from tests import reference_server
 from tests.conftest import go_offline
@@ -379,9 +379,12 @@ IDENTITY = Identity(
 )
 
 
-def worker(board: OutcomeBoard, wait: float = 10) -> tuple[SharedOutcomes, Line]:
+def worker(
+    board: OutcomeBoard, wait: float = 10, token_url: str = BARAPI_TOKEN_URL
+) -> tuple[SharedOutcomes, Line]:
     line = Line(board)
-    return SharedOutcomes(line, board.run_key, wait), line  # type: ignore[arg-type]
+    shared = SharedOutcomes(line, board.run_key, wait, token_url=token_url)  # type: ignore[arg-type]
+    return shared, line
 
 
 def in_thread(
@@ -417,10 +420,22 @@ def no_second_exchange() -> Outcome:
     raise AssertionError("a second exchange must not happen")
 
 
-def test_no_worker_waits_forever_for_another() -> None:
+@pytest.mark.parametrize(
+    ("token_url", "check"),
+    [
+        (BARAPI_TOKEN_URL, "Check that barapi answers at https://barapi.cloud/oauth/token"),
+        (
+            "http://127.0.0.1:8000/o/token/",
+            "Check that the token server answers at http://127.0.0.1:8000/o/token/",
+        ),
+    ],
+    ids=["barapi", "another-server"],
+)
+def test_no_worker_waits_forever_for_another(token_url: str, check: str) -> None:
+    """The failure names the endpoint the stuck exchange posts to, as every grant's does."""
     board = OutcomeBoard()
     first, _ = worker(board)
-    second, _ = worker(board, wait=0.2)
+    second, _ = worker(board, wait=0.2, token_url=token_url)
     release = threading.Event()
 
     def stuck_exchange() -> Outcome:
@@ -435,7 +450,7 @@ def test_no_worker_waits_forever_for_another() -> None:
         holder.join()
     assert outcome == Failure(
         "gave up after 0.2s waiting for another pytest-xdist worker's token exchange; it "
-        "seems stuck. Check that barapi answers, or raise --barapi-timeout / BARAPI_TIMEOUT"
+        f"seems stuck. {check}, or raise --barapi-timeout / BARAPI_TIMEOUT"
     )
     # Once the exchange is done, the worker that gave up gets its outcome like the others.
     assert access_tokens(held) == ["fake-access-late"]

@@ -16,6 +16,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from pytest_barapi.identity import BODY, NONE
 from pytest_barapi.outcome import Failure, Outcome, Part, Received, Setting
 from pytest_barapi.settings import server_called
 from pytest_barapi.token import BarapiToken
@@ -39,6 +40,9 @@ FIXES = {
     "invalid_client": ("client_id", "client_secret", "client_auth"),
     "unauthorized_client": ("client_id",),
 }
+# A public client sends no secret: its invalid_client is about the client id, or a server that
+# wants a confidential client (another --barapi-client-auth), never a secret it was not sent.
+PUBLIC_CLIENT_FIXES = ("client_id", "client_auth")
 # invalid_request names no setting, but Authlib answers a wrong password with it ("Invalid
 # 'username' or 'password' in request."): a description about those gets invalid_grant's fix.
 ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
@@ -47,8 +51,15 @@ ABOUT_THE_USER = re.compile(r"\b(?:user ?name|password)\b", re.IGNORECASE)
 URL = Setting("url")
 
 
-def read_answer(url: str, response: requests.Response, content: bytes, masker: Masker) -> Outcome:
-    """The token in ``content``, the body of ``response``; or a Failure that says why not."""
+def read_answer(
+    url: str,
+    response: requests.Response,
+    content: bytes,
+    masker: Masker,
+    client_auth: str = BODY,
+) -> Outcome:
+    """The token in ``content``, the body of ``response`` to a grant whose client
+    authenticated as ``client_auth``; or a Failure that says why not."""
     status = f"HTTP {response.status_code}"
     server = server_called(url)
     if 300 <= response.status_code < 400:
@@ -99,16 +110,31 @@ def read_answer(url: str, response: requests.Response, content: bytes, masker: M
             )
         )
     if 400 <= response.status_code < 500:
-        return Failure(_refusal(url, status, body, masker), refused=True)
+        return Failure(_refusal(url, status, body, masker, client_auth), refused=True)
     if response.status_code != 200:
-        return Failure(_refusal(url, status, body, masker))
-    return _token(url, body)
+        return Failure(_refusal(url, status, body, masker, client_auth))
+    if not body.get("access_token") and _code(body):
+        # Some servers answer a refusal with 200 ("Account locked." under an error code): the
+        # server saw the grant and said no, as with a 4xx.
+        return Failure(_refusal(url, status, body, masker, client_auth), refused=True)
+    return _token(url, body, masker)
 
 
-def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tuple[Part, ...]:
+def _code(body: dict[str, Any]) -> str | None:
+    """The OAuth error code: RFC 6749 §5.2's ``error``, or, from a server that nests its error
+    in an object, that object's ``code`` ({"error": {"code": "invalid_grant", ...}})."""
     error = body.get("error")
+    if isinstance(error, dict):
+        error = error.get("code")
+    return error if isinstance(error, str) and error.strip() else None
+
+
+def _refusal(
+    url: str, status: str, body: dict[str, Any], masker: Masker, client_auth: str
+) -> tuple[Part, ...]:
+    error = _code(body)
     reason = _reason(body, masker)
-    if not isinstance(error, str):
+    if error is None:
         without = f"{url} answered {status} without an OAuth error code"
         if reason:
             return (f"{without} (", Received(reason), ")")
@@ -119,16 +145,16 @@ def _refusal(url: str, status: str, body: dict[str, Any], masker: Masker) -> tup
         Received(_one_line(error, masker)),
         *detail,
         f", {status}",
-        *_advice(error, reason),
+        *_advice(error, reason, client_auth),
     )
 
 
-def _advice(error: str, reason: str | None) -> list[Part]:
+def _advice(error: str, reason: str | None, client_auth: str) -> list[Part]:
     if error == "invalid_scope":
         # barapi documents an empty scope, which other servers may refuse (django-oauth-toolkit).
         return ["; set ", Setting("scope"), " to the scopes the server grants"]
     advice: list[Part] = []
-    for name in _fixes(error, reason):
+    for name in _fixes(error, reason, client_auth):
         advice += [", " if advice else "; check ", Setting(name)]
     return advice
 
@@ -153,8 +179,10 @@ def _one_line(text: str, masker: Masker) -> str:
     return words if len(words) <= REASON else words[: REASON - 3] + "..."
 
 
-def _fixes(error: str, reason: str | None) -> tuple[str, ...]:
+def _fixes(error: str, reason: str | None, client_auth: str) -> tuple[str, ...]:
     """The settings to check for an error code, by RFC 6749 §5.2 first."""
+    if error == "invalid_client" and client_auth == NONE:
+        return PUBLIC_CLIENT_FIXES
     if error in FIXES:
         return FIXES[error]
     if error == "invalid_request" and ABOUT_THE_USER.search(reason or ""):
@@ -162,10 +190,14 @@ def _fixes(error: str, reason: str | None) -> tuple[str, ...]:
     return ()
 
 
-def _token(url: str, body: dict[str, Any]) -> Outcome:
+def _token(url: str, body: dict[str, Any], masker: Masker) -> Outcome:
     for name in ("access_token", "token_type"):
         if not isinstance(body.get(name), str) or not body[name]:
-            return Failure(f"{url} answered HTTP 200 without {name!r} in its JSON")
+            without = f"{url} answered HTTP 200 without {name!r} in its JSON"
+            # The server's words for why there is no token ("Account locked."), if it gives any.
+            if reason := _reason(body, masker):
+                return Failure((f"{without} (", Received(reason), ")"))
+            return Failure(without)
     if body["token_type"].lower() != "bearer":
         uses = (
             "barapi uses Bearer"

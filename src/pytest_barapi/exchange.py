@@ -127,7 +127,7 @@ def post_grant(
     if deadline.expired:
         # Its sockets were shut down mid-answer: what was read may be cut short.
         return Failure(_timed_out(url, deadline))
-    return read_answer(url, response, body, masker)
+    return read_answer(url, response, body, masker, client_auth)
 
 
 # The setting each field of a grant's form comes from.

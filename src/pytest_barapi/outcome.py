@@ -55,10 +55,10 @@ class Failure:
     ``what`` is the message in parts: plain text, :class:`Setting` and :class:`Received`
     (plain text alone is a message that names no setting). It never holds a secret (it is
     shown once per test that needs the token). ``refused`` is true when the token endpoint
-    answered the grant with an OAuth error (a 4xx, RFC 6749 §5.2): the server saw the grant
-    and said no, unlike a timeout or a 5xx. For a refresh grant, that is when one password
-    grant instead can help. Two failures are equal when they read the same and are refused
-    alike.
+    answered the grant with an OAuth error (a 4xx, RFC 6749 §5.2, or a 200 carrying an error
+    code): the server saw the grant and said no, unlike a timeout or a 5xx. For a refresh
+    grant, that is when one password grant instead can help. Two failures are equal when they
+    read the same and are refused alike.
     """
 
     __slots__ = ("refused", "what")

@@ -28,7 +28,7 @@ from pytest_barapi import clock
 from pytest_barapi.identity import Identity
 from pytest_barapi.outcome import Failure, Outcome, Setting, from_json, to_json
 from pytest_barapi.outcome_board import WORKERINPUT, Message, message
-from pytest_barapi.settings import Settings, server_called
+from pytest_barapi.settings import OPTIONS, TOKEN_PATH, Settings, server_called
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ def lock_wait(settings: Settings) -> float:
     return GRANTS_PER_TURN * 2 * settings.timeout + SLACK
 
 
+# barapi's own token endpoint, with the default settings.
+BARAPI_TOKEN_URL = f"{OPTIONS['url'].default}{TOKEN_PATH}"
+
+
 def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | None:
     """Worker side: the run's sharing, or None (no xdist, ``-n 0``, or not an xdist worker)."""
     workerinput = getattr(config, "workerinput", None)
@@ -62,7 +66,7 @@ def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | No
         shared["key"],
         lock_wait(settings),
         shared["may_record"],
-        server=server_called(settings.url),
+        token_url=settings.token_url,
     )
 
 
@@ -75,11 +79,11 @@ class SharedOutcomes:
         run_key: str,
         wait: float,
         may_record: bool = True,
-        server: str = "barapi",
+        token_url: str = BARAPI_TOKEN_URL,
     ) -> None:
         self.wait = wait
-        # What the failure of a stuck exchange calls the token server.
-        self.server = server
+        # Where the stuck exchange posts its grant: its failure names it, as every grant's does.
+        self.token_url = token_url
         # False in a run with workers that may run elsewhere: a cassette would stay there.
         self.may_record = may_record
         self._channel = channel
@@ -184,7 +188,8 @@ class SharedOutcomes:
         return Failure(
             (
                 f"gave up after {self.wait:g}s waiting for another pytest-xdist worker's token "
-                f"exchange; it seems stuck. Check that {self.server} answers, or raise ",
+                f"exchange; it seems stuck. Check that {server_called(self.token_url)} "
+                f"answers at {self.token_url}, or raise ",
                 Setting("timeout"),
             )
         )
