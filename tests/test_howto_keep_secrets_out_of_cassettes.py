@@ -2,9 +2,10 @@
 
 The token cassette keeps only what its replay needs, with placeholders for the credentials
 and tokens. The API cassettes pytest-recording writes keep everything but barapi's secrets,
-which are replaced, by value, with the placeholder a replay sends. Grants never pass through an
-API cassette, even when made during a recorded test. The credentials here have characters that
-URL-encoding changes, so "raw" and "URL-encoded" are different strings to look for.
+which are replaced, where the cassette's structure says they stand, with the placeholder a
+replay sends. Grants never pass through an API cassette, even when made during a recorded test.
+The credentials here have characters that URL-encoding changes, so "raw" and "URL-encoded" are
+different strings to look for.
 """
 
 from __future__ import annotations
@@ -596,7 +597,8 @@ def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> No
                         "Authorization": ["Bearer fake-access-1-Zq-long-enough"],
                         "X-Other": ["Basic " + basic],
                     },
-                    "body": '{"secret": "s3cr/t \\u00fc", "note": "access granted"}',
+                    "body": '{"secret": "s3cr/t \\u00fc", "note": "access granted", '
+                    '"login": "alice:access"}',
                 },
                 "response": {"body": {"string": "form=s3cr%2Ft+%C3%BC&x=1"}, "headers": {}},
             }
@@ -616,8 +618,9 @@ def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> No
                 # HTTP Basic: no placeholder says both halves (nor the length)
                 "X-Other": ["Basic ********"],
             },
-            "body": '{"secret": "placeholder-client-secret", "note": '
-            '"placeholder-password granted"}',
+            # A word of a sentence is the sentence's; after a colon, a whole value.
+            "body": '{"secret": "placeholder-client-secret", "note": "access granted", '
+            '"login": "alice:placeholder-password"}',
         },
         "response": {"body": {"string": "form=placeholder-client-secret&x=1"}, "headers": {}},
     }

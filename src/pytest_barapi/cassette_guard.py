@@ -12,14 +12,16 @@ was.
 A token cassette keeps only what its replay needs (its own recording hooks see to it), so
 it holds no secret, and re-recording the same exchange writes the same bytes; its scan looks
 for a long secret in every form the masker knows, and for a short one where it stands as a
-word that is not barapi's own (``leak``). An API cassette is the user's: its filters and hooks,
-headers and bodies are kept as they are; only barapi's secrets are replaced, by structure, not
-by substring (:class:`Reading`: a header value, a query or form field, a JSON string, a whole
-word of text), with the placeholder a replay sends in its place (``Bearer
-placeholder-access-token``). A secret that stands where no placeholder can go is a refusal,
-naming which secret and where. The check before writing is the same reading of the file as
-it will be written, without replacing, so the two never disagree. A run that knows no secret
-writes every API cassette exactly as pytest-recording would.
+word that is not barapi's own, nor a value HTTP defines (``leak``). An API cassette is the
+user's: its filters and hooks, headers and bodies are kept as they are; only barapi's secrets
+are replaced, by structure, not by substring (:class:`Reading`: where the value is a secret or
+carries one, and a long secret wherever it stands), with the placeholder a replay sends in its
+place (``Bearer placeholder-access-token``). A short secret that is a word of the data is the
+data's, and is not touched. A secret the masker would find where no placeholder can go without
+changing what is around it is a refusal, naming which secret and where. The check before
+writing is the same reading of the file as it will be written, without replacing, so the two
+never disagree. A run that knows no secret writes every API cassette exactly as
+pytest-recording would.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import re
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus
@@ -38,7 +41,7 @@ from urllib.parse import quote, quote_plus, unquote_plus
 import pytest
 
 from pytest_barapi.known_secrets import KnownSecrets, masker_of
-from pytest_barapi.masking import MIN_PIECE, SHORT, basic_forms, merged_spans
+from pytest_barapi.masking import MIN_PIECE, SHORT, basic_forms, standing_alone
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import MASK
 
@@ -80,16 +83,82 @@ VOCABULARY = frozenset(
 
 # How an API cassette is read: one walker, for the replacement and for the scan alike.
 
-# A secret this long is that secret wherever it stands, inside a longer word too; a shorter
-# one inside a word is another word ("test" in "latest", "staff" in "is_staff").
+# A form of a secret this long is that secret wherever it stands, inside a longer word too
+# (the masker masks it, and its pieces, anywhere). A shorter one is replaced only where it
+# stands as a whole value; inside a word or a sentence it is another word ("test" in
+# "latest", "first" in "... the latest runs first").
 LONG = MIN_PIECE
-# What separates the words of a text: a short secret is found only between these (or at an
-# end). Anything else glues: an address, a host name, a path or a longer word holds it as its
-# own ("test" in "alice@example.test", "/v1/test", "latest").
-_SEPARATORS = frozenset(" \t\r\n\"'()[]{}<>,;=&")
+# The headers whose values HTTP itself defines (media types, codings, connection options,
+# dates, lengths, the server's and the client's product names): what a short secret equal to
+# one of their words is, there, is that word ("close", "OK", "1234" as a length). A long
+# secret is still replaced there, and one of SHORT characters or more is still refused.
+PROTOCOL_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-charset",
+        "accept-encoding",
+        "accept-language",
+        "accept-ranges",
+        "access-control-allow-credentials",
+        "access-control-allow-headers",
+        "access-control-allow-methods",
+        "access-control-allow-origin",
+        "access-control-expose-headers",
+        "access-control-max-age",
+        "access-control-request-headers",
+        "access-control-request-method",
+        "age",
+        "allow",
+        "cache-control",
+        "connection",
+        "content-encoding",
+        "content-language",
+        "content-length",
+        "content-range",
+        "content-type",
+        "date",
+        "expect",
+        "expires",
+        "host",
+        "keep-alive",
+        "last-modified",
+        "pragma",
+        "range",
+        "referrer-policy",
+        "server",
+        "strict-transport-security",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "user-agent",
+        "vary",
+        "via",
+        "www-authenticate",
+        "x-content-type-options",
+        "x-frame-options",
+    }
+)
+# Headers whose value is a URI: read as the request's URI is.
+URI_HEADERS = frozenset({"location", "content-location", "referer"})
+# What a cassette says in place of a secret: never read as a secret (a weak password, such as
+# "password" or "access", may be a word of them).
+_OURS = re.compile(
+    "|".join(re.escape(text) for text in sorted({*PLACEHOLDERS.values(), MASK}, reverse=True))
+)
+# One character of a JSON string as written (an escape, a surrogate pair, or itself): where
+# each character of the decoded string comes from, so a placeholder goes in its place.
+_JSON_CHAR = re.compile(
+    r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[0-9a-fA-F]{4}|\\.|.",
+    re.DOTALL,
+)
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _COLON = re.compile(r"\s*:")
 _SCHEME = re.compile(r"([A-Za-z][\w-]*)( +)(\S+)\Z")
+_AUTHORITY = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*")
+# What separates the words of a text, for the token cassette's scan (``leak``): a short
+# secret is found there only between these (or at an end).
+_SEPARATORS = frozenset(" \t\r\n\"'()[]{}<>,;=&")
 
 
 @dataclass(frozen=True)
@@ -105,6 +174,11 @@ class _Secret:
     @property
     def long(self) -> bool:
         return len(self.value) >= LONG
+
+    @cached_property
+    def alone(self) -> re.Pattern[str]:
+        """Where a form stands as a whole value (as the masker finds a short secret)."""
+        return standing_alone(sorted(self.forms, key=len, reverse=True))
 
     def hits(self, text: str) -> Iterator[tuple[int, int, bool]]:
         """Where a form of the secret shows in ``text``: start, end, and whether it stands
@@ -122,12 +196,6 @@ class _Secret:
     def found_in(self, text: str) -> bool:
         """Whether ``text`` holds the secret: standing whole, or (a long one) anywhere."""
         return any(whole or self.long for _, _, whole in self.hits(text))
-
-    def glued_in(self, text: str) -> bool:
-        """Whether ``text`` holds a secret of ``SHORT`` characters or more inside a longer
-        word: the masker masks it there, so a cassette may not keep it there. It is not
-        replaced either (the word around it is data): the recording is refused."""
-        return len(self.value) >= SHORT and any(True for _ in self.hits(text))
 
 
 def secrets_of(known: KnownSecrets) -> list[_Secret]:
@@ -156,22 +224,30 @@ def secrets_of(known: KnownSecrets) -> list[_Secret]:
     return sorted(found, key=lambda secret: len(secret.value), reverse=True)
 
 
+# A secret found in a string: where, and which.
+_Hit = tuple[int, int, _Secret]
+
+
 @dataclass
 class Reading:
-    """One read of an API cassette (parsed): with ``replace``, each secret standing where a
-    placeholder can take its place without touching what is around it gets it; every other
-    secret found is a problem (which secret, where). Read again after the replacement, a
-    cassette has no problem left: the scan is this same read, without replacing.
+    """One read of an API cassette (parsed), by its structure: with ``replace``, each secret
+    standing where the structure says the value is a secret, or carries one, gets its
+    placeholder; every other secret the masker would find there is a problem (which secret,
+    where). Read again after the replacement, a cassette has no problem left: the scan is
+    this same read, without replacing.
 
-    A secret is replaced where it is a whole value: a header's value, the credentials after
-    its scheme (``Bearer ...``, ``Basic ...``), a query or form field's value, a JSON string
-    that is the secret; or a whole word of other text (a URI's path, a text body, a JSON
-    string that holds more); a long secret (``LONG`` characters or more) wherever it stands.
-    A short secret inside a longer word is another word, and is not touched (``test`` in
-    ``latest``, ``staff`` in ``is_staff``), nor is a piece of a secret (two JWTs share their
-    head). A short secret equal to a name (a header's, a field's, a JSON key) is that name.
-    Everywhere else a secret is a problem: in a body that is not text, in a JSON number or
-    literal, a long secret in a name.
+    Replaced: the credentials of an ``Authorization`` header; a header's value, a query or
+    form field's value, a JSON string that is the secret; a secret standing as a whole value
+    inside a string, where the masker masks a short one (quoted, after ``=`` or ``:``, alone
+    on a line: ``alice:Koa7``), the secret and nothing around it; a secret of ``LONG``
+    characters or more wherever it stands. Never touched: a secret shorter than ``SHORT``
+    anywhere else (inside a word, a word of a sentence, a value of a header HTTP defines
+    (``PROTOCOL_HEADERS``), the status message, vcrpy's own fields); a JSON number,
+    ``true``, ``false`` or ``null`` (a password is a JSON string); a name (a header's, a
+    field's, a JSON key) unless a long secret is in it. Refused: a secret of ``SHORT``
+    to ``LONG`` characters anywhere else (the masker masks it wherever it shows, and a
+    placeholder there would change what is around it), a secret in a body that is not text
+    where it would be replaced, a long secret in a name or outside JSON's strings.
     """
 
     secrets: list[_Secret]
@@ -213,7 +289,7 @@ class Reading:
             if key == "headers" and isinstance(value, dict):
                 placed[key] = {
                     self._name(name, f"{where} header {name}"): self._header(
-                        values, f"{where} header {name}"
+                        str(name).lower(), values, f"{where} header {name}"
                     )
                     for name, values in value.items()
                 }
@@ -233,14 +309,18 @@ class Reading:
                 placed[key] = self._other(value, f"{where} {key}")
         return placed
 
-    def _header(self, values: Any, where: str) -> Any:
+    def _header(self, name: str, values: Any, where: str) -> Any:
         if not isinstance(values, list):
             return self._other(values, where)
-        return [self._header_value(value, where) for value in values]
+        return [self._header_value(name, value, where) for value in values]
 
-    def _header_value(self, value: Any, where: str) -> Any:
+    def _header_value(self, name: str, value: Any, where: str) -> Any:
         if not isinstance(value, str):
             return self._other(value, where)
+        if name in PROTOCOL_HEADERS:
+            return self._text(value, where, protocol=True)
+        if name in URI_HEADERS:
+            return self._uri(value, where)
         whole = self._whole(value)
         if whole is not None:
             return whole
@@ -248,14 +328,22 @@ class Reading:
         if scheme is None:
             return self._text(value, where)
         # "Bearer" is a name, even where it is the password.
-        name, spaces, credentials = scheme.groups()
-        self._name(name, where)
-        whole = self._whole(credentials, basic=name.lower() == "basic")
-        return name + spaces + (whole if whole is not None else self._text(credentials, where))
+        scheme_name, spaces, credentials = scheme.groups()
+        self._name(scheme_name, where)
+        whole = self._whole(credentials, basic=scheme_name.lower() == "basic")
+        replaced = whole if whole is not None else self._text(credentials, where)
+        return scheme_name + spaces + replaced
 
     def _uri(self, uri: str, where: str) -> str:
-        path, mark, query = uri.partition("?")
-        return self._text(path, where) + (mark + self._fields(query, where) if mark else "")
+        # The scheme, host and port are HTTP's ("1234" as a port is a port).
+        authority = _AUTHORITY.match(uri)
+        head = authority.group() if authority else ""
+        path, mark, query = uri[len(head) :].partition("?")
+        return (
+            self._text(head, where, protocol=True)
+            + self._text(path, where)
+            + (mark + self._fields(query, where) if mark else "")
+        )
 
     def _fields(self, encoded: str, where: str) -> str:
         """A query or a form body: each field's value, replaced whole where it is a secret."""
@@ -273,7 +361,8 @@ class Reading:
 
     def _body(self, body: str | bytes, content_type: str, where: str) -> str | bytes:
         if isinstance(body, bytes):
-            self._scan(body.decode("utf-8", "replace"), f"{where} (not text)")
+            # No placeholder goes into bytes: where one would, the cassette is refused.
+            self._text(body.decode("utf-8", "replace"), f"{where} (not text)", fixed=True)
             return body
         stripped = body.strip()
         if stripped[:1] in ("{", "[", '"'):
@@ -288,10 +377,11 @@ class Reading:
         return self._text(body, where)
 
     def _json(self, body: str, where: str) -> str:
-        """A JSON text, byte for byte but for the strings that are a secret."""
+        """A JSON text, byte for byte but for the secrets in its strings."""
         pieces, at = [], 0
         for string in _JSON_STRING.finditer(body):
-            self._scan(body[at : string.start()], where)  # numbers, literals, punctuation
+            # Numbers, true, false, null, punctuation: a password is a JSON string.
+            self._outside(body[at : string.start()], where)
             pieces.append(body[at : string.start()])
             token = string.group()
             decoded = json.loads(token)
@@ -299,17 +389,28 @@ class Reading:
                 self._name(decoded, where)
                 pieces.append(token)
             else:
-                whole = self._whole(decoded)
-                if whole is not None:
-                    pieces.append(json.dumps(whole))
-                else:
-                    inner = self._text(token[1:-1], where)
-                    self._scan(json.loads(f'"{inner}"'), where)
-                    pieces.append(f'"{inner}"')
+                pieces.append(self._json_string(token, decoded, where))
             at = string.end()
-        self._scan(body[at:], where)
+        self._outside(body[at:], where)
         pieces.append(body[at:])
         return "".join(pieces)
+
+    def _json_string(self, token: str, decoded: str, where: str) -> str:
+        """A JSON string as written (``token``), its secrets replaced where they are in the
+        string it decodes to; every other character as it was written."""
+        hits = self._hits(decoded, where)
+        if not hits:
+            return token
+        if not self.replace:
+            self._problem(hits[0][2], where)
+            return token
+        inner = token[1:-1]
+        chars = [char.span() for char in _JSON_CHAR.finditer(inner)]
+        if len(chars) != len(decoded):  # not read as json reads it: replace nothing
+            self._problem(hits[0][2], where)
+            return token
+        written = [(chars[start][0], chars[end - 1][1], secret) for start, end, secret in hits]
+        return f'"{_spliced(inner, written)}"'
 
     def _whole(self, value: str, basic: bool = False) -> str | None:
         """The placeholder of the secret ``value`` is, if it is one (and replacing is on)."""
@@ -320,46 +421,67 @@ class Reading:
                 return secret.placeholder if self.replace else None
         return None
 
-    def _text(self, text: str, where: str) -> str:
-        """Running text: a secret replaced where it stands as a whole word, a long one
-        wherever it stands; a short one inside a longer word is that word's."""
+    def _text(self, text: str, where: str, *, protocol: bool = False, fixed: bool = False) -> str:
+        """A string of the cassette (a header's value, a path, a field's value, a text body):
+        its secrets replaced where they stand as a whole value, a long one wherever it stands.
+        ``protocol``: a value HTTP defines, where only a long secret is. ``fixed``: nothing is
+        replaced (bytes); a secret that would be is a problem."""
+        hits = self._hits(text, where, protocol=protocol)
+        if not hits:
+            return text
+        if not self.replace or fixed:
+            self._problem(hits[0][2], where)
+            return text
+        return _spliced(text, hits)
+
+    def _hits(self, text: str, where: str, protocol: bool = False) -> list[_Hit]:
+        """Where ``text`` holds a secret to replace, longest first, none inside another or
+        inside a placeholder. A secret of SHORT to LONG characters that stands elsewhere is a
+        problem: the masker masks it there, and replacing it would change what is around."""
+        taken = [match.span() for match in _OURS.finditer(text)]
+        found: list[_Hit] = []
         for secret in self.secrets:
-            spans = [(a, b) for a, b, whole in secret.hits(text) if whole or secret.long]
-            if spans and self.replace:
-                pieces, at = [], 0
-                for start, end in merged_spans(sorted(spans)):
-                    pieces += [text[at:start], secret.placeholder]
-                    at = end
-                text = "".join([*pieces, text[at:]])
-        self._scan(text, where)
-        return text
+            alone = secret.alone
+            spans = sorted(
+                ((start, end) for start, end, _ in secret.hits(text)),
+                key=lambda span: span[0] - span[1],
+            )
+            for start, end in spans:
+                if any(start < until and since < end for since, until in taken):
+                    continue
+                standing = (match := alone.match(text, start)) is not None and (match.end() == end)
+                if end - start >= LONG or (standing and not protocol):
+                    found.append((start, end, secret))
+                    taken.append((start, end))
+                elif end - start >= SHORT:
+                    self._problem(secret, where)
+        return sorted(found, key=lambda hit: hit[0])
+
+    def _outside(self, text: str, where: str) -> None:
+        """JSON outside its strings: a long secret there is a problem, a short one a number
+        or a literal of the data."""
+        for secret in self.secrets:
+            if any(end - start >= LONG for start, end, _ in secret.hits(text)):
+                self._problem(secret, where)
+                return
 
     def _name(self, name: str, where: str, decode: bool = False) -> str:
         """A header's, field's or key's name: only a long secret is looked for (a short one
         equal to a name is the name); never replaced."""
         text = unquote_plus(name) if decode else name
         for secret in self.secrets:
-            if secret.long and any(True for _ in secret.hits(text)):
+            if any(end - start >= LONG for start, end, _ in secret.hits(text)):
                 self._problem(secret, f"{where} (a name)")
                 break
         return name
 
-    def _scan(self, text: str, where: str) -> None:
-        # The placeholders put in are ours: a weak password ("password") may be a word of them.
-        bare = text
-        for secret in self.secrets:
-            bare = bare.replace(secret.placeholder, " ")
-        for secret in self.secrets:
-            if secret.found_in(text) or secret.glued_in(bare):
-                self._problem(secret, where)
-                return
-
     def _other(self, value: Any, where: str) -> Any:
-        """What vcrpy writes besides the messages (a version, a status): read as text."""
+        """What vcrpy writes besides the messages (a version, a status and its message), or
+        a hook's odd value: read as a value HTTP defines."""
         if isinstance(value, str):
-            return self._text(value, where)
+            return self._text(value, where, protocol=True)
         if isinstance(value, bytes):
-            self._scan(value.decode("utf-8", "replace"), f"{where} (not text)")
+            self._text(value.decode("utf-8", "replace"), f"{where} (not text)", fixed=True)
         elif isinstance(value, dict):
             return {
                 self._name(str(key), where) if isinstance(key, str) else key: self._other(
@@ -375,6 +497,15 @@ class Reading:
         problem = f"{secret.what} in {where}"
         if problem not in self.problems:
             self.problems.append(problem)
+
+
+def _spliced(text: str, hits: Sequence[_Hit]) -> str:
+    """``text`` with each hit (in order, none overlapping) replaced by its placeholder."""
+    pieces, at = [], 0
+    for start, end, secret in hits:
+        pieces += [text[at:start], secret.placeholder]
+        at = end
+    return "".join([*pieces, text[at:]])
 
 
 def _content_type(headers: Any) -> str:
@@ -433,7 +564,8 @@ def leak(
     """Which secret of the run a written token cassette (``text``, parsed as ``data``) still
     holds, and where; None: none. ``named``: secrets to call by a name of their own. A long
     secret is looked for in any form the masker knows, its pieces too; a short one where it
-    stands as a word (``q`` is in every file)."""
+    stands as a word (``q`` is in every file), but for a value HTTP defines (the status
+    message ``OK``, ``Content-Type``), where it is that value."""
     long = KnownSecrets()
     for value in known.values():
         if len(value) >= LONG:
@@ -444,16 +576,37 @@ def leak(
     masker = long.masker()
     short = [secret for secret in secrets_of(known) if secret.basic or not secret.long]
 
-    def reveals(string: str) -> bool:
+    def reveals(string: str, short_too: bool = True) -> bool:
         string = without_vocabulary(string)
-        return masker.reveals(string) or any(secret.found_in(string) for secret in short)
+        if masker.reveals(string):
+            return True
+        return short_too and any(secret.found_in(string) for secret in short)
 
+    defined = []
     for where, string in strings(data, ""):
-        if reveals(string):
+        http = _http_defines(where)
+        if reveals(string, short_too=not http):
             return f"{_what(string, known, named)} at {where.lstrip('/')}"
-    if reveals(text):
+        if http and string:
+            defined.append(string)
+    # The file as written; for a short secret, but for the values HTTP defines (read above).
+    bare = text
+    for string in sorted(defined, key=len, reverse=True):
+        bare = bare.replace(string, "\0")
+    if reveals(text, short_too=False):
         return f"{_what(text, known, named)} in the file"
+    if reveals(bare):
+        return f"{_what(bare, known, named)} in the file"
     return None
+
+
+def _http_defines(where: str) -> bool:
+    """Whether the string at ``where`` (as :func:`strings` says it) is a value HTTP defines:
+    the status message, or a header of ``PROTOCOL_HEADERS``."""
+    parts = where.lower().split("/")
+    return parts[-2:] == ["status", "message"] or (
+        len(parts) >= 2 and parts[-2] == "headers" and parts[-1] in PROTOCOL_HEADERS
+    )
 
 
 def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> str:

@@ -95,6 +95,13 @@ def _standing_alone(forms: list[str]) -> str:
     )
 
 
+def standing_alone(forms: list[str]) -> re.Pattern[str]:
+    """Where any of ``forms`` stands as a whole value, as the masker finds a short secret:
+    where a cassette puts a placeholder in place of a secret of fewer than ``MIN_PIECE``
+    characters that is not a value of its own."""
+    return re.compile(_standing_alone(forms), re.MULTILINE)
+
+
 def basic_forms(name: str, secret: str) -> set[str]:
     """The base64 of ``name:secret`` as HTTP Basic sends it (RFC 7617, and RFC 6749 §2.3.1,
     which form-encodes both halves first: a space as + or, as the exchange sends it, as %20),

@@ -105,7 +105,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
     # barapi_session puts the bearer token on every API call: every cassette pytest-recording
-    # writes loses barapi's secrets, by value and nothing else, and is scanned before it is kept.
+    # writes loses barapi's secrets, read by structure, and nothing else; it is scanned before
+    # it is kept.
     from pytest_barapi import cassette_guard
 
     cassette_guard.watch(config, config.stash[run_key].known_secrets, vcr)
