@@ -180,3 +180,68 @@ def me_again(barapi_session):
     assert barapi_server.api_requests == 3 + 1  # only the new request reached barapi
     interactions = yaml.safe_load((recorded.path / RUN_CASSETTE).read_text())["interactions"]
     assert interactions[-1]["request"]["uri"].endswith("/v1/me?again=1")
+
+
+PARTNER_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="{scope}")
+def vcr_config():
+    def drop_server(response):
+        response["headers"].pop("Server", None)
+        return response
+
+    return {{
+        "filter_headers": ["x-partner-key"],
+        "filter_query_parameters": ["api_key"],
+        "before_record_response": drop_server,
+    }}
+
+def partner_get(session, **params):
+    return session.get(
+        "/v1/me",
+        params={{"api_key": "PARTNER-QUERY-SECRET", **params}},
+        headers={{"X-Partner-Key": "PARTNER-HEADER-SECRET"}},
+    )
+
+@pytest.fixture(scope="session")
+def me(barapi_session):
+    response = partner_get(barapi_session)
+    assert response.status_code == 200, response.text
+    yield response.json()
+    assert partner_get(barapi_session, at="teardown").status_code == 200
+"""
+
+
+@pytest.mark.parametrize("scope", ["session", "module", "function"])
+def test_your_vcr_config_filters_the_cassette_of_the_run_as_it_filters_your_tests(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    scope: str,
+) -> None:
+    """The headers and query parameters your ``vcr_config`` filters, and what its
+    ``before_record_*`` hooks drop, are not in the cassette of the run either; the replay
+    matches the filtered requests, offline."""
+    user_suite.makeconftest(PARTNER_FIXTURE.format(scope=scope))
+    user_suite.makepyfile(test_run=TESTS_OF_THE_FIXTURE)
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=5)
+    assert barapi_server.api_requests == 1 + 2
+
+    text = (user_suite.path / RUN_CASSETTE).read_text()
+    for secret in ("PARTNER-QUERY-SECRET", "PARTNER-HEADER-SECRET", "api_key", "X-Partner-Key"):
+        assert secret not in text
+    interactions = yaml.safe_load(text)["interactions"]
+    assert [i["request"]["uri"] for i in interactions] == [
+        f"{barapi_server.url}/v1/me",
+        f"{barapi_server.url}/v1/me?at=teardown",
+    ]
+    assert [sorted(i["response"]["headers"]) for i in interactions] == [
+        ["Connection", "Content-Length", "Content-Type", "Date"]
+    ] * 2
+
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+    user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=5)
+    assert len(httpserver.log) == requests_before

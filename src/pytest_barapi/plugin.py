@@ -9,6 +9,7 @@ with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_barapi import settings as barapi_settings
-from pytest_barapi.run import BarapiRun, stdin_is_a_terminal_key
+from pytest_barapi.run import BarapiRun, WiderFixture, stdin_is_a_terminal_key
 
 if TYPE_CHECKING:
     from pytest_barapi.identity import Identity
@@ -135,7 +136,9 @@ class _WiderFixturesFramed:
         self.run = run
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, Any]:
+    def pytest_fixture_setup(
+        self, fixturedef: Any, request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
         if fixturedef.scope == "function":
             return (yield)
         # The requests of a fixture wider than a test, in its setup and its teardown, go to
@@ -143,13 +146,16 @@ class _WiderFixturesFramed:
         # the fixture's finalizers, last added first: one before the setup and one after
         # frame it.
         run = self.run
+        fixture = WiderFixture(request)
         fixturedef.addfinalizer(run.leave_beyond_tests)
-        run.enter_beyond_tests()
+        run.enter_beyond_tests(fixture)
         try:
-            return (yield)
+            result = yield
+            run.set_up_beyond_tests(fixture)
+            return result
         finally:
             run.leave_beyond_tests()
-            fixturedef.addfinalizer(run.enter_beyond_tests)
+            fixturedef.addfinalizer(functools.partial(run.enter_beyond_tests, fixture))
 
 
 @pytest.fixture(scope="session")
