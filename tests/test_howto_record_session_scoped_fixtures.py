@@ -120,6 +120,10 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
         "set: pytest --record-mode=once"
     )
     assert result.outlines.count(message) == 3  # one line per test, no traceback
+    output = "\n".join(result.outlines + result.errlines)
+    # Shown once per test, not chained to the exception it replaces.
+    assert output.count(message.removeprefix("barapi: ")) == 3
+    assert "During handling" not in output
     assert len(httpserver.log) == requests_before
     assert not (suite.path / RUN_CASSETTE).exists()
 
@@ -140,6 +144,7 @@ def test_under_xdist_the_run_cassette_is_not_recorded(
             "--record-mode=once), then replay with -n"
         ]
     )
+    assert "During handling" not in "\n".join(result.outlines + result.errlines)
     assert barapi_server.api_requests == 1  # test_me's only
     assert not (suite_with_a_session_fixture.path / RUN_CASSETTE).exists()
 

@@ -159,7 +159,9 @@ class BarapiRun:
         except (NotRecorded, NotKept) as problem:
             failure = problem.args[0]
             assert isinstance(failure, Failure)
-            _fail(self.message(identity, failure))
+            # from None: pytest would show the refusal twice, chained to the error of the
+            # request it replaces ("During handling of the above exception ...").
+            raise pytest.fail.Exception(self.message(identity, failure), pytrace=False) from None
 
     def message(self, identity: Identity, failure: Failure) -> str:
         """How a failure reads in a test: which identity, then what went wrong and, for each
