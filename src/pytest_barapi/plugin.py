@@ -96,12 +96,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     # tryfirst: the marker must be there before `-m "not barapi"` deselects.
     marker = pytest.mark.barapi  # made once: by name, each item would look it up again
     for item in items:
         if FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(marker)
+    if config.option.markexpr:
+        from pytest_barapi import marking
+
+        # What -m cannot see: a fixture asked for at run time, refused to that test only.
+        marking.refuse_unseen(session, FIXTURES)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -159,7 +166,7 @@ class _WiderFixturesFramed:
 
 
 @pytest.fixture(scope="session")
-def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> BarapiToken:
+def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
     """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
 
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
@@ -169,7 +176,6 @@ def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) ->
     ``barapi_session`` follows renewals.
     """
     run = pytestconfig.stash[run_key]
-    run.refuse_unmarked(request)
     return run.token(run.settings.identity)
 
 
@@ -214,9 +220,7 @@ def barapi_mask(pytestconfig: pytest.Config) -> Callable[[str], None]:
 
 
 @pytest.fixture(scope="session")
-def barapi_session_factory(
-    pytestconfig: pytest.Config, request: pytest.FixtureRequest
-) -> Iterator[SessionFactory]:
+def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFactory]:
     """Sessions like ``barapi_session``, for other identities.
 
     ``barapi_session_factory(user="bob@example.com", password=..., scope="read")``; any of
@@ -226,7 +230,6 @@ def barapi_session_factory(
     Passwords and client secrets are wrapped in ``Secret`` at once. Closed at the end of the run.
     """
     run = pytestconfig.stash[run_key]
-    run.refuse_unmarked(request)
     sessions: dict[Identity, BarapiSession] = {}
 
     def session_as(**credentials: str | Secret | None) -> BarapiSession:

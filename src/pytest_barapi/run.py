@@ -80,16 +80,6 @@ class BarapiRun:
         if self.known_secrets.values():
             self.mask_secrets()
 
-    def refuse_unmarked(self, request: pytest.FixtureRequest) -> None:
-        """Fail the test that set up a barapi fixture if ``-m`` says barapi tests do not run
-        (see :mod:`pytest_barapi.marking`)."""
-        if request.config.option.markexpr:
-            from pytest_barapi.marking import unmarked_under_markexpr
-
-            message = unmarked_under_markexpr(request)
-            if message is not None:
-                _fail(f"barapi: {message}")
-
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
         return self._token_or_fail(identity, self.broker().token(identity))
