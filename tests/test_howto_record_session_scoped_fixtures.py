@@ -128,6 +128,33 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
     assert not (suite.path / RUN_CASSETTE).exists()
 
 
+def test_under_record_mode_none_a_fixture_never_recorded_is_refused_with_credentials_too(
+    suite_with_a_session_fixture: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """pytest-recording's default mode only replays, as for a test marked vcr whose cassette
+    lacks a request: credentials set change nothing, no live request, nothing recorded."""
+    suite = suite_with_a_session_fixture
+    (suite.path / "test_run.py").unlink()
+    suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    suite.makepyfile(test_run=TESTS_OF_THE_FIXTURE)
+    before = (barapi_server.token_request_count, barapi_server.api_requests)
+
+    result = suite.runpytest("-p", "no:randomly")  # --record-mode=none, credentials set
+
+    result.assert_outcomes(passed=2, errors=3)
+    assert (
+        result.outlines.count(
+            f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
+            "session-scoped fixture, say), is not in the cassette of the run "
+            f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
+            "set: pytest --record-mode=once"
+        )
+        == 3
+    )
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == before
+    assert not (suite.path / RUN_CASSETTE).exists()
+
+
 def test_under_xdist_the_run_cassette_is_not_recorded(
     suite_with_a_session_fixture: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:
