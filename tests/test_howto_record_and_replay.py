@@ -25,8 +25,8 @@ from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import Secret
 from pytest_barapi.settings import Settings
 from tests.authlib_server import AuthlibServer
-from tests.conftest import CASSETTE, go_offline
-from tests.reference_server import ReferenceServer
+from tests.conftest import CASSETTE, go_offline, unset_barapi_env
+from tests.reference_server import CLIENT_ID, ReferenceServer
 
 MONDAY = "Mon, 07 Dec 2026 09:00:00 GMT"
 TUESDAY = "Tue, 08 Dec 2026 09:00:00 GMT"
@@ -250,6 +250,57 @@ def test_a_cassette_recorded_for_another_url_says_so(
         ]
     )
     assert barapi_server.token_request_count == 1
+
+
+def test_a_replay_for_another_user_client_id_and_scope_names_each(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token cassette holds who it was recorded for (a short hash of each of the user,
+    client id and scope, not the names): alice's token is never replayed as bob's."""
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    unset_barapi_env(monkeypatch)
+    bob = ["--barapi-user=bob@example.test", "--barapi-client-id=other", "--barapi-scope=admin"]
+
+    result = user_suite.runpytest("--record-mode=none", *bob)
+
+    result.assert_outcomes(errors=2)
+    message = (
+        f"barapi: the cassette {CASSETTE} was recorded for another user, client id and scope "
+        "(--barapi-user / BARAPI_USER, from cli; --barapi-client-id / BARAPI_CLIENT_ID, from "
+        "cli; --barapi-scope / BARAPI_SCOPE, from cli); re-record it for this user, client id "
+        "and scope (pytest --record-mode=rewrite), or set the user, client id and scope it was "
+        "recorded for"
+    )
+    assert result.outlines.count(message) == 2
+    text = (user_suite.path / CASSETTE).read_text()
+    assert "alice" not in text
+    assert CLIENT_ID not in text
+    # Only what this run gives is compared: the same user, nothing else set, replays.
+    user_suite.runpytest("--record-mode=none", "--barapi-user=alice@example.test").assert_outcomes(
+        passed=2
+    )
+    assert barapi_server.token_request_count == 1
+
+
+def test_a_replay_at_another_url_for_another_user_names_both(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_suite.runpytest("--record-mode=once", "-k", "test_token").assert_outcomes(passed=1)
+    unset_barapi_env(monkeypatch)
+    other_url = barapi_server.url.replace("localhost", "127.0.0.1")
+
+    result = user_suite.runpytest(f"--barapi-url={other_url}", "--barapi-user=bob@example.test")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: the cassette {CASSETTE} was recorded for "
+            f"POST {barapi_server.url}/oauth/token, not POST {other_url}/oauth/token, and for "
+            "another user (--barapi-url / BARAPI_URL, from cli; --barapi-user / BARAPI_USER, "
+            "from cli); re-record it for this URL and user (pytest --record-mode=rewrite), or "
+            "set the URL and user it was recorded for"
+        ]
+    )
 
 
 def suite_on_authlib(pytester: pytest.Pytester, server: AuthlibServer) -> None:

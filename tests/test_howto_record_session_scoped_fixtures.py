@@ -120,7 +120,38 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
         "set: pytest --record-mode=once"
     )
     assert result.outlines.count(message) == 3  # one line per test, no traceback
+    output = "\n".join(result.outlines + result.errlines)
+    # Shown once per test, not chained to the exception it replaces.
+    assert output.count(message.removeprefix("barapi: ")) == 3
+    assert "During handling" not in output
     assert len(httpserver.log) == requests_before
+    assert not (suite.path / RUN_CASSETTE).exists()
+
+
+def test_under_record_mode_none_a_fixture_never_recorded_is_refused_with_credentials_too(
+    suite_with_a_session_fixture: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """pytest-recording's default mode only replays, as for a test marked vcr whose cassette
+    lacks a request: credentials set change nothing, no live request, nothing recorded."""
+    suite = suite_with_a_session_fixture
+    (suite.path / "test_run.py").unlink()
+    suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    suite.makepyfile(test_run=TESTS_OF_THE_FIXTURE)
+    before = (barapi_server.token_request_count, barapi_server.api_requests)
+
+    result = suite.runpytest("-p", "no:randomly")  # --record-mode=none, credentials set
+
+    result.assert_outcomes(passed=2, errors=3)
+    assert (
+        result.outlines.count(
+            f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
+            "session-scoped fixture, say), is not in the cassette of the run "
+            f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
+            "set: pytest --record-mode=once"
+        )
+        == 3
+    )
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == before
     assert not (suite.path / RUN_CASSETTE).exists()
 
 
@@ -140,6 +171,7 @@ def test_under_xdist_the_run_cassette_is_not_recorded(
             "--record-mode=once), then replay with -n"
         ]
     )
+    assert "During handling" not in "\n".join(result.outlines + result.errlines)
     assert barapi_server.api_requests == 1  # test_me's only
     assert not (suite_with_a_session_fixture.path / RUN_CASSETTE).exists()
 
@@ -180,3 +212,68 @@ def me_again(barapi_session):
     assert barapi_server.api_requests == 3 + 1  # only the new request reached barapi
     interactions = yaml.safe_load((recorded.path / RUN_CASSETTE).read_text())["interactions"]
     assert interactions[-1]["request"]["uri"].endswith("/v1/me?again=1")
+
+
+PARTNER_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="{scope}")
+def vcr_config():
+    def drop_server(response):
+        response["headers"].pop("Server", None)
+        return response
+
+    return {{
+        "filter_headers": ["x-partner-key"],
+        "filter_query_parameters": ["api_key"],
+        "before_record_response": drop_server,
+    }}
+
+def partner_get(session, **params):
+    return session.get(
+        "/v1/me",
+        params={{"api_key": "PARTNER-QUERY-SECRET", **params}},
+        headers={{"X-Partner-Key": "PARTNER-HEADER-SECRET"}},
+    )
+
+@pytest.fixture(scope="session")
+def me(barapi_session):
+    response = partner_get(barapi_session)
+    assert response.status_code == 200, response.text
+    yield response.json()
+    assert partner_get(barapi_session, at="teardown").status_code == 200
+"""
+
+
+@pytest.mark.parametrize("scope", ["session", "module", "function"])
+def test_your_vcr_config_filters_the_cassette_of_the_run_as_it_filters_your_tests(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    scope: str,
+) -> None:
+    """The headers and query parameters your ``vcr_config`` filters, and what its
+    ``before_record_*`` hooks drop, are not in the cassette of the run either; the replay
+    matches the filtered requests, offline."""
+    user_suite.makeconftest(PARTNER_FIXTURE.format(scope=scope))
+    user_suite.makepyfile(test_run=TESTS_OF_THE_FIXTURE)
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=5)
+    assert barapi_server.api_requests == 1 + 2
+
+    text = (user_suite.path / RUN_CASSETTE).read_text()
+    for secret in ("PARTNER-QUERY-SECRET", "PARTNER-HEADER-SECRET", "api_key", "X-Partner-Key"):
+        assert secret not in text
+    interactions = yaml.safe_load(text)["interactions"]
+    assert [i["request"]["uri"] for i in interactions] == [
+        f"{barapi_server.url}/v1/me",
+        f"{barapi_server.url}/v1/me?at=teardown",
+    ]
+    assert [sorted(i["response"]["headers"]) for i in interactions] == [
+        ["Connection", "Content-Length", "Content-Type", "Date"]
+    ] * 2
+
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+    user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=5)
+    assert len(httpserver.log) == requests_before

@@ -150,6 +150,62 @@ def test_a_fixture_asked_for_at_run_time_under_not_barapi_says_to_mark_the_test(
     assert barapi_server.token_request_count == 0
 
 
+DYNAMIC_TEST = """
+def test_dynamic(request):
+    assert request.getfixturevalue("barapi_token").access_token
+"""
+
+SMOKE_TEST = """
+@pytest.mark.smoke
+def test_smoke(barapi_token):
+    assert barapi_token.access_token
+"""
+
+
+INDIRECT_DYNAMIC_TEST = """
+@pytest.fixture(scope="session")
+def token_of_the_run(barapi_token):
+    return barapi_token
+
+def test_dynamic(request):
+    assert request.getfixturevalue("token_of_the_run").access_token
+"""
+
+
+@pytest.mark.parametrize(
+    "tests",
+    [
+        (DYNAMIC_TEST, SMOKE_TEST),
+        (SMOKE_TEST, DYNAMIC_TEST),
+        (INDIRECT_DYNAMIC_TEST, SMOKE_TEST.replace("barapi_token", "token_of_the_run")),
+        (SMOKE_TEST.replace("barapi_token", "token_of_the_run"), INDIRECT_DYNAMIC_TEST),
+    ],
+    ids=["asks-first", "asks-last", "through-a-fixture-first", "through-a-fixture-last"],
+)
+def test_the_refusal_is_the_asking_tests_own_whatever_the_order(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, tests: tuple[str, str]
+) -> None:
+    """A marked test keeps its token after the refusal, and a test asking at run time is
+    refused after the token was made for a marked one."""
+    pytester.makepyfile("import pytest\n" + "".join(tests))
+    pytester.makeini("[pytest]\nmarkers = smoke: a few quick tests")
+
+    result = pytester.runpytest("-m", "not barapi or smoke", "-p", "no:randomly", "-rA")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["PASSED test_*::test_smoke"])
+    assert (
+        result.outlines.count(
+            "barapi: this test asks for a barapi fixture at run time (request.getfixturevalue), "
+            'which -m "not barapi or smoke" cannot see; no request sent: mark the test '
+            "@pytest.mark.barapi"
+        )
+        == 1
+    )
+    result.stdout.fnmatch_lines(["FAILED test_*::test_dynamic*"])
+    assert barapi_server.token_request_count == 1  # test_smoke's
+
+
 def test_a_fixture_asked_for_at_run_time_works_where_the_marker_would_not_deselect(
     pytester: pytest.Pytester, barapi_server: ReferenceServer
 ) -> None:

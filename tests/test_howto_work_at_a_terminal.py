@@ -55,7 +55,6 @@ class FileKeyring(KeyringBackend):
 SILENT_KEYRING = """
 import os
 import threading
-from pathlib import Path
 
 from keyring.backend import KeyringBackend
 
@@ -64,7 +63,9 @@ class SilentKeyring(KeyringBackend):
     priority = 1
 
     def get_password(self, service, username):
-        Path(os.environ["TEST_KEYRING"] + ".asked").write_text(f"{service} {username}\\n")
+        # Appended, as FileKeyring does: a second read of the run shows as a second line.
+        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
+            asked.write(f"{service} {username}\\n")
         threading.Event().wait(600)
 
     def set_password(self, service, username, password):
@@ -417,6 +418,7 @@ def test_at_a_terminal_a_silent_keyring_is_the_same_error_and_no_prompt(
 
     assert ran.prompts == 0
     assert SILENT in ran.output
+    assert asked(at_a_machine) == [f"{barapi_server.url} {reference_server.USER}"]
     assert ran.exit_code == pytest.ExitCode.TESTS_FAILED
     assert ran.echoes
     assert ran.left_running == []

@@ -170,7 +170,7 @@ class TokenBroker:
         if path is None:
             return self._password_grant(identity)
         if not cassette.records_afresh(self.settings):
-            recorded = cassette.load(self.settings, path)
+            recorded = cassette.load(self.settings, path, identity)
             if isinstance(recorded, Failure):
                 return recorded
             if recorded is not None:

@@ -672,14 +672,18 @@ def guarded(
     *,
     purpose: str,
     scan: Callable[[str, Any], str | None] | None = None,
+    beside: dict[str, Any] | None = None,
 ) -> Kept | Failure:
-    """The one pipeline of every cassette before it is kept: serialize, replace barapi's
-    secrets (an API cassette's; a token cassette has none left to replace), scan what is
-    left (with ``scan``, else for every secret ``known``), keep or refuse. Never raises."""
+    """The one pipeline of every cassette before it is kept: serialize (with the top-level
+    keys ``beside`` next to vcrpy's, which vcrpy reads past), replace barapi's secrets (an API
+    cassette's; a token cassette has none left to replace), scan what is left (with ``scan``,
+    else for every secret ``known``), keep or refuse. Never raises."""
     from vcr.serialize import deserialize, serialize
 
     try:
         text = serialize(cassette_dict, serializer)
+        if beside:
+            text = serializer.serialize({**serializer.deserialize(text), **beside})
         data = serializer.deserialize(text)
         if purpose == API:
             with_placeholders, problems = placed(data, known)

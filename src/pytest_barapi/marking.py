@@ -5,12 +5,14 @@ A test that requests a barapi fixture in its signature, or through fixtures that
 A fixture asked for at run time (``request.getfixturevalue("barapi_token")``) cannot be seen
 then: such a test is not marked, and ``-m "not barapi"`` keeps it. When it would have been
 deselected had it carried the marker, it gets no token (that run promised no exchange) but a
-one-line error that says to mark it. The fixtures are session-scoped, so this is decided for
-the first test that needs them, and pytest gives that error to every later one.
+one-line error that says to mark it. The error is that test's own, whichever test set the
+fixture up first: it is raised each time a test asks, before pytest looks in its cache, and is
+never cached as the fixture's value (a later test that is selected still gets the token).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -18,9 +20,34 @@ import pytest
 MARKER = "barapi"
 
 
+def refuse_unseen(session: pytest.Session, names: Iterable[str]) -> None:
+    """Under ``-m``, check each request for the fixtures ``names`` against the test that
+    makes it (:func:`unmarked_under_markexpr`). pytest calls a fixture definition's
+    ``execute`` whenever a test (or a fixture set up for it) asks for the fixture, from its
+    cache or not, and caches only what the fixture function raises: the check wraps it."""
+    if not session.config.option.markexpr:
+        return
+    manager = getattr(session, "_fixturemanager", None)
+    if manager is None:  # another pytest: the run refuses nothing rather than break
+        return
+    for name in names:
+        for fixturedef in manager.getfixturedefs(name, session) or ():
+            fixturedef.execute = _checked(fixturedef.execute)
+
+
+def _checked(execute: Any) -> Any:
+    def checked(request: pytest.FixtureRequest) -> Any:
+        message = unmarked_under_markexpr(request)
+        if message is not None:
+            raise pytest.fail.Exception(f"barapi: {message}", pytrace=False)
+        return execute(request)
+
+    return checked
+
+
 def unmarked_under_markexpr(request: pytest.FixtureRequest) -> str | None:
-    """What to tell the test that set up a barapi fixture if ``-m`` would have deselected it
-    had it carried the marker; None otherwise (also when pytest does not say which test)."""
+    """What to tell the test that asks for a barapi fixture if ``-m`` would have deselected
+    it had it carried the marker; None otherwise (also when pytest does not say which test)."""
     markexpr = request.config.option.markexpr
     item = getattr(request, "_pyfuncitem", None)  # the test, also for a session fixture
     if not markexpr or item is None or item.get_closest_marker(MARKER) is not None:

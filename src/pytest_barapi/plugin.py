@@ -9,6 +9,7 @@ with it. ``tests/test_howto_pay_nothing_when_unused.py`` holds this in place.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Generator, Iterator
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_barapi import settings as barapi_settings
-from pytest_barapi.run import BarapiRun, stdin_is_a_terminal_key
+from pytest_barapi.run import BarapiRun, WiderFixture, stdin_is_a_terminal_key
 
 if TYPE_CHECKING:
     from pytest_barapi.identity import Identity
@@ -94,12 +95,19 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
     # tryfirst: the marker must be there before `-m "not barapi"` deselects.
     marker = pytest.mark.barapi  # made once: by name, each item would look it up again
     for item in items:
         if FIXTURES.intersection(getattr(item, "fixturenames", ())):
             item.add_marker(marker)
+    if config.option.markexpr:
+        from pytest_barapi import marking
+
+        # What -m cannot see: a fixture asked for at run time, refused to that test only.
+        marking.refuse_unseen(session, FIXTURES)
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -135,7 +143,9 @@ class _WiderFixturesFramed:
         self.run = run
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, Any]:
+    def pytest_fixture_setup(
+        self, fixturedef: Any, request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
         if fixturedef.scope == "function":
             return (yield)
         # The requests of a fixture wider than a test, in its setup and its teardown, go to
@@ -143,17 +153,20 @@ class _WiderFixturesFramed:
         # the fixture's finalizers, last added first: one before the setup and one after
         # frame it.
         run = self.run
+        fixture = WiderFixture(request)
         fixturedef.addfinalizer(run.leave_beyond_tests)
-        run.enter_beyond_tests()
+        run.enter_beyond_tests(fixture)
         try:
-            return (yield)
+            result = yield
+            run.set_up_beyond_tests(fixture)
+            return result
         finally:
             run.leave_beyond_tests()
-            fixturedef.addfinalizer(run.enter_beyond_tests)
+            fixturedef.addfinalizer(functools.partial(run.enter_beyond_tests, fixture))
 
 
 @pytest.fixture(scope="session")
-def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> BarapiToken:
+def barapi_token(pytestconfig: pytest.Config) -> BarapiToken:
     """The barapi access token: one OAuth password-grant exchange per run, shared by all tests.
 
     Has ``access_token``, ``token_type``, ``expires_in``, ``refresh_token`` and
@@ -163,7 +176,6 @@ def barapi_token(pytestconfig: pytest.Config, request: pytest.FixtureRequest) ->
     ``barapi_session`` follows renewals.
     """
     run = pytestconfig.stash[run_key]
-    run.refuse_unmarked(request)
     return run.token(run.settings.identity)
 
 
@@ -208,9 +220,7 @@ def barapi_mask(pytestconfig: pytest.Config) -> Callable[[str], None]:
 
 
 @pytest.fixture(scope="session")
-def barapi_session_factory(
-    pytestconfig: pytest.Config, request: pytest.FixtureRequest
-) -> Iterator[SessionFactory]:
+def barapi_session_factory(pytestconfig: pytest.Config) -> Iterator[SessionFactory]:
     """Sessions like ``barapi_session``, for other identities.
 
     ``barapi_session_factory(user="bob@example.com", password=..., scope="read")``; any of
@@ -220,7 +230,6 @@ def barapi_session_factory(
     Passwords and client secrets are wrapped in ``Secret`` at once. Closed at the end of the run.
     """
     run = pytestconfig.stash[run_key]
-    run.refuse_unmarked(request)
     sessions: dict[Identity, BarapiSession] = {}
 
     def session_as(**credentials: str | Secret | None) -> BarapiSession:

@@ -10,9 +10,9 @@ test that needs the token.
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
@@ -47,17 +47,26 @@ class BarapiRun:
     _broker: TokenBroker | None = field(default=None, repr=False)
     _secret_sources: SecretSources | None = field(default=None, repr=False)
     _run_cassettes: RunCassettes | None = field(default=None, repr=False)
-    # How many fixtures wider than a test (session, package, module, class) are being set up
-    # or torn down: their requests are the ones the cassette of the run records.
-    beyond_tests: int = 0
+    # The fixtures wider than a test (session, package, module, class) being set up or torn
+    # down, innermost last: their requests are the ones the cassette of the run records.
+    _wider: list[WiderFixture] = field(default_factory=list, repr=False)
 
-    def enter_beyond_tests(self) -> None:
+    def enter_beyond_tests(self, fixture: WiderFixture) -> None:
         """A fixture wider than a test starts its setup or teardown."""
-        self.beyond_tests += 1
+        self._wider.append(fixture)
 
     def leave_beyond_tests(self) -> None:
         """A fixture wider than a test ends its setup or teardown."""
-        self.beyond_tests -= 1
+        self._wider.pop()
+
+    def set_up_beyond_tests(self, fixture: WiderFixture) -> None:
+        """A fixture wider than a test is set up: if this run uses barapi, its ``vcr_config``
+        is read now, while the test that set it up is there to ask (its teardown may send
+        requests, and comes when no test is)."""
+        if self._broker is not None:
+            # Not this fixture's failure: a request that needs it reads it again, and fails.
+            with suppress(Exception, pytest.fail.Exception):
+                fixture.vcr_config()
 
     @classmethod
     def start(cls, config: pytest.Config) -> BarapiRun:
@@ -72,16 +81,6 @@ class BarapiRun:
         self.known_secrets.know_identity(identity)
         if self.known_secrets.values():
             self.mask_secrets()
-
-    def refuse_unmarked(self, request: pytest.FixtureRequest) -> None:
-        """Fail the test that set up a barapi fixture if ``-m`` says barapi tests do not run
-        (see :mod:`pytest_barapi.marking`)."""
-        if request.config.option.markexpr:
-            from pytest_barapi.marking import unmarked_under_markexpr
-
-            message = unmarked_under_markexpr(request)
-            if message is not None:
-                _fail(f"barapi: {message}")
 
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
@@ -118,7 +117,7 @@ class BarapiRun:
         """The cassette of the run for a request of ``identity`` that a fixture wider than a
         test sends outside any test's cassette (see :mod:`pytest_barapi.run_cassette`);
         nothing to open for any other request, or when the run records no token cassette."""
-        if self.beyond_tests <= 0:
+        if not self._wider:
             return nullcontext()
         from pytest_barapi.open_cassette import any_open
         from pytest_barapi.token_cassette import cassette_path
@@ -128,10 +127,14 @@ class BarapiRun:
             return nullcontext()
         from pytest_barapi.run_cassette import path_of
 
-        return self._in_run_cassette(identity, path_of(token_cassette), f"{method} {url}")
+        return self._in_run_cassette(
+            identity, path_of(token_cassette), f"{method} {url}", self._wider[-1]
+        )
 
     @contextmanager
-    def _in_run_cassette(self, identity: Identity, path: Path, request: str) -> Iterator[None]:
+    def _in_run_cassette(
+        self, identity: Identity, path: Path, request: str, fixture: WiderFixture
+    ) -> Iterator[None]:
         from pytest_barapi.outcome import Failure
         from pytest_barapi.run_cassette import NotKept, NotRecorded, RunCassettes
 
@@ -143,12 +146,14 @@ class BarapiRun:
                 known=self.known_secrets,
             )
         try:
-            with self._run_cassettes.around(path, request):
+            with self._run_cassettes.around(path, request, fixture.vcr_config()):
                 yield
         except (NotRecorded, NotKept) as problem:
             failure = problem.args[0]
             assert isinstance(failure, Failure)
-            _fail(self.message(identity, failure))
+            # from None: pytest would show the refusal twice, chained to the error of the
+            # request it replaces ("During handling of the above exception ...").
+            raise pytest.fail.Exception(self.message(identity, failure), pytrace=False) from None
 
     def message(self, identity: Identity, failure: Failure) -> str:
         """How a failure reads in a test: which identity, then what went wrong and, for each
@@ -239,6 +244,35 @@ class BarapiRun:
 
             masking = SecretMasking(self.known_secrets, self.config)
             self.config.pluginmanager.register(masking, MASKING)
+
+
+@dataclass
+class WiderFixture:
+    """A fixture wider than a test, as its setup found it: ``request`` is its own."""
+
+    request: pytest.FixtureRequest
+    _vcr_config: dict[str, Any] | None = field(default=None, repr=False)
+
+    def vcr_config(self) -> dict[str, Any]:
+        """The user's ``vcr_config`` (pytest-recording's fixture, ``{}`` without it) as the
+        test that set this fixture up sees it, the way pytest-recording's ``vcr`` fixture
+        asks for it: the cassette of the run filters what the tests' cassettes filter. Read
+        once, on first use."""
+        if self._vcr_config is None:
+            self._vcr_config = _vcr_config_of(self.request)
+        return self._vcr_config
+
+
+def _vcr_config_of(request: pytest.FixtureRequest) -> dict[str, Any]:
+    # The test's own request: from the wider fixture's, pytest refuses a vcr_config of a
+    # narrower scope (pytest-recording's own is function-scoped).
+    item = getattr(request, "_pyfuncitem", None)
+    asking = getattr(item, "_request", None) or request
+    try:
+        config = asking.getfixturevalue("vcr_config")
+    except pytest.FixtureLookupError:  # no pytest-recording, and no vcr_config of the user's
+        return {}
+    return dict(config)
 
 
 def _fail(message: str) -> NoReturn:

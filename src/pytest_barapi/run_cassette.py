@@ -8,7 +8,9 @@ and named like it (``barapi.yaml`` -> ``barapi.run.yaml``), recorded and replaye
 under the run's ``--record-mode`` (``--disable-recording``: no token cassette, so none of this).
 It is opened for each such request (a cassette open for the whole run would patch every
 connection of the process, the tests' included), and plays each recorded request as often as
-it is sent. Each file passes :func:`~pytest_barapi.cassette_guard.guarded` before it is
+it is sent. The user's ``vcr_config`` applies to it as to the tests' cassettes (its filters
+and ``before_record_*`` hooks above all), but for what this cassette must decide itself
+(:data:`OWNED`). Each file passes :func:`~pytest_barapi.cassette_guard.guarded` before it is
 written, like every API cassette: barapi's secrets out, the rest scanned.
 
 Under pytest-xdist it is replayed, never recorded: two workers would each write the file with
@@ -31,6 +33,25 @@ from pytest_barapi.token_cassette import vcr_for, vcrpy_silenced
 # pytest-recording's modes that start the cassette over: vcrpy's ``all`` would append each
 # run's requests to the last run's, and vcrpy has no ``rewrite``.
 STARTS_OVER = ("all", "rewrite")
+# The vcr_config options the cassette of the run decides itself: where and how it is stored
+# (beside the token cassette, through the guard), which run's flags it follows, that it
+# plays a request as often as sent and keeps what this run did not send (it is opened per
+# request), and decoded bodies, for the guard to see a secret in them.
+OWNED = frozenset(
+    {
+        "path",
+        "path_transformer",
+        "func_path_generator",
+        "cassette_library_dir",
+        "serializer",
+        "persister",
+        "record_mode",
+        "allow_playback_repeats",
+        "drop_unused_requests",
+        "decode_compressed_response",
+        "inject_cassette",
+    }
+)
 
 
 def path_of(token_cassette: Path) -> Path:
@@ -54,8 +75,11 @@ class RunCassettes:
     _recording: dict[Path, bool] = field(default_factory=dict)
 
     @contextmanager
-    def around(self, path: Path, request: str) -> Iterator[None]:
-        """Play or record the block's requests in the cassette of the run at ``path``.
+    def around(
+        self, path: Path, request: str, vcr_config: dict[str, Any] | None = None
+    ) -> Iterator[None]:
+        """Play or record the block's requests in the cassette of the run at ``path``, under
+        the user's ``vcr_config`` but for the options in :data:`OWNED`.
 
         A request it can neither play nor record raises :class:`NotRecorded`; a recording it
         refuses to keep raises :class:`NotKept` after the block.
@@ -76,8 +100,10 @@ class RunCassettes:
             decode_compressed_response=True,
         )
         vcr.register_persister(persister)
+        users = {k: v for k, v in (vcr_config or {}).items() if k not in OWNED}
+        cassette = vcr.use_cassette(str(path), allow_playback_repeats=True, **users)
         try:
-            with vcrpy_silenced(), vcr.use_cassette(str(path), allow_playback_repeats=True):
+            with vcrpy_silenced(), cassette:
                 yield
         except CannotOverwriteExistingCassetteException:
             raise NotRecorded(self._not_recorded(path, request)) from None

@@ -11,7 +11,9 @@ once a cassette is used.
 
 A token cassette keeps only what its replay needs: the grant with placeholders for the
 credentials, and the answer's status, content type and token fields, the tokens replaced by
-placeholders, keys sorted (:class:`CassetteScan` holds the recording's hooks). The file is
+placeholders, keys sorted (:class:`CassetteScan` holds the recording's hooks); and, beside
+them, who it was recorded for (:func:`recorded_for`), so that a replay for another user, client
+id or scope says so rather than hand over another identity's token. The file is
 written only once :func:`~pytest_barapi.cassette_guard.guarded` let it through, next to its
 final place and moved there, so no reader ever sees half a cassette: a file that still holds
 a real value after scrubbing is not kept, and the exchange fails. While a cassette is open,
@@ -62,10 +64,11 @@ def cassette_path(settings: Settings, identity: Identity) -> Path | None:
     """Where the exchange of ``identity`` is recorded, one file per identity; None: no cassette
     (none configured, or ``--disable-recording``: live, the cassette neither read nor written).
 
-    The configured identity uses ``barapi_cassette`` itself. Any other identity (say, from
+    The configured identity uses ``barapi_cassette`` itself, whoever it is: its replay
+    checks who the file was recorded for (:func:`load`). Any other identity (say, from
     ``barapi_session_factory``) uses a sibling file named after a short hash of its user,
-    client id and scope, so no identity ever replays another's token. Never a hash of a
-    password: a short hash in a committed file name is a password check anyone can run.
+    client id and scope. Never a hash of a password: a short hash in a committed file is a
+    password check anyone can run.
     """
     configured = settings.cassette
     if configured is None or not settings.uses_cassettes:
@@ -75,6 +78,45 @@ def cassette_path(settings: Settings, identity: Identity) -> Path | None:
     key = json.dumps([identity.user, identity.client_id, identity.scope])
     digest = hashlib.sha256(key.encode()).hexdigest()[:10]
     return configured.with_name(f"{configured.stem}.{digest}{configured.suffix}")
+
+
+# The top-level key of a token cassette that says who it was recorded for, and by what.
+RECORDED_FOR = "barapi_recorded_for"
+IDENTIFIERS = ("user", "client_id", "scope")
+# How a message names each setting the recording was made for.
+NAMED = {
+    "url": "URL",
+    "token_path": "token path",
+    "user": "user",
+    "client_id": "client id",
+    "scope": "scope",
+}
+
+
+def recorded_for(identity: Identity) -> dict[str, str]:
+    """Who a token cassette is recorded for: a short hash of each of the user, client id and
+    scope. Enough to tell another identity; the user name and client id stay out of the
+    committed file, as its grant's placeholders keep them out. Never the password or secret."""
+    return {name: _fingerprint(name, getattr(identity, name)) for name in IDENTIFIERS}
+
+
+def _fingerprint(name: str, value: str | None) -> str:
+    return hashlib.sha256(json.dumps([name, value or ""]).encode()).hexdigest()[:10]
+
+
+def _other_identity(settings: Settings, identity: Identity, recorded: Any) -> list[str]:
+    """The settings among the user, client id and scope that this run gives (a replay needs
+    none: one left unset is not compared) and that differ from the recording's."""
+    if not isinstance(recorded, dict):
+        return []  # recorded before the cassette said who for: nothing to compare
+    differ = []
+    for name in IDENTIFIERS:
+        given = name in identity.given or settings.sources.get(name, "default") != "default"
+        if not given or name not in recorded:
+            continue
+        if recorded[name] != _fingerprint(name, getattr(identity, name)):
+            differ.append(name)
+    return differ
 
 
 def records_afresh(settings: Settings) -> bool:
@@ -191,7 +233,7 @@ def recording(
     token the recorded answer carries is added to ``known``.
     """
     scan = CassetteScan(identity, known)
-    persister = Persister(scan=scan, known=known)
+    persister = Persister(scan=scan, known=known, recorded_for=recorded_for(identity))
     vcr = vcr_for(
         path,
         record_mode="all",
@@ -239,8 +281,9 @@ def placeholders_of(identity: Identity) -> Identity:
     )
 
 
-def load(settings: Settings, path: Path) -> Recorded | Failure | None:
-    """The recorded interactions, checked to hold a token exchange for our URL; None: no file."""
+def load(settings: Settings, path: Path, identity: Identity) -> Recorded | Failure | None:
+    """The recorded interactions, checked to hold a token exchange for our URL and for
+    ``identity`` (as far as this run gives its user, client id and scope); None: no file."""
     from vcr import matchers
     from vcr.request import Request
     from vcr.serialize import deserialize
@@ -265,6 +308,9 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
         return Failure(f"{unreadable}: {reason}{fix}")
     if not requests:
         return Failure(f"{unreadable}: it holds no recorded exchange{fix}")
+    whole = serializer_for(path).deserialize(text)
+    recorded = whole.get(RECORDED_FOR) if isinstance(whole, dict) else None
+    others = _other_identity(settings, identity, recorded)
     wanted = Request("POST", settings.token_url, b"", {})
     match_on = [getattr(matchers, name) for name in MATCH_ON]
     played = next(
@@ -276,46 +322,67 @@ def load(settings: Settings, path: Path) -> Recorded | Failure | None:
         None,
     )
     if played is None:
-        return _recorded_elsewhere(settings, path, requests[0])
+        return _recorded_elsewhere(settings, identity, path, requests[0], others)
     status = _status(played)
     if not (isinstance(status, int) and 200 <= status < 300):
         failed = f"it holds a failed exchange (HTTP {status}), not a token"
         return Failure(f"{unreadable}: {failed}{fix}")
+    if others:
+        return _recorded_elsewhere(settings, identity, path, None, others)
     return list(requests), list(responses)
 
 
 Recorded = tuple[list[Any], list[Any]]
 
 
-def _recorded_elsewhere(settings: Settings, path: Path, recorded: Any) -> Failure:
-    """Why ``path`` does not replay at this run's token endpoint, naming each setting that
-    differs from the recording: the URL, the token path, or both."""
-    url = _without_userinfo(recorded.uri)
+def _recorded_elsewhere(
+    settings: Settings, identity: Identity, path: Path, recorded: Any, others: list[str]
+) -> Failure:
+    """Why ``path`` does not replay for this run, naming each setting that differs from the
+    recording: the URL or the token path (``recorded``, the request at another endpoint,
+    None if it is this one), and the user, client id and scope in ``others``."""
     differ: list[str] = []
-    if url != settings.token_url and url.startswith(settings.url + "/"):
-        # Same URL: the path after it is the token path it was recorded with.
-        differ.append("token_path")
-    elif url.endswith(settings.token_path):
-        differ.append("url")
+    lead: list[Part] = []
+    if recorded is not None:
+        url = _without_userinfo(recorded.uri)
+        if url != settings.token_url and url.startswith(settings.url + "/"):
+            # Same URL: the path after it is the token path it was recorded with.
+            differ.append("token_path")
+        elif url.endswith(settings.token_path):
+            differ.append("url")
+        else:
+            differ += ["url", "token_path"]
+        lead += [Received(f"{recorded.method} {url}"), f", not POST {settings.token_url}"]
+        if others:
+            lead.append(f", and for another {_listed(others)}")
     else:
-        differ += ["url", "token_path"]
-    named = {"url": "URL", "token_path": "token path"}
+        lead.append(f"another {_listed(others)}")
+    differ += others
     settings_named: list[Part] = []
     for name in differ:
         if settings_named:
             settings_named.append("; ")
-        settings_named += [Setting(name), f", from {settings.sources[name]}"]
-    these = " and ".join(named[name] for name in differ)
+        settings_named.append(Setting(name))
+        if name not in identity.given:  # else named as the factory's argument
+            settings_named.append(f", from {settings.sources[name]}")
+    these = _listed(differ)
     return Failure(
         (
             f"the cassette {shown(path)} was recorded for ",
-            Received(f"{recorded.method} {url}"),
-            f", not POST {settings.token_url} (",
+            *lead,
+            " (",
             *settings_named,
             f"); re-record it for this {these} ({RERECORD}), or set the {these} it was "
             "recorded for",
         )
     )
+
+
+def _listed(names: list[str]) -> str:
+    """``names`` as a message lists them: "URL", "URL and token path", "user, client id and
+    scope"."""
+    named = [NAMED[name] for name in names]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} and {named[-1]}"
 
 
 def vcr_for(path: Path, **options: Any) -> Any:
@@ -365,6 +432,8 @@ class Persister:
     recorded: Recorded | None = None
     scan: CassetteScan | None = None
     known: KnownSecrets | None = None
+    # Written beside the interactions: who the recording is for (see recorded_for).
+    recorded_for: dict[str, str] | None = None
     problem: Failure | None = None
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> Recorded:
@@ -383,7 +452,13 @@ class Persister:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             kept = guarded(
-                cassette_dict, serializer, path, self.known, purpose=TOKEN, scan=self.scan.leak
+                cassette_dict,
+                serializer,
+                path,
+                self.known,
+                purpose=TOKEN,
+                scan=self.scan.leak,
+                beside={RECORDED_FOR: self.recorded_for} if self.recorded_for else None,
             )
             if isinstance(kept, Failure):
                 self.problem = kept
