@@ -179,6 +179,24 @@ def test_any_piece_of_12_characters_is_masked_and_no_shorter_one(
     assert masker.mask(json.dumps(PASSWORD[5:17])) == f'"{MASK}"'
 
 
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [
+        ("fake-pw-Zabc\\defgZAB", "Zabc\\defgZAB"),  # as printed
+        ("fake-pw-Zabc\\defgZAB", "Zabc\\\\defgZAB"),  # in a repr
+        ("fake-pw-Zabc\\defgZAB", "Zabc\\\\\\\\defgZAB"),  # in a repr of a repr
+        # The issue's password with "\Zq" after it: a diff line showed its last 12.
+        ("Tr0ub4dor&3\"xkcd'batt3ry\\Zq", "d\\'batt3ry\\\\Zq"),
+    ],
+)
+def test_a_piece_of_12_characters_holding_a_backslash_is_masked(secret: str, shown: str) -> None:
+    """A backslash of a secret is one of its characters: undoing escapes drops the
+    backslashes before what an escape may stand for, and keeps one before anything else."""
+    known = KnownSecrets()
+    known.add_pair(USER, secret)
+    assert Masker(known).mask(f"E  - {shown}") == f"E  - {MASK}"
+
+
 def test_a_head_and_a_tail_cut_by_pytest_are_masked_from_8_characters(
     masker: Masker, tokens: tuple[str, str]
 ) -> None:

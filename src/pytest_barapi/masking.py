@@ -26,7 +26,9 @@ Limits: a secret shorter than 12 characters (or one of its forms) is masked only
 wherever it shows, inside a word too; one shorter than 8 only where it stands as a whole
 value (quoted, after ``=`` or ``:``, or alone on a line), so that the output stays readable.
 A backslash that ends a secret stays visible after the ``********`` (it cannot be told from
-one that escapes the character after it).
+one that escapes the character after it). So does a backslash before a character an escape
+may write (a quote, ``n``, ``u``, a non-ASCII character...): undoing escapes drops it, and a
+piece of a secret is masked once it is 12 characters long without such backslashes.
 """
 
 from __future__ import annotations
