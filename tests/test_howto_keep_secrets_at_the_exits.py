@@ -497,18 +497,21 @@ def test_shows_them(barapi_token):
 """
 
 
+@pytest.mark.parametrize("password", ["x", "1"])
 @pytest.mark.parametrize("masking", ["masked", "control"])
 def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in_a_warning(
     pytester: pytest.Pytester,
     token_endpoint: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
     masking: str,
+    password: str,
 ) -> None:
-    """A password ``x`` and tokens ``FAILED`` and ``e``: masking every ``x``, ``e`` and
-    ``FAILED`` would leave nothing to read. Each is masked where it stands as a value, and the
-    run says which secrets are that short, by what they are, never by value."""
+    """A password ``x`` (or ``1``) and tokens ``FAILED`` and ``e``: masking every ``x``, ``e``
+    and ``FAILED`` would leave nothing to read. Each is masked where it stands as a value, and
+    the run says which secrets are that short, by what they are, never by value. A value
+    stands after one ``=``, not after the ``=====`` of pytest's summary line."""
     _answer_with_tokens(200, json.dumps(SHORT_TOKENS))(token_endpoint)  # type: ignore[operator]
-    monkeypatch.setenv("BARAPI_PASSWORD", "x")
+    monkeypatch.setenv("BARAPI_PASSWORD", password)
     pytester.makeconftest(MASKING_OFF if masking == "control" else "")
     pytester.makepyfile(test_row=SHOWS_SHORT_SECRETS)
 
@@ -517,10 +520,10 @@ def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in
     output = "\n".join(result.outlines + result.errlines)
     # Readable: what holds these letters inside words stays as it was.
     assert "platform linux" in output
-    assert "1 failed" in output
+    assert " 1 failed in " in output
     assert "FAILED test_row.py::test_shows_them" in output
     if masking == "control":
-        assert "password=x" in output  # the row's control: the values do show
+        assert f"password={password}" in output  # the row's control: the values do show
         assert "refresh: e" in output
         return
     assert "password=********" in output

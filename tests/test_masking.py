@@ -294,6 +294,8 @@ def test_a_secret_of_8_to_11_characters_is_masked_only_whole_and_everywhere(
         ("e", "1 failed, 2 passed in 0.42s"),
         ("FAILED", "FAILED test_api.py::test_me - assert 401 == 200"),
         ("test", "pytest tests tes"),
+        ("1", "===================== 1 failed, 1 passed in 0.42s ======================"),
+        ("2", "E       assert 1 == 2"),
     ],
 )
 def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
@@ -313,6 +315,8 @@ def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
         ("grant_type=password&password=x&scope=read", f"&password={MASK}&"),
         ("Authorization: Bearer x", f"Bearer {MASK}"),
         ("token: x\n", f"token: {MASK}\n"),
+        ("=x&password=x", f"={MASK}&password={MASK}"),
+        ("barapi_password = x\n", f"barapi_password = {MASK}\n"),
         ("before\nx\nafter", f"before\n{MASK}\nafter"),
     ],
 )

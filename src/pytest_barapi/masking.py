@@ -82,7 +82,9 @@ SHORT = 8
 # shorter than a piece, found by a pattern, which costs in every text masked.
 _MOST_ESCAPES = 16
 _QUOTE = "[\"'`]"
-_VALUE_BEFORE = "(?:(?<=[=:])|(?<=[=:] )|(?<=Bearer )|(?<=Basic ))"
+# After one "=" (key=value, key = value) or ":" (key:value, key: value), not after a run of
+# "=" (pytest's rules: "===== 1 failed, 1 passed ====="), nor "==" (a comparison).
+_VALUE_BEFORE = "(?:(?<=^=)|(?<=[^=]=)|(?<=[^=] = )|(?<=:)|(?<=: )|(?<=Bearer )|(?<=Basic ))"
 _VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`]|$)"
 
 
