@@ -22,6 +22,7 @@ from werkzeug import Request, Response
 
 from tests import leak_matrix, reference_server
 from tests.conftest import user_run_addopts
+from tests.test_howto_work_at_a_terminal import FILE_KEYRING
 
 # The user's conftest for the control runs: the masker lets everything through.
 MASKING_OFF = """
@@ -192,6 +193,36 @@ def pytest_sessionfinish(session):
     if not hasattr(session.config, "workerinput"):
         raise RuntimeError(f"controller broke holding {os.environ['OTHER_PASSWORD']}")
 """
+# A password the keyring gives on a person's machine: under pytest-xdist the worker that needs
+# the token reads it, and only that worker knows it until it tells the controller. An internal
+# error of that worker shows it.
+KEYRING_WORKER_INTERNAL_ERROR = """
+import json
+import os
+from pathlib import Path
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and os.environ.get("PYTEST_XDIST_WORKER"):
+        store = json.loads(Path(os.environ["TEST_KEYRING"]).read_text())
+        (password,) = (password for users in store.values() for password in users.values())
+        raise RuntimeError(f"worker broke holding {password}")
+"""
+
+
+def _password_in_the_keyring(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    """A person's machine (CI unset) whose keyring holds the password, and none in the
+    environment. The keyring's file lies outside the run's directory, which is grepped."""
+    store = pytester.path.parent / f"{pytester.path.name}-keyring.json"
+    store.write_text(json.dumps({os.environ["BARAPI_URL"]: {reference_server.USER: password}}))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    monkeypatch.setenv("TEST_KEYRING", str(store))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.FileKeyring")
+    pytester.makepyfile(file_keyring=FILE_KEYRING)
+
+
 # Every other encoding a secret takes: requests' own HTTP Basic (latin-1), the repr of its
 # bytes, JSON escaping under repr, and what a child writes in UTF-16.
 ENCODINGS = """
@@ -378,6 +409,13 @@ ROWS = {
         ["worker broke holding"],
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
+    "keyring-password-worker-internal-error": (
+        "def test_needs(barapi_token): pass",
+        KEYRING_WORKER_INTERNAL_ERROR,
+        "-n 2 -l --full-trace",
+        ["worker broke holding", "barapi: password from the keyring"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
     "worker-only-password-in-a-controller-hook": (
         WORKER_ONLY_PASSWORD,
         CONTROLLER_RAISES,
@@ -456,6 +494,8 @@ def test_no_secret_leaves_by_any_exit(
         leakable.pairs[1] = (leakable.pairs[1][0], leakable.credentials[0])
     if "OTHER_PASSWORD" in ENVIRONMENT.get(row, {}):
         leakable.credentials.append(leak_matrix.OTHER_PASSWORD)
+    if row.startswith("keyring-password"):
+        _password_in_the_keyring(pytester, monkeypatch, leakable.credentials[0])
     pytester.makeconftest(conftest + (MASKING_OFF if masking == "control" else ""))
     pytester.makepyfile(test_row=tests)
 
