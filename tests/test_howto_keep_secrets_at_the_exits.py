@@ -22,6 +22,7 @@ from werkzeug import Request, Response
 
 from tests import leak_matrix, reference_server
 from tests.conftest import user_run_addopts
+from tests.test_howto_work_at_a_terminal import FILE_KEYRING
 
 # The user's conftest for the control runs: the masker lets everything through.
 MASKING_OFF = """
@@ -192,6 +193,36 @@ def pytest_sessionfinish(session):
     if not hasattr(session.config, "workerinput"):
         raise RuntimeError(f"controller broke holding {os.environ['OTHER_PASSWORD']}")
 """
+# A password the keyring gives on a person's machine: under pytest-xdist the worker that needs
+# the token reads it, and only that worker knows it until it tells the controller. An internal
+# error of that worker shows it.
+KEYRING_WORKER_INTERNAL_ERROR = """
+import json
+import os
+from pathlib import Path
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" and os.environ.get("PYTEST_XDIST_WORKER"):
+        store = json.loads(Path(os.environ["TEST_KEYRING"]).read_text())
+        (password,) = (password for users in store.values() for password in users.values())
+        raise RuntimeError(f"worker broke holding {password}")
+"""
+
+
+def _password_in_the_keyring(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, password: str
+) -> None:
+    """A person's machine (CI unset) whose keyring holds the password, and none in the
+    environment. The keyring's file lies outside the run's directory, which is grepped."""
+    store = pytester.path.parent / f"{pytester.path.name}-keyring.json"
+    store.write_text(json.dumps({os.environ["BARAPI_URL"]: {reference_server.USER: password}}))
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    monkeypatch.setenv("TEST_KEYRING", str(store))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.FileKeyring")
+    pytester.makepyfile(file_keyring=FILE_KEYRING)
+
+
 # Every other encoding a secret takes: requests' own HTTP Basic (latin-1), the repr of its
 # bytes, JSON escaping under repr, and what a child writes in UTF-16.
 ENCODINGS = """
@@ -385,6 +416,13 @@ ROWS = {
         ["worker broke holding"],
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
+    "keyring-password-worker-internal-error": (
+        "def test_needs(barapi_token): pass",
+        KEYRING_WORKER_INTERNAL_ERROR,
+        "-n 2 -l --full-trace",
+        ["worker broke holding", "barapi: password from the keyring"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
     "worker-only-password-in-a-controller-hook": (
         WORKER_ONLY_PASSWORD,
         CONTROLLER_RAISES,
@@ -470,6 +508,8 @@ def test_no_secret_leaves_by_any_exit(
         leakable.pairs[1] = (leakable.pairs[1][0], leakable.credentials[0])
     if "OTHER_PASSWORD" in ENVIRONMENT.get(row, {}):
         leakable.credentials.append(leak_matrix.OTHER_PASSWORD)
+    if row.startswith("keyring-password"):
+        _password_in_the_keyring(pytester, monkeypatch, leakable.credentials[0])
     pytester.makeconftest(conftest + (MASKING_OFF if masking == "control" else ""))
     pytester.makepyfile(test_row=tests)
 
@@ -511,18 +551,21 @@ def test_shows_them(barapi_token):
 """
 
 
+@pytest.mark.parametrize("password", ["x", "1"])
 @pytest.mark.parametrize("masking", ["masked", "control"])
 def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in_a_warning(
     pytester: pytest.Pytester,
     token_endpoint: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
     masking: str,
+    password: str,
 ) -> None:
-    """A password ``x`` and tokens ``FAILED`` and ``e``: masking every ``x``, ``e`` and
-    ``FAILED`` would leave nothing to read. Each is masked where it stands as a value, and the
-    run says which secrets are that short, by what they are, never by value."""
+    """A password ``x`` (or ``1``) and tokens ``FAILED`` and ``e``: masking every ``x``, ``e``
+    and ``FAILED`` would leave nothing to read. Each is masked where it stands as a value, and
+    the run says which secrets are that short, by what they are, never by value. A value
+    stands after one ``=``, not after the ``=====`` of pytest's summary line."""
     _answer_with_tokens(200, json.dumps(SHORT_TOKENS))(token_endpoint)  # type: ignore[operator]
-    monkeypatch.setenv("BARAPI_PASSWORD", "x")
+    monkeypatch.setenv("BARAPI_PASSWORD", password)
     pytester.makeconftest(MASKING_OFF if masking == "control" else "")
     pytester.makepyfile(test_row=SHOWS_SHORT_SECRETS)
 
@@ -531,10 +574,10 @@ def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in
     output = "\n".join(result.outlines + result.errlines)
     # Readable: what holds these letters inside words stays as it was.
     assert "platform linux" in output
-    assert "1 failed" in output
+    assert " 1 failed in " in output
     assert "FAILED test_row.py::test_shows_them" in output
     if masking == "control":
-        assert "password=x" in output  # the row's control: the values do show
+        assert f"password={password}" in output  # the row's control: the values do show
         assert "refresh: e" in output
         return
     assert "password=********" in output

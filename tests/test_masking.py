@@ -179,6 +179,47 @@ def test_any_piece_of_12_characters_is_masked_and_no_shorter_one(
     assert masker.mask(json.dumps(PASSWORD[5:17])) == f'"{MASK}"'
 
 
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [
+        ("fake-pw-Zabc\\defgZAB", "Zabc\\defgZAB"),  # as printed
+        ("fake-pw-Zabc\\defgZAB", "Zabc\\\\defgZAB"),  # in a repr
+        ("fake-pw-Zabc\\defgZAB", "Zabc\\\\\\\\defgZAB"),  # in a repr of a repr
+        # The issue's password with "\Zq" after it: a diff line showed its last 12.
+        ("Tr0ub4dor&3\"xkcd'batt3ry\\Zq", "d\\'batt3ry\\\\Zq"),
+    ],
+)
+def test_a_piece_of_12_characters_holding_a_backslash_is_masked(secret: str, shown: str) -> None:
+    """A backslash of a secret is one of its characters: undoing escapes keeps one before a
+    character no escape writes."""
+    known = KnownSecrets()
+    known.add_pair(USER, secret)
+    assert Masker(known).mask(f"E  - {shown}") == f"E  - {MASK}"
+
+
+@pytest.mark.parametrize(
+    "piece", ["fgh\\'ijklmno", "lmnop\\nqrstu", 'rstu\\"vwxyz9', "z9\\x41bcdefg"]
+)
+@pytest.mark.parametrize(
+    "escape", [str, repr, json.dumps, ascii], ids=["as-is", "repr", "json", "ascii"]
+)
+def test_a_piece_holding_a_backslash_an_escape_may_write_is_masked(
+    piece: str, escape: Callable[[str], str]
+) -> None:
+    """Undoing escapes drops a backslash before a quote, an "n" or an "x" (it cannot be told
+    from an escape), and reads "\\x41" as "A": a piece of 12 characters of the secret that
+    holds one is found as it normalizes, shorter."""
+    secret = "fake-pw-abcdefgh\\'ijklmnop\\nqrstu\\\"vwxyz9\\x41bcdefg"
+    assert len(piece) == 12
+    assert piece in secret
+    known = KnownSecrets()
+    known.add_pair(USER, secret)
+    shown = escape(piece)
+    masked = Masker(known).mask(f"E  - {shown}")
+    # The quote after the piece may go too: the secret has one there.
+    assert masked.startswith(f"E  - {shown[: shown.index(piece[0])]}{MASK}")
+
+
 def test_a_head_and_a_tail_cut_by_pytest_are_masked_from_8_characters(
     masker: Masker, tokens: tuple[str, str]
 ) -> None:
@@ -253,6 +294,8 @@ def test_a_secret_of_8_to_11_characters_is_masked_only_whole_and_everywhere(
         ("e", "1 failed, 2 passed in 0.42s"),
         ("FAILED", "FAILED test_api.py::test_me - assert 401 == 200"),
         ("test", "pytest tests tes"),
+        ("1", "===================== 1 failed, 1 passed in 0.42s ======================"),
+        ("2", "E       assert 1 == 2"),
     ],
 )
 def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
@@ -272,6 +315,8 @@ def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
         ("grant_type=password&password=x&scope=read", f"&password={MASK}&"),
         ("Authorization: Bearer x", f"Bearer {MASK}"),
         ("token: x\n", f"token: {MASK}\n"),
+        ("=x&password=x", f"={MASK}&password={MASK}"),
+        ("barapi_password = x\n", f"barapi_password = {MASK}\n"),
         ("before\nx\nafter", f"before\n{MASK}\nafter"),
     ],
 )

@@ -26,7 +26,11 @@ Limits: a secret shorter than 12 characters (or one of its forms) is masked only
 wherever it shows, inside a word too; one shorter than 8 only where it stands as a whole
 value (quoted, after ``=`` or ``:``, or alone on a line), so that the output stays readable.
 A backslash that ends a secret stays visible after the ``********`` (it cannot be told from
-one that escapes the character after it).
+one that escapes the character after it). Undoing escapes drops a secret's backslash before a
+character an escape may write (a quote, ``n``, ``u``, a non-ASCII character...), and reads what
+looks like an escape in it (``\\u00e9``) as one character: a piece of 12 characters of the
+secret that holds one is found as it normalizes, if that is 8 or more, for up to
+_MOST_ESCAPES of them in a secret.
 """
 
 from __future__ import annotations
@@ -73,8 +77,14 @@ _EXACT_GRAMS = 1 << 16
 # a header) up to a delimiter, or alone on its line. The run warns about it (see
 # :func:`too_short`).
 SHORT = 8
+# A secret with up to this many backslashes that undoing escapes drops (or what reads as an
+# escape: "\\u00e9") has each piece of 12 characters that holds one found as it normalizes:
+# shorter than a piece, found by a pattern, which costs in every text masked.
+_MOST_ESCAPES = 16
 _QUOTE = "[\"'`]"
-_VALUE_BEFORE = "(?:(?<=[=:])|(?<=[=:] )|(?<=Bearer )|(?<=Basic ))"
+# After one "=" (key=value, key = value) or ":" (key:value, key: value), not after a run of
+# "=" (pytest's rules: "===== 1 failed, 1 passed ====="), nor "==" (a comparison).
+_VALUE_BEFORE = "(?:(?<=^=)|(?<=[^=]=)|(?<=[^=] = )|(?<=:)|(?<=: )|(?<=Bearer )|(?<=Basic ))"
 _VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`]|$)"
 
 
@@ -197,17 +207,48 @@ class Masker:
 def _written(secret: str) -> set[str]:
     """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes (UTF-8 or
     latin-1: a bytes repr, or bytes read back as text in the other encoding)."""
-    written = {secret}
+    written = _as_text(secret)
     for raw in _encoded(secret):
-        written |= {
-            quote(raw),
-            quote(raw, safe=""),
-            quote_plus(raw),
-            repr(raw)[2:-1],
-            raw.decode("utf-8", "replace"),
-            raw.decode("latin-1"),
-        }
+        written |= {quote(raw), quote(raw, safe=""), quote_plus(raw), repr(raw)[2:-1]}
     return written
+
+
+def _as_text(secret: str) -> set[str]:
+    """``secret`` as text: itself, and its bytes read back as text in the other encoding."""
+    texts = {secret}
+    for raw in _encoded(secret):
+        texts |= {raw.decode("utf-8", "replace"), raw.decode("latin-1")}
+    return texts
+
+
+def _pieces_with_escapes(text: str, controls: bool) -> set[str]:
+    """The pieces of 12 characters of ``text`` (a secret as text) that normalize to fewer
+    (from SHORT on): those that hold a backslash of the secret that undoing escapes drops (it
+    stands before a quote, an ``n``...), or what reads as an escape (``\\u00e9``)."""
+    normalized = Normalized(text, controls)
+    if normalized.positions is None:
+        return set()
+    shown = normalized.text
+    # How many characters of the secret each escape undone stands for, where more than one.
+    heavy = {
+        at: end - start
+        for at, start, end in zip(*normalized.positions, strict=True)
+        if end > start + 1
+    }
+    if len(heavy) > _MOST_ESCAPES:
+        return set()
+    pieces = set()
+    # Only a piece that holds such a character is shorter than it was.
+    starts = {start for at in heavy for start in range(max(0, at - MIN_PIECE + 1), at + 1)}
+    for start in starts:
+        end, total = start, 0
+        while end < len(shown) and total < MIN_PIECE:
+            total, end = total + heavy.get(end, 1), end + 1
+        # A trailing backslash cannot be told from one that escapes what follows.
+        piece = shown[start:end].rstrip("\\")
+        if total >= MIN_PIECE and SHORT <= len(piece) < MIN_PIECE:
+            pieces.add(piece)
+    return pieces
 
 
 def _base64(name: str, secret: str) -> set[str]:
@@ -256,6 +297,15 @@ class _Index:
         short = sorted(
             (form for form in found if whole_only or len(form) < MIN_PIECE), key=len, reverse=True
         )
+        if not whole_only:
+            # Found as they are, wherever they show (no piece of them is one of the secret).
+            escaped = {
+                piece
+                for value in values
+                for text in _as_text(value)
+                for piece in _pieces_with_escapes(text, controls)
+            }
+            short = sorted(set(short) | escaped, key=len, reverse=True)
         anywhere = [form for form in short if len(form) >= SHORT]
         alone = [form for form in short if len(form) < SHORT]
         patterns = [*(["|".join(map(re.escape, anywhere))] if anywhere else [])]

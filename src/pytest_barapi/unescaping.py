@@ -2,9 +2,14 @@
 
 A secret shows up escaped in JSON, in a Python repr (of a repr, at any depth) and in XML.
 Escaping is undone rather than enumerated: the text and each secret are *normalized* (runs of
-backslashes dropped, ``\\uXXXX``/``\\xXX`` escapes and XML entities decoded, escapable
-control characters written as their escape letter), so a secret escaped at any depth, in any
-mix of JSON, repr and XML, normalizes to the same string as the secret.
+backslashes before what an escape may write dropped, ``\\uXXXX``/``\\xXX`` escapes and XML
+entities decoded, escapable control characters written as their escape letter), so a secret
+escaped at any depth, in any mix of JSON, repr and XML, normalizes to the same string as the
+secret. A run of backslashes before a character no escape writes (a letter but ``n``, ``t``,
+``r``, ``b``, ``f``, ``u``, ``U``, ``x``; a digit; most ASCII punctuation) becomes one
+backslash: it holds one of the secret's, and a piece of 12 characters of a secret stays 12.
+A backslash of a secret before a quote, ``/``, ``.``, ``&``, ``<``, ``>``, one of those
+letters or a non-ASCII character cannot be told from an escape, and is dropped.
 :mod:`pytest_barapi.masking` searches the normalized text and masks in the original.
 
 Before that, what stands for no character is dropped: the colour codes a terminal writer puts
@@ -28,6 +33,7 @@ _BACKSLASHED = r"""
         u([dD][89abAB][0-9a-fA-F]{2})\\+u([dD][c-fC-F][0-9a-fA-F]{2})  # a surrogate pair
         | u([0-9a-fA-F]{4}) | U([0-9a-fA-F]{8}) | x([0-9a-fA-F]{2})
         | &(?:amp;)*(?:(lt|gt|quot|apos|amp) | \#([0-9]{1,7}) | \#[xX]([0-9a-fA-F]{1,6}));
+        | ()(?=[ -~])(?![ntrbf'"/.uUx&<>])  # a backslash before what nothing escapes
         | (.)
     )
 """
@@ -39,7 +45,7 @@ _ESCAPES = {
     (False, True): re.compile(_ENTITY, re.VERBOSE | re.DOTALL),
     (True, True): re.compile(f"{_BACKSLASHED} | {_ENTITY}", re.VERBOSE | re.DOTALL),
 }
-_NO_GROUPS = (None,) * 9
+_NO_GROUPS = (None,) * 10
 # A colour (or other CSI) code: ESC [ parameters, intermediates, a final byte (ECMA-48);
 # junit xml writes the ESC as "#x1B". A NUL, raw or as junit xml writes it.
 _NOTHING = re.compile(r"(?:\x1b|#x1B)\[[0-?]*[ -/]*[@-~]|\x00|#x00")
@@ -141,7 +147,9 @@ def _unescaped(escape: re.Match[str]) -> str:
         groups += (None,) * 3
     elif len(groups) == 3:
         groups = _NO_GROUPS + groups
-    high, low, short, long, byte, named, decimal, hexadecimal, other, *entity = groups
+    high, low, short, long, byte, named, decimal, hexadecimal, literal, other, *entity = groups
+    if literal is not None:
+        return "\\"
     if other is not None:
         return str(other)
     named, decimal, hexadecimal = named or entity[0], decimal or entity[1], hexadecimal or entity[2]
