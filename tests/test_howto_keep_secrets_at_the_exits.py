@@ -201,8 +201,14 @@ import json
 import os
 from pathlib import Path
 
+# Not PYTEST_XDIST_WORKER: a run started from a worker of another run (this suite's) inherits it.
+A_WORKER = []
+
+def pytest_configure(config):
+    A_WORKER.append(hasattr(config, "workerinput"))
+
 def pytest_runtest_logreport(report):
-    if report.when == "call" and os.environ.get("PYTEST_XDIST_WORKER"):
+    if report.when == "call" and A_WORKER[0]:
         store = json.loads(Path(os.environ["TEST_KEYRING"]).read_text())
         (password,) = (password for users in store.values() for password in users.values())
         raise RuntimeError(f"worker broke holding {password}")
