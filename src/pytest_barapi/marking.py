@@ -30,8 +30,10 @@ def refuse_unseen(session: pytest.Session, names: Iterable[str]) -> None:
     manager = getattr(session, "_fixturemanager", None)
     if manager is None:  # another pytest: the run refuses nothing rather than break
         return
+    # pytest 8.0 looks definitions up by the node's id, 8.1 on by the node.
+    where = session if pytest.version_tuple >= (8, 1) else session.nodeid
     for name in names:
-        for fixturedef in manager.getfixturedefs(name, session) or ():
+        for fixturedef in manager.getfixturedefs(name, where) or ():
             fixturedef.execute = _checked(fixturedef.execute)
 
 
