@@ -150,3 +150,55 @@ def test_a_run_that_records_new_cassettes_still_gets_one_live_token(
     recorded = recorded_suite.path / "cassettes/test_new/test_me_recorded_now.yaml"
     [interaction] = yaml.safe_load(recorded.read_text())["interactions"]
     assert interaction["response"]["status"]["code"] == 200
+
+
+# A request the user's vcr_config leaves out of every cassette: vcrpy sends it, cassette or not.
+LEAVES_LOOPBACK_OUT = """
+import pytest
+
+@pytest.fixture(scope="session")
+def vcr_config():
+    return {"ignore_localhost": True}
+"""
+
+
+def test_a_request_your_vcr_config_leaves_out_is_sent_with_a_live_token(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """vcrpy sends what ``ignore_localhost`` (or ``ignore_hosts``, or a before_record_request
+    that returns None) leaves out, even from a cassette that plays nothing new: that request
+    gets a live token, never the replayed placeholder."""
+    user_suite.makeconftest(LEAVES_LOOPBACK_OUT)
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+
+    result = user_suite.runpytest()  # --record-mode=none: the token replayed
+
+    result.assert_outcomes(passed=2)
+    # test_me's call was never recorded (ignored): sent both times, with a live token the
+    # second time (one more password grant), and accepted.
+    assert barapi_server.grant_types() == ["password", "password"]
+    assert barapi_server.api_requests == 2
+
+
+def test_without_credentials_a_request_your_vcr_config_leaves_out_is_not_sent(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    user_suite.makeconftest(LEAVES_LOOPBACK_OUT)
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    monkeypatch.delenv("BARAPI_CLIENT_SECRET")
+
+    result = user_suite.runpytest()
+
+    result.assert_outcomes(passed=1, failed=1)
+    assert (
+        result.outlines.count(
+            "barapi: a request that no cassette plays needs a live token, and the token is "
+            f"replayed from {CASSETTE}; no request sent: record the test with @pytest.mark.vcr "
+            "and pytest --record-mode=once, or set --barapi-password / BARAPI_PASSWORD, "
+            "--barapi-client-secret / BARAPI_CLIENT_SECRET"
+        )
+        == 1
+    )
+    # The placeholder reached nothing: only the recording run's calls arrived.
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)

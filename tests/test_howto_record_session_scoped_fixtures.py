@@ -277,3 +277,67 @@ def test_your_vcr_config_filters_the_cassette_of_the_run_as_it_filters_your_test
     requests_before = len(httpserver.log)
     user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=5)
     assert len(httpserver.log) == requests_before
+
+
+# pytest-recording hands each test's VCR to pytest_recording_configure: a matcher of the
+# user's, registered there and named in vcr_config, works for the cassette of the run too.
+YOUR_OWN_MATCHER = """
+import pytest
+
+def pytest_recording_configure(config, vcr):
+    def same_path(r1, r2):
+        assert r1.path == r2.path
+    vcr.register_matcher("same_path", same_path)
+
+@pytest.fixture(scope="session")
+def vcr_config():
+    return {"match_on": ["method", "same_path"]}
+"""
+
+
+def test_a_matcher_you_register_for_pytest_recording_matches_in_the_cassette_of_the_run(
+    suite_with_a_session_fixture: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    suite_with_a_session_fixture.makeconftest(SESSION_FIXTURE + YOUR_OWN_MATCHER)
+    suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
+    # Matched by path: the fixture's teardown (/v1/me?at=teardown) played its setup's
+    # recording, so only the setup's call and test_me's reached barapi.
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 2)
+    unset_barapi_env(monkeypatch)
+
+    result = suite_with_a_session_fixture.runpytest("--record-mode=none", "--block-network")
+
+    result.assert_outcomes(passed=5)
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 2)
+
+
+# A before_record_request that returns None leaves the request out of the cassette of the run:
+# vcrpy sends it, so it needs (and gets) a live token.
+LEAVES_ME_OUT = """
+import pytest
+
+def leave_me_out(request):
+    return None if request.path.endswith("/v1/me") else request
+
+@pytest.fixture(scope="session")
+def vcr_config():
+    return {"before_record_request": leave_me_out}
+"""
+
+
+def test_a_fixture_request_your_vcr_config_leaves_out_is_sent_with_a_live_token(
+    suite_with_a_session_fixture: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    suite_with_a_session_fixture.makeconftest(SESSION_FIXTURE + LEAVES_ME_OUT)
+    suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
+
+    result = suite_with_a_session_fixture.runpytest()  # --record-mode=none: token replayed
+
+    result.assert_outcomes(passed=5)
+    # Every /v1/me call (the fixture's setup and teardown, test_me's: the hook sees the path
+    # without its query) is left out: each is sent both times, the second time with one live
+    # token, and barapi accepts it.
+    assert barapi_server.grant_types() == ["password", "password"]
+    assert barapi_server.api_requests == 3 + 3

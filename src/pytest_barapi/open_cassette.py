@@ -38,7 +38,9 @@ def fate(request: requests.PreparedRequest) -> Fate:
     asked = Request(request.method, request.url, body, dict(request.headers))
     if cassette.can_play_response_for(asked):
         return "played"
-    if cassette.write_protected:
+    # As vcrpy decides: a request the user's config drops (ignore_localhost, ignore_hosts, a
+    # before_record_request that returns None) is sent, cassette or not.
+    if cassette.write_protected and cassette.filter_request(asked):
         return "refused"
     return "sent"
 

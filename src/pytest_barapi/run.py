@@ -146,7 +146,9 @@ class BarapiRun:
                 known=self.known_secrets,
             )
         try:
-            with self._run_cassettes.around(path, request, fixture.vcr_config()):
+            with self._run_cassettes.around(
+                path, request, fixture.vcr_config(), self._users_recording_configure
+            ):
                 yield
         except (NotRecorded, NotKept) as problem:
             failure = problem.args[0]
@@ -154,6 +156,16 @@ class BarapiRun:
             # from None: pytest would show the refusal twice, chained to the error of the
             # request it replaces ("During handling of the above exception ...").
             raise pytest.fail.Exception(self.message(identity, failure), pytrace=False) from None
+
+    def _users_recording_configure(self, vcr: Any) -> None:
+        """What pytest-recording does to each test's ``VCR``, done to the cassette of the
+        run's: the ``pytest_recording_configure`` hooks of the user's conftests and plugins
+        (their matchers, serializers, persisters), but this plugin's, whose guard the cassette
+        of the run already passes through."""
+        manager = self.config.pluginmanager
+        ours = [plugin for plugin in [manager.get_plugin("barapi")] if plugin is not None]
+        hook = manager.subset_hook_caller("pytest_recording_configure", remove_plugins=ours)
+        hook(config=self.config, vcr=vcr)
 
     def message(self, identity: Identity, failure: Failure) -> str:
         """How a failure reads in a test: which identity, then what went wrong and, for each

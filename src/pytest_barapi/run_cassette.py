@@ -19,7 +19,7 @@ only their own requests in it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,7 +76,11 @@ class RunCassettes:
 
     @contextmanager
     def around(
-        self, path: Path, request: str, vcr_config: dict[str, Any] | None = None
+        self,
+        path: Path,
+        request: str,
+        vcr_config: dict[str, Any] | None = None,
+        configure: Callable[[Any], None] | None = None,
     ) -> Iterator[None]:
         """Play or record the block's requests in the cassette of the run at ``path``, under
         the user's ``vcr_config`` but for the options in :data:`OWNED`.
@@ -99,6 +103,8 @@ class RunCassettes:
             record_mode=self._vcr_mode(path),
             decode_compressed_response=True,
         )
+        if configure is not None:
+            configure(vcr)  # the user's matchers and the like, as pytest-recording's VCR has
         vcr.register_persister(persister)
         users = {k: v for k, v in (vcr_config or {}).items() if k not in OWNED}
         cassette = vcr.use_cassette(str(path), allow_playback_repeats=True, **users)
