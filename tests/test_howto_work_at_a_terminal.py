@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from tests import reference_server
+from tests.conftest import unset_barapi_env
 from tests.reference_server import ReferenceServer
 
 FILE_KEYRING = """
@@ -448,3 +449,33 @@ def test_a_run_ended_at_the_prompt_is_interrupted_and_gives_the_terminal_back(
     assert ran.left_running == []  # no worker, no process of the run
     assert ran.echoes is (None if ending == "closed" else True)
     assert barapi_server.token_request_count == 0
+
+
+# Nothing set for barapi: a test gives barapi_session_factory a user and no password.
+FACTORY_WITHOUT_A_PASSWORD = """
+def test_bob(barapi_session_factory):
+    barapi_session_factory(user="bob@example.test", client_id="fake-client-bob")
+"""
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_prompt_for_a_factorys_password_ends_the_same_with_nothing_set(
+    pytester: pytest.Pytester,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ending: str,
+    workers: tuple[str, ...],
+) -> None:
+    """Under xdist the controller's terminal prompts for a worker in any run, configured or
+    not: SIGTERM and a closed terminal end it as Ctrl-C does there too."""
+    unset_barapi_env(monkeypatch)
+    pytester.makepyfile(test_suite=FACTORY_WITHOUT_A_PASSWORD)
+
+    ran = at_a_terminal(pytester, *workers, at_the_prompt=ending, output_to_a_file=True)
+
+    assert ran.prompts == 1
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert "Traceback" not in ran.output
+    assert ran.left_running == []
+    assert ran.echoes is (None if ending == "closed" else True)

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
     from execnet import Channel
 
     from pytest_barapi.keyring_and_prompt import SecretSources
-    from pytest_barapi.settings import Settings
 
 WORKERINPUT = "barapi_sharing"
 
@@ -51,23 +50,11 @@ _board_key: pytest.StashKey[OutcomeBoard] = pytest.StashKey()
 CLOSED = ("closed",)  # what execnet hands the board's callback when a worker's channel closes
 
 
-def may_ask_this_terminal(node: Any, settings: Settings) -> bool:
-    """Controller side: whether a worker of this run could need the person at this terminal,
-    so that the controller takes over SIGTERM and SIGHUP while a prompt is up.
-
-    A run that sets no barapi option anywhere (CLI, environment, ini) has no user whose
-    password a prompt would ask for. The controller cannot see the settings of a worker that
-    reads them elsewhere (another machine or directory, ``env:`` of its own, a spec that is not
-    execnet's): such a run may.
-    """
-    return settings.any_set() or not all(_reads_our_settings(spec) for spec in _specs(node))
-
-
 def connect(
     config: pytest.Config,
     node: Any,
     known_secrets: KnownSecrets,
-    secret_sources: Callable[[], SecretSources] | None = None,
+    secret_sources: SecretSources | None = None,
     on_secret: Callable[[], None] | None = None,
 ) -> None:
     """Controller side, for each xdist worker about to start: open its line to the board.
@@ -78,8 +65,8 @@ def connect(
     ``workerinput``: the channel travels inside it, so no second ``remote_exec`` is needed
     (xdist's gateways run one at a time). Opening a channel sends nothing; a run whose tests
     need no token exchanges nothing, and the controller masks (``on_secret``) only once a
-    worker tells it a secret. ``secret_sources`` makes the person at this terminal and its
-    keyring, when a worker first asks.
+    worker tells it a secret. ``secret_sources``: the person at this terminal, for a
+    secret a worker could not find.
     """
     board = config.stash.get(_board_key, None)
     if board is None:
@@ -110,12 +97,6 @@ def _local(spec: Any) -> bool:
         and not getattr(spec, "via", None)
         and not getattr(spec, "chdir", None)
     )
-
-
-def _reads_our_settings(spec: Any) -> bool:
-    """Whether the worker of ``spec`` reads the settings the controller read: local, and with
-    no environment variables of its own (``popen//env:BARAPI_USER=…``)."""
-    return _local(spec) and not getattr(spec, "env", None)
 
 
 @dataclass
@@ -176,7 +157,7 @@ class OutcomeBoard:
     def __init__(
         self,
         known_secrets: KnownSecrets | None = None,
-        secret_sources: Callable[[], SecretSources] | None = None,
+        secret_sources: SecretSources | None = None,
         on_secret: Callable[[], None] | None = None,
     ) -> None:
         self.run_key = os.urandom(16).hex()
@@ -185,16 +166,11 @@ class OutcomeBoard:
         self.known_secrets = known_secrets if known_secrets is not None else KnownSecrets()
         self._on_secret = on_secret
         # The person at the controller's terminal, for a secret no worker could find.
-        self._secret_sources = secret_sources
+        self.secret_sources = secret_sources
         self._entries: dict[str, _Entry] = {}
         self._lock = threading.Lock()
         # Each worker's messages arrive on a thread of its own gateway.
         self._learning = threading.Lock()
-
-    @property
-    def secret_sources(self) -> SecretSources | None:
-        """The person at the controller's terminal and its keyring (made when first asked)."""
-        return self._secret_sources() if self._secret_sources is not None else None
 
     def _learnt(self) -> None:
         """A secret was learnt here: the controller masks from now on (before the reports

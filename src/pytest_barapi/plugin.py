@@ -67,15 +67,15 @@ def pytest_configure_node(node: Any) -> None:
         return
     from pytest_barapi import outcome_board
 
-    if outcome_board.may_ask_this_terminal(node, run.settings) and run.secret_sources().interactive:
-        # The person at this terminal answers for the workers, which have none; the prompt
-        # waits on another thread: signals are only caught from this one.
-        run.secret_sources().terminal.catch_signals()
+    # The person at this terminal answers for the workers, which have none: a worker may need
+    # a password whatever is set (one given to barapi_session_factory without it). Made here,
+    # on the main thread: the prompt waits on another, and signals are only caught from this one.
+    sources = run.secret_sources()
+    if sources.interactive:
+        sources.terminal.catch_signals()
     # The secrets the workers learn pass through here: the controller masks them in what it
     # prints, from the first one a worker tells it.
-    outcome_board.connect(
-        node.config, node, run.known_secrets, run.secret_sources, on_secret=run.mask_secrets
-    )
+    outcome_board.connect(node.config, node, run.known_secrets, sources, on_secret=run.mask_secrets)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
