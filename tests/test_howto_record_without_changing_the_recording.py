@@ -71,10 +71,11 @@ def interactions(path: Path) -> list[dict]:
 
 
 # Words of the server's answers, its headers and status ("OK", "close"), a JSON literal and a
-# number, words a cassette is full of, one to four characters.
+# number, words a cassette is full of, one to four characters; words of the token cassette's
+# own structure (its method, expires_in, a key).
 PASSWORDS = [
     *("test", "staff", "first", "OK", "close", "true", "1234", "Bearer", "is"),
-    *("password!", "q", "zq", "q!z", "Koa7"),
+    *("password!", "q", "zq", "q!z", "Koa7", "1", "POST", "3600", "user"),
 ]
 
 
@@ -403,3 +404,55 @@ def test_a_password_of_8_to_11_characters_that_is_a_word_of_the_answers_is_refus
         ]
     )
     assert not (pytester.path / "cassettes" / "test_project").exists()
+
+
+# A long password with a character latin-1 and UTF-8 write differently, and one XML escapes.
+ODD_PASSWORD = "Passwört&fake-Lq8vT3"
+
+
+def odd_known() -> KnownSecrets:
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, ODD_PASSWORD, kind="password")
+    return known
+
+
+@pytest.mark.parametrize(
+    ("request_", "response_body"),
+    [
+        ({"uri": "https://barapi.test/v1/me?legacy_pw=Passw%F6rt%26fake-Lq8vT3"}, "{}"),
+        ({"uri": "https://barapi.test/v1"}, "<pw>Passwört&amp;fake-Lq8vT3</pw>"),
+        ({"uri": "https://barapi.test/v1"}, "echo: 'Passw\\xf6rt&fake-Lq8vT3'"),
+        ({"uri": "https://barapi.test/v1"}, json.dumps(json.dumps(json.dumps(ODD_PASSWORD)))),
+    ],
+    ids=["latin-1-url-encoded", "xml-escaped", "latin-1-repr", "json-3-levels"],
+)
+def test_a_long_secret_in_any_form_the_masker_knows_is_replaced(
+    request_: dict, response_body: str
+) -> None:
+    recorded, problems = placed(cassette(request_, response_body), odd_known())
+
+    assert problems == []
+    assert "placeholder-password" in json.dumps(recorded)
+    assert not odd_known().masker().reveals(json.dumps(recorded, ensure_ascii=False))
+
+
+def test_a_slash_escaped_as_json_may_escape_it_is_still_the_secret() -> None:
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "Koala/7-long-pw", kind="password")
+    recorded, problems = placed(
+        cassette({"uri": "https://barapi.test/v1"}, "sent Koala\\/7-long-pw back"), known
+    )
+
+    assert problems == []
+    assert recorded["interactions"][0]["response"]["body"]["string"] == (
+        "sent placeholder-password back"
+    )
+
+
+def test_a_secret_in_a_latin_1_body_is_refused_not_kept() -> None:
+    """Bytes get no placeholder: a body that holds a secret once read as latin-1 is refused."""
+    recorded = cassette({"uri": "https://barapi.test/v1"}, f"pw={ODD_PASSWORD}".encode("latin-1"))
+
+    assert placed(recorded, odd_known())[1] == [
+        "the password in interaction 1, response body (not text)"
+    ]

@@ -26,13 +26,15 @@ pytest-recording would.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import html
 import json
 import os
 import re
 import tempfile
 from collections.abc import Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -198,6 +200,35 @@ class _Secret:
         return any(whole or self.long for _, _, whole in self.hits(text))
 
 
+def _forms(value: str) -> set[str]:
+    """How text may write ``value``, as the masker finds it whole: plain, URL-encoded (UTF-8
+    and latin-1), JSON-escaped up to three levels (with ``\\/`` too), as XML or HTML writes it,
+    and in a repr or ``ascii()`` of it or of its bytes."""
+    forms = {
+        value,
+        quote(value),
+        quote(value, safe=""),
+        quote_plus(value),
+        html.escape(value),
+        html.escape(value, quote=False),
+        ascii(value)[1:-1],
+        repr(value)[1:-1],
+        repr(value.encode(errors="surrogatepass"))[2:-1],
+    }
+    escaped = value
+    for _ in range(3):
+        escaped = json.dumps(escaped)[1:-1]
+        forms |= {escaped, escaped.replace("/", "\\/")}
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    with contextlib.suppress(UnicodeEncodeError):
+        forms |= {
+            quote(value, safe="", encoding="latin-1"),
+            quote_plus(value, encoding="latin-1"),
+            repr(value.encode("latin-1"))[2:-1],
+        }
+    return {form for form in forms if form}
+
+
 def secrets_of(known: KnownSecrets) -> list[_Secret]:
     """Every secret ``known`` holds, longest first (one secret can contain another)."""
     kinds = known.kinds()
@@ -205,16 +236,8 @@ def secrets_of(known: KnownSecrets) -> list[_Secret]:
     for value in known.values():
         kind = kinds.get(value)
         what = f"the {kind.replace('_', ' ')}" if kind else "a secret of the run"
-        forms = {
-            value,
-            quote(value),
-            quote(value, safe=""),
-            quote_plus(value),
-            json.dumps(value)[1:-1],
-            json.dumps(value, ensure_ascii=False)[1:-1],
-            repr(value.encode())[2:-1],
-        }
-        found.append(_Secret(value, what, PLACEHOLDERS.get(kind or "", MASK), frozenset(forms)))
+        placeholder = PLACEHOLDERS.get(kind or "", MASK)
+        found.append(_Secret(value, what, placeholder, frozenset(_forms(value))))
     for name, value in known.pairs():
         for b64 in basic_forms(name, value):
             forms = {b64, b64 + "=" * (-len(b64) % 4)}
@@ -362,7 +385,7 @@ class Reading:
     def _body(self, body: str | bytes, content_type: str, where: str) -> str | bytes:
         if isinstance(body, bytes):
             # No placeholder goes into bytes: where one would, the cassette is refused.
-            self._text(body.decode("utf-8", "replace"), f"{where} (not text)", fixed=True)
+            self._bytes(body, f"{where} (not text)")
             return body
         stripped = body.strip()
         if stripped[:1] in ("{", "[", '"'):
@@ -481,7 +504,7 @@ class Reading:
         if isinstance(value, str):
             return self._text(value, where, protocol=True)
         if isinstance(value, bytes):
-            self._text(value.decode("utf-8", "replace"), f"{where} (not text)", fixed=True)
+            self._bytes(value, f"{where} (not text)")
         elif isinstance(value, dict):
             return {
                 self._name(str(key), where) if isinstance(key, str) else key: self._other(
@@ -492,6 +515,12 @@ class Reading:
         elif isinstance(value, list):
             return [self._other(item, where) for item in value]
         return value
+
+    def _bytes(self, value: bytes, where: str) -> None:
+        """Bytes, read as UTF-8 and as latin-1 (a server may answer in either): a secret
+        that would be replaced there is a problem."""
+        for text in {value.decode("utf-8", "replace"), value.decode("latin-1")}:
+            self._text(text, where, fixed=True)
 
     def _problem(self, secret: _Secret, where: str) -> None:
         problem = f"{secret.what} in {where}"
@@ -563,9 +592,10 @@ def leak(
 ) -> str | None:
     """Which secret of the run a written token cassette (``text``, parsed as ``data``) still
     holds, and where; None: none. ``named``: secrets to call by a name of their own. A long
-    secret is looked for in any form the masker knows, its pieces too; a short one where it
-    stands as a word (``q`` is in every file), but for a value HTTP defines (the status
-    message ``OK``, ``Content-Type``), where it is that value."""
+    secret is looked for in any form the masker knows, its pieces too, in every string and in
+    the file as written. A shorter one as an API cassette's scan reads it (:class:`Reading`):
+    where it stands as a value, not as a word of the file's structure (``POST``, ``3600``, a
+    key), nor where it is only a word of the grant (``password``, ``Bearer``)."""
     long = KnownSecrets()
     for value in known.values():
         if len(value) >= LONG:
@@ -574,39 +604,31 @@ def leak(
         if len(value) >= LONG:
             long.add_pair(name, value)
     masker = long.masker()
-    short = [secret for secret in secrets_of(known) if secret.basic or not secret.long]
-
-    def reveals(string: str, short_too: bool = True) -> bool:
-        string = without_vocabulary(string)
-        if masker.reveals(string):
-            return True
-        return short_too and any(secret.found_in(string) for secret in short)
-
-    defined = []
     for where, string in strings(data, ""):
-        http = _http_defines(where)
-        if reveals(string, short_too=not http):
+        if masker.reveals(without_vocabulary(string)):
             return f"{_what(string, known, named)} at {where.lstrip('/')}"
-        if http and string:
-            defined.append(string)
-    # The file as written; for a short secret, but for the values HTTP defines (read above).
-    bare = text
-    for string in sorted(defined, key=len, reverse=True):
-        bare = bare.replace(string, "\0")
-    if reveals(text, short_too=False):
+    if masker.reveals(without_vocabulary(text)):
         return f"{_what(text, known, named)} in the file"
-    if reveals(bare):
-        return f"{_what(bare, known, named)} in the file"
-    return None
+    names = {value: what for what, value in named}
+    short = [
+        replace(secret, what=names.get(secret.value, secret.what))
+        for secret in secrets_of(known)
+        if secret.basic or not secret.long
+    ]
+    found = scanned(_vocabulary_set_aside(data), short)
+    return found[0] if found else None
 
 
-def _http_defines(where: str) -> bool:
-    """Whether the string at ``where`` (as :func:`strings` says it) is a value HTTP defines:
-    the status message, or a header of ``PROTOCOL_HEADERS``."""
-    parts = where.lower().split("/")
-    return parts[-2:] == ["status", "message"] or (
-        len(parts) >= 2 and parts[-2] == "headers" and parts[-1] in PROTOCOL_HEADERS
-    )
+def _vocabulary_set_aside(data: Any) -> Any:
+    """``data`` with each word of the grant that stands alone in its strings (and keys) read
+    as a placeholder, which a scan passes over."""
+    if isinstance(data, str):
+        return _VOCABULARY_WORD.sub(MASK, data)
+    if isinstance(data, dict):
+        return {_vocabulary_set_aside(k): _vocabulary_set_aside(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_vocabulary_set_aside(item) for item in data]
+    return data
 
 
 def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> str:
