@@ -336,6 +336,15 @@ def test_which_secrets_are_too_short_is_told_by_kind_never_by_value() -> None:
     assert too_short(known) == ["access_token", "password", "secret"]
 
 
+@pytest.mark.parametrize("secret", ["ab\\u00e9cdx", "x&amp;y&lt;z"])
+def test_a_secret_whose_escapes_undone_leave_under_8_characters_is_told_too(secret: str) -> None:
+    """The masker looks for the text with its escapes undone (abécdx, x&y<z): shorter than 8
+    there, it is masked only as a whole value, and the run says so."""
+    known = KnownSecrets()
+    known.add(secret, kind="password")
+    assert too_short(known) == ["password"]
+
+
 def test_hits_that_overlap_or_touch_become_one_mask(
     masker: Masker, tokens: tuple[str, str]
 ) -> None:

@@ -92,7 +92,16 @@ def too_short(known: KnownSecrets) -> list[str]:
     """What each known secret too short to be masked everywhere is (``password``,
     ``access_token``..., or ``secret`` if it was not said): never its value."""
     kinds = known.kinds()
-    return sorted(kinds.get(value, "secret") for value in known.values() if len(value) < SHORT)
+    return sorted(
+        kinds.get(value, "secret") for value in known.values() if _shortest_form(value) < SHORT
+    )
+
+
+def _shortest_form(value: str) -> int:
+    """How long the shortest form of ``value`` the masker looks for is: undoing escapes can
+    make one shorter than the value (``ab\\u00e9cdx`` is ``abécdx``, ``x&amp;y`` is ``x&y``)."""
+    controls = value != value.translate(CONTROLS)
+    return len(Normalized(value, controls).text.rstrip("\\"))
 
 
 def _standing_alone(forms: list[str]) -> str:
