@@ -341,3 +341,24 @@ def test_a_fixture_request_your_vcr_config_leaves_out_is_sent_with_a_live_token(
     # token, and barapi accepts it.
     assert barapi_server.grant_types() == ["password", "password"]
     assert barapi_server.api_requests == 3 + 3
+
+
+def test_a_recording_of_the_run_the_guard_refuses_is_not_written_and_says_so(
+    suite_with_a_session_fixture: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A password of 8 characters that is a word of the server's answers (``Server:
+    Werkzeug/…``): no placeholder can take its place there, so the recording is refused."""
+    barapi_server.users["alice@example.test"] = "Werkzeug"
+    monkeypatch.setenv("BARAPI_PASSWORD", "Werkzeug")
+
+    result = suite_with_a_session_fixture.runpytest("--record-mode=once")
+
+    assert (
+        f"barapi: refusing to keep the cassette {RUN_CASSETTE}: it holds the password in "
+        "interaction 1, response header Server, where no placeholder can take its place without "
+        "changing what is around it; it was not written. Keep that secret out of what the test "
+        "sends and receives there. It had no cassette before."
+    ) in result.outlines
+    assert not (suite_with_a_session_fixture.path / RUN_CASSETTE).exists()

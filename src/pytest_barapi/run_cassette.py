@@ -169,7 +169,13 @@ class _Persister:
         path = Path(cassette_path)
         kept = guarded(cassette_dict, serializer, path, self.cassettes.known, purpose=API)
         if isinstance(kept, Failure):
-            self.problem = kept
+            # Said as for a test's cassette: nothing was written, so what was there stays.
+            before = (
+                " The cassette it had before is kept as it was."
+                if path.exists()
+                else " It had no cassette before."
+            )
+            self.problem = Failure((*kept.what, before))
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
