@@ -509,8 +509,9 @@ def test_a_reworded_message_would_be_found() -> None:
     assert unwritten(") must be body or digest; got ", strings) is not None
 
 
-# The calls that make a message: a failure a test sees, a usage error at start-up.
-MESSAGE_CALLS = {"Failure", "UsageError"}
+# The calls that make a message: a failure a test sees, a usage error at start-up, a
+# TypeError the user's own code meets.
+MESSAGE_CALLS = {"Failure", "UsageError", "TypeError"}
 
 
 def written_pieces(node: ast.AST, functions: dict[str, ast.FunctionDef]) -> Iterator[str]:
