@@ -20,7 +20,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from pytest_barapi import clock
-from pytest_barapi.answer import EXCERPT, REASON, read_answer
+from pytest_barapi.answer import ERRORS_LOOKED_AT, EXCERPT, REASON, read_answer
 from pytest_barapi.exchange import post_grant
 from pytest_barapi.identity import Identity
 from pytest_barapi.known_secrets import KnownSecrets
@@ -258,10 +258,28 @@ def test_a_4xx_in_json_without_an_error_code_is_quoted(
         {"error": "invalid_request", "message": "Nope."},
         {"error": "invalid_request", "detail": "Nope."},  # Django REST framework, RFC 9457
         {"error": "invalid_request", "error_message": "Nope."},
+        {"error": "invalid_request", "reason": "Nope."},
+        {"error": "invalid_request", "msg": "Nope."},
+        {"error": "invalid_request", "errors": [{"message": "Nope."}]},  # GraphQL
+        {"error": "invalid_request", "errors": [{"status": "400", "detail": "Nope."}]},  # JSON:API
+        {"error": "invalid_request", "errors": ["not an object", {}, {"msg": "Nope."}]},
         {"error": "invalid_request", "error_description": "", "message": "Nope."},
         {"error": "invalid_request", "error_description": 7, "description": "Nope."},
     ],
-    ids=["rfc", "aioauth", "message", "detail", "error_message", "empty-first", "not-a-string"],
+    ids=[
+        "rfc",
+        "aioauth",
+        "message",
+        "detail",
+        "error_message",
+        "reason",
+        "msg",
+        "errors-message",
+        "errors-detail",
+        "errors-first-with-one",
+        "empty-first",
+        "not-a-string",
+    ],
 )
 def test_a_refusal_shows_the_reason_wherever_the_server_puts_it(
     httpserver: HTTPServer, token_url: str, body: dict[str, object]
@@ -281,6 +299,54 @@ def test_the_first_reason_in_the_documented_order_wins(
         status=400,
     )
     assert "invalid_grant (First.), HTTP 400" in failure(token_url).message
+
+
+def test_a_reason_under_an_unlisted_key_is_shown_with_its_code(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    """A server that says why under "reason" (not an OAuth key): its words are not dropped."""
+    answer_json(
+        httpserver, {"error": "invalid_request", "reason": "username is required"}, status=400
+    )
+    assert failure(token_url) == Failure(
+        f"the token endpoint {token_url} refused the grant: invalid_request "
+        f"(username is required), HTTP 400; {CHECK_USER}",
+        refused=True,
+    )
+
+
+def test_a_reason_at_the_top_wins_over_one_in_an_errors_list(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(
+        httpserver,
+        {"error": "invalid_grant", "errors": [{"message": "Second."}], "msg": "First."},
+        status=400,
+    )
+    assert "invalid_grant (First.), HTTP 400" in failure(token_url).message
+
+
+def test_an_errors_list_is_looked_at_no_further_than_its_first_entries(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    errors: list[object] = [{}] * ERRORS_LOOKED_AT + [{"message": "Too far."}]
+    answer_json(httpserver, {"error": "invalid_grant", "errors": errors}, status=400)
+    assert failure(token_url).message == (
+        f"the token endpoint {token_url} refused the grant: invalid_grant, HTTP 400; {CHECK_USER}"
+    )
+
+
+def test_a_long_reason_in_an_errors_list_is_masked_and_one_bounded_line(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    echo = "x\n" * REASON + f" {leak_matrix.PASSWORD} {leak_matrix.CLIENT_SECRET}"
+    answer_json(httpserver, {"error": "invalid_grant", "errors": [{"detail": echo}]}, status=400)
+    message = failure(token_url).message
+    shown = message.split("invalid_grant (", 1)[1].rsplit("), HTTP 400", 1)[0]
+    assert shown == ("x " * REASON)[: REASON - 3] + "..."
+    for secret in SECRETS:
+        for form in forms(secret):
+            assert form not in message
 
 
 def test_a_reason_nested_under_error_is_shown_without_a_code(

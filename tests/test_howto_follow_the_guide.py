@@ -409,8 +409,23 @@ SOURCE = ROOT / "src" / "pytest_barapi"
 # What a message holds that is not written in src/ as it reads: pytest's prefix of a usage
 # error, Python's of an exception, and the longest timeout (LONGEST_TIMEOUT, formatted).
 NOT_IN_SOURCE = {"ERROR: ", "TypeError: ", "86400"}
-# A piece of a message shorter than this is matched only as a whole string of the source.
+# A piece of a message shorter than this is matched only as a whole string of the source,
+# and at most SHORT_IN_A_ROW such strings in a row: longer runs of short words (``body``,
+# `` or ``, ``basic``) can spell a message the plugin no longer writes.
 SHORTEST_PIECE = 12
+SHORT_IN_A_ROW = 3
+
+
+def rendered_lists() -> set[str]:
+    """The lists the plugin's messages build at run time, as they write them: their words are
+    too short to be looked up one by one."""
+    from pytest_barapi.settings import _checked_client_auth
+
+    with pytest.raises(pytest.UsageError) as refused:
+        _checked_client_auth("digest", "cli")
+    allowed = re.search(r"must be (.*); got 'digest'$", str(refused.value))
+    assert allowed is not None, str(refused.value)
+    return {allowed.group(1)}
 
 
 def source_strings() -> set[str]:
@@ -432,13 +447,15 @@ def source_strings() -> set[str]:
                 strings.add(node.value)
     for option in OPTIONS.values():
         strings |= {option.flag, option.env, option.ini, option.where()}
+    strings |= rendered_lists()
     return {string for string in strings if string}
 
 
 def unwritten(piece: str, strings: set[str]) -> str | None:
     """What of ``piece`` (text between two fields of a documented message) the source does not
     write; None: all of it. ``piece`` must split into stretches that are each a whole string
-    of the source, or a part of one at least SHORTEST_PIECE long."""
+    of the source, or a part of one at least SHORTEST_PIECE long, with no more than
+    SHORT_IN_A_ROW shorter ones in a row."""
     written = "\0".join(strings)
     # reach[i]: the longest stretch from i that some string holds (a part of a part is held
     # too, so reach[i + 1] >= reach[i] - 1).
@@ -448,16 +465,20 @@ def unwritten(piece: str, strings: set[str]) -> str | None:
         while i + n < len(piece) and piece[i : i + n + 1] in written:
             n += 1
         reach[i] = n
-    # fits[i]: piece[i:] splits into such stretches.
-    fits = [False] * len(piece) + [True]
+    # fits[i][run]: piece[i:] splits into such stretches, after ``run`` short ones in a row.
+    fits = [[False] * (SHORT_IN_A_ROW + 1) for _ in piece] + [[True] * (SHORT_IN_A_ROW + 1)]
     for i in range(len(piece) - 1, -1, -1):
-        fits[i] = any(
-            fits[j] and (j - i >= SHORTEST_PIECE or piece[i:j] in strings)
-            for j in range(i + 1, i + reach[i] + 1)
-        )
-    if fits[0]:
+        for run in range(SHORT_IN_A_ROW + 1):
+            fits[i][run] = any(
+                fits[j][0]
+                if j - i >= SHORTEST_PIECE
+                else run < SHORT_IN_A_ROW and piece[i:j] in strings and fits[j][run + 1]
+                for j in range(i + 1, i + reach[i] + 1)
+            )
+    if fits[0][0]:
         return None
-    return piece[: max((i for i in range(len(piece) + 1) if fits[i]), default=len(piece))]
+    fitting = (i for i in range(len(piece) + 1) if any(fits[i]))
+    return piece[: max(fitting, default=len(piece))]
 
 
 def documented_messages() -> list[str]:
@@ -481,12 +502,16 @@ def test_a_reworded_message_would_be_found() -> None:
     assert unwritten("missing credentials, no request sent: set ", strings) is None
     assert unwritten("missing credentials, nothing sent: set ", strings) is not None
     assert unwritten("the grant was refused by the token endpoint: ", strings) is not None
-    assert unwritten(") must be body or basic; got ", strings) is None
+    current = ") must be body, basic, none, client_secret_post or client_secret_basic; got "
+    assert unwritten(current, strings) is None
+    # Stale since none and the standard names were added: each word is still in src/.
+    assert unwritten(") must be body or basic; got ", strings) is not None
     assert unwritten(") must be body or digest; got ", strings) is not None
 
 
-# The calls that make a message: a failure a test sees, a usage error at start-up.
-MESSAGE_CALLS = {"Failure", "UsageError"}
+# The calls that make a message: a failure a test sees, a usage error at start-up, a
+# TypeError the user's own code meets.
+MESSAGE_CALLS = {"Failure", "UsageError", "TypeError"}
 
 
 def written_pieces(node: ast.AST, functions: dict[str, ast.FunctionDef]) -> Iterator[str]:

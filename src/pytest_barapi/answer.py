@@ -27,13 +27,24 @@ if TYPE_CHECKING:
     from pytest_barapi.masking import Masker
 
 EXCERPT = 200
-# Where a server puts the reason for a refusal, looked up in this order in its JSON answer, and
-# then in an object under "error" (one level, no deeper): RFC 6749 §5.2's error_description;
-# aioauth's description; the message of many frameworks and gateways ({"error": {"message":
-# ...}} too); the detail of RFC 9457 and Django REST framework; error_message. The first
-# non-empty string is shown, masked, on one line, cut at REASON characters.
-REASON_KEYS = ("error_description", "description", "message", "detail", "error_message")
+# Where a server puts the reason for a refusal, looked up in this order in its JSON answer, then
+# in an object under "error" (one level, no deeper), then in the objects of a list under
+# "errors" (GraphQL, JSON:API; the first ERRORS_LOOKED_AT of them): RFC 6749 §5.2's
+# error_description; aioauth's description; the message of many frameworks and gateways
+# ({"error": {"message": ...}} too); the detail of RFC 9457 and Django REST framework;
+# error_message; reason; msg. The first non-empty string is shown, masked, on one line, cut at
+# REASON characters.
+REASON_KEYS = (
+    "error_description",
+    "description",
+    "message",
+    "detail",
+    "error_message",
+    "reason",
+    "msg",
+)
 REASON = 200
+ERRORS_LOOKED_AT = 10
 # What to check, by RFC 6749 §5.2 error code.
 FIXES = {
     "invalid_grant": ("user", "password"),
@@ -161,7 +172,9 @@ def _advice(error: str, reason: str | None, client_auth: str) -> list[Part]:
 
 def _reason(body: dict[str, Any], masker: Masker) -> str | None:
     """The reason the server gives, from the first of :data:`REASON_KEYS` that holds one."""
-    for place in (body, body.get("error")):
+    errors = body.get("errors")
+    listed = errors[:ERRORS_LOOKED_AT] if isinstance(errors, list) else []
+    for place in (body, body.get("error"), *listed):
         if not isinstance(place, dict):
             continue
         for key in REASON_KEYS:
