@@ -362,3 +362,33 @@ def test_a_recording_of_the_run_the_guard_refuses_is_not_written_and_says_so(
         "sends and receives there. It had no cassette before."
     ) in result.outlines
     assert not (suite_with_a_session_fixture.path / RUN_CASSETTE).exists()
+
+
+def test_a_refused_re_recording_of_the_run_gives_the_committed_cassette_back(
+    suite_with_a_session_fixture: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each request of the run saves the file: the fixture's first call saves over the
+    committed cassette before its second is refused, and the refusal puts it back."""
+    barapi_server.users["alice@example.test"] = "Koala-77x"
+    monkeypatch.setenv("BARAPI_PASSWORD", "Koala-77x")
+    suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
+    committed = (suite_with_a_session_fixture.path / RUN_CASSETTE).read_bytes()
+    # A new call whose path holds the password: no placeholder fits there.
+    suite_with_a_session_fixture.makeconftest(
+        SESSION_FIXTURE.replace(
+            "    yield response.json()\n",
+            '    barapi_session.get("/v1/check/Koala-77x/now")\n    yield response.json()\n',
+        )
+    )
+
+    result = suite_with_a_session_fixture.runpytest("--record-mode=rewrite")
+
+    assert (
+        f"barapi: refusing to keep the cassette {RUN_CASSETTE}: it holds the password in "
+        "interaction 2, request URI, where no placeholder can take its place without changing "
+        "what is around it; it was not written. Keep that secret out of what the test sends "
+        "and receives there. The cassette it had before is back as it was."
+    ) in result.outlines
+    assert (suite_with_a_session_fixture.path / RUN_CASSETTE).read_bytes() == committed

@@ -73,6 +73,9 @@ class RunCassettes:
     # there, or the run starts it over): vcrpy's ``once`` would take the file written for the
     # first request as a recording, and refuse the run's second request.
     _recording: dict[Path, bool] = field(default_factory=dict)
+    # Each cassette's bytes when the run first opened it (None: no file): each request saves
+    # the file, so a refusal at the second puts back what the first overwrote.
+    _before: dict[Path, bytes | None] = field(default_factory=dict)
 
     @contextmanager
     def around(
@@ -92,6 +95,7 @@ class RunCassettes:
 
         first = path not in self._recording
         if first:
+            self._before[path] = path.read_bytes() if path.is_file() else None
             self._recording[path] = self.may_record and (
                 self.record_mode in STARTS_OVER
                 or (self.record_mode == "once" and not path.exists())
@@ -115,6 +119,26 @@ class RunCassettes:
             raise NotRecorded(self._not_recorded(path, request)) from None
         if persister.problem is not None:
             raise NotKept(persister.problem)
+
+    def put_back(self, path: Path) -> str:
+        """The file at ``path`` as it was when the run first opened it (an earlier request of
+        the run may have saved over it); what the refusal says of it, as for a test's cassette."""
+        from pytest_barapi.cassette_guard import write_whole
+
+        before = self._before.get(path)
+        try:
+            if before is None:
+                if not path.exists():
+                    return " It had no cassette before."
+                path.unlink()
+                return " It had no cassette before; what this run wrote there is removed."
+            if path.is_file() and path.read_bytes() == before:
+                return " The cassette it had before is kept as it was."
+            write_whole(path, before)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+            return f" The cassette it had before could not be put back: {reason}."
+        return " The cassette it had before is back as it was."
 
     def _vcr_mode(self, path: Path) -> str:
         if not self.may_record:
@@ -169,13 +193,7 @@ class _Persister:
         path = Path(cassette_path)
         kept = guarded(cassette_dict, serializer, path, self.cassettes.known, purpose=API)
         if isinstance(kept, Failure):
-            # Said as for a test's cassette: nothing was written, so what was there stays.
-            before = (
-                " The cassette it had before is kept as it was."
-                if path.exists()
-                else " It had no cassette before."
-            )
-            self.problem = Failure((*kept.what, before))
+            self.problem = Failure((*kept.what, self.cassettes.put_back(path)))
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
