@@ -240,6 +240,17 @@ def test_a_short_password_that_is_a_word_of_the_files_structure_is_not_a_finding
     assert finding(scan, data) is None
 
 
+@pytest.mark.parametrize("password", ["application", "localhost"])
+def test_a_password_glued_into_a_word_barapi_writes_there_is_not_a_finding(password: str) -> None:
+    """The token cassette is barapi's, written from placeholders and the protocol's words: a
+    password of 8 to 11 characters inside one (its URL's host, its Content-Type) is that word."""
+    scan = new_scan(Identity(reference_server.USER, Secret(password), "client", None))
+    data = example()
+    data["interactions"][0]["request"]["uri"] = "http://localhost:8000/oauth/token"
+    data["interactions"][0]["response"]["headers"]["Content-Type"] = ["application/json"]
+    assert finding(scan, data) is None
+
+
 @pytest.mark.parametrize(
     ("text", "left"),
     [

@@ -11,8 +11,8 @@ was.
 
 A token cassette keeps only what its replay needs (its own recording hooks see to it), so
 it holds no secret, and re-recording the same exchange writes the same bytes; its scan looks
-for a long secret in every form the masker knows, and for a short one where it stands as a
-word that is not barapi's own, nor a value HTTP defines (``leak``). An API cassette is the
+for a long secret in every form the masker knows, pieces included, and for a shorter one as
+an API cassette's scan reads it, but for the words barapi writes there (``leak``). An API cassette is the
 user's: its filters and hooks, headers and bodies are kept as they are; only barapi's secrets
 are replaced, by structure, not by substring (:class:`Reading`: where the value is a secret or
 carries one, and a long secret wherever it stands), with the placeholder a replay sends in its
@@ -276,6 +276,10 @@ class Reading:
     secrets: list[_Secret]
     replace: bool
     problems: list[str] = field(default_factory=list)
+    # False for the token cassette, which barapi writes whole from placeholders and the
+    # protocol's words: a secret under LONG characters glued into one of them (the password
+    # `application` in its Content-Type, `localhost` in its URL) is that word there.
+    glued_is_a_problem: bool = True
 
     def cassette(self, data: Any) -> Any:
         if not isinstance(data, dict):
@@ -476,7 +480,7 @@ class Reading:
                 if end - start >= LONG or (standing and not protocol):
                     found.append((start, end, secret))
                     taken.append((start, end))
-                elif end - start >= SHORT:
+                elif end - start >= SHORT and self.glued_is_a_problem:
                     self._problem(secret, where)
         return sorted(found, key=lambda hit: hit[0])
 
@@ -560,9 +564,9 @@ def placed(data: Any, known: KnownSecrets) -> tuple[Any, list[str]]:
     return result, reading.problems or scanned(result, secrets)
 
 
-def scanned(data: Any, secrets: list[_Secret]) -> list[str]:
+def scanned(data: Any, secrets: list[_Secret], glued_is_a_problem: bool = True) -> list[str]:
     """What a parsed API cassette holds of ``secrets``, read as the replacement reads it."""
-    reading = Reading(secrets, replace=False)
+    reading = Reading(secrets, replace=False, glued_is_a_problem=glued_is_a_problem)
     reading.cassette(data)
     return reading.problems
 
@@ -595,7 +599,8 @@ def leak(
     secret is looked for in any form the masker knows, its pieces too, in every string and in
     the file as written. A shorter one as an API cassette's scan reads it (:class:`Reading`):
     where it stands as a value, not as a word of the file's structure (``POST``, ``3600``, a
-    key), nor where it is only a word of the grant (``password``, ``Bearer``)."""
+    key), nor where it is only a word of the grant (``password``, ``Bearer``), nor glued into
+    one (``application`` in ``application/json``)."""
     long = KnownSecrets()
     for value in known.values():
         if len(value) >= LONG:
@@ -615,7 +620,7 @@ def leak(
         for secret in secrets_of(known)
         if secret.basic or not secret.long
     ]
-    found = scanned(_vocabulary_set_aside(data), short)
+    found = scanned(_vocabulary_set_aside(data), short, glued_is_a_problem=False)
     return found[0] if found else None
 
 
