@@ -423,8 +423,17 @@ def odd_known() -> KnownSecrets:
         ({"uri": "https://barapi.test/v1"}, "<pw>Passwört&amp;fake-Lq8vT3</pw>"),
         ({"uri": "https://barapi.test/v1"}, "echo: 'Passw\\xf6rt&fake-Lq8vT3'"),
         ({"uri": "https://barapi.test/v1"}, json.dumps(json.dumps(json.dumps(ODD_PASSWORD)))),
+        ({"uri": "https://barapi.test/v1"}, "<pw>Passw&#246;rt&#38;fake-Lq8vT3</pw>"),
+        ({"uri": "https://barapi.test/v1"}, 'sent "Passw\\u00F6rt&fake-Lq8vT3" back'),
     ],
-    ids=["latin-1-url-encoded", "xml-escaped", "latin-1-repr", "json-3-levels"],
+    ids=[
+        "latin-1-url-encoded",
+        "xml-escaped",
+        "latin-1-repr",
+        "json-3-levels",
+        "xml-references",
+        "json-upper-hex",
+    ],
 )
 def test_a_long_secret_in_any_form_the_masker_knows_is_replaced(
     request_: dict, response_body: str

@@ -9,18 +9,18 @@ replace barapi's secrets, scan what is left, keep or refuse. A refusal is a
 had before (which pytest-recording deletes under ``--record-mode=rewrite``) is put back as it
 was.
 
-A token cassette keeps only what its replay needs (its own recording hooks see to it), so
-it holds no secret, and re-recording the same exchange writes the same bytes; its scan looks
-for a long secret in every form the masker knows, pieces included, and for a shorter one as
-an API cassette's scan reads it, but for the words barapi writes there (``leak``). An API cassette is the
-user's: its filters and hooks, headers and bodies are kept as they are; only barapi's secrets
-are replaced, by structure, not by substring (:class:`Reading`: where the value is a secret or
-carries one, and a long secret wherever it stands), with the placeholder a replay sends in its
-place (``Bearer placeholder-access-token``). A short secret that is a word of the data is the
-data's, and is not touched. A secret the masker would find where no placeholder can go without
-changing what is around it is a refusal, naming which secret and where. The check before
-writing is the same reading of the file as it will be written, without replacing, so the two
-never disagree. A run that knows no secret writes every API cassette exactly as
+A token cassette keeps only what its replay needs (its own recording hooks see to it), so it
+holds no secret, and re-recording the same exchange writes the same bytes; its scan looks for a
+long secret in every form the masker knows, pieces included, and for a shorter one as an API
+cassette's scan reads it, but for the words barapi writes there (``leak``). An API cassette is
+the user's: its filters and hooks, headers and bodies are kept as they are; only barapi's
+secrets are replaced, by structure, not by substring (:class:`Reading`: where the value is a
+secret or carries one, and a long secret wherever it stands), with the placeholder a replay
+sends in its place (``Bearer placeholder-access-token``). A short secret that is a word of the
+data is the data's, and is not touched. A secret the masker would find where no placeholder can
+go without changing what is around it is a refusal, naming which secret and where. The check
+before writing is the same reading of the file as it will be written, without replacing, so the
+two never disagree. A run that knows no secret writes every API cassette exactly as
 pytest-recording would.
 """
 
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import html
 import json
 import os
 import re
@@ -209,8 +208,6 @@ def _forms(value: str) -> set[str]:
         quote(value),
         quote(value, safe=""),
         quote_plus(value),
-        html.escape(value),
-        html.escape(value, quote=False),
         ascii(value)[1:-1],
         repr(value)[1:-1],
         repr(value.encode(errors="surrogatepass"))[2:-1],
@@ -218,7 +215,11 @@ def _forms(value: str) -> set[str]:
     escaped = value
     for _ in range(3):
         escaped = json.dumps(escaped)[1:-1]
-        forms |= {escaped, escaped.replace("/", "\\/")}
+        upper = _JSON_UNICODE.sub(
+            lambda escape: escape.group().upper().replace("\\U", "\\u"), escaped
+        )
+        forms |= {escaped, escaped.replace("/", "\\/"), upper}
+    forms |= _xml_forms(value)
     forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
     with contextlib.suppress(UnicodeEncodeError):
         forms |= {
@@ -227,6 +228,34 @@ def _forms(value: str) -> set[str]:
             repr(value.encode("latin-1"))[2:-1],
         }
     return {form for form in forms if form}
+
+
+# A \uXXXX escape of JSON, whose hex digits a writer may give in either case.
+_JSON_UNICODE = re.compile(r"\\u[0-9a-fA-F]{4}")
+# How XML and HTML writers escape the quotes: named, decimal, hexadecimal (html.escape writes
+# &quot; and &#x27;, markupsafe &#34; and &#39;, XML's own &apos;).
+_QUOTES = {
+    '"': ("&quot;", "&#34;", "&#x22;"),
+    "'": ("&apos;", "&#39;", "&#x27;"),
+}
+
+
+def _xml_forms(value: str) -> set[str]:
+    """``value`` as XML and HTML writers escape it: ``&amp;``, ``&lt;``, ``&gt;``, each way of
+    writing the quotes, and every special or non-ASCII character as a numeric reference."""
+    forms = set()
+    for double in _QUOTES['"']:
+        for single in _QUOTES["'"]:
+            named = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': double, "'": single}
+            forms.add("".join(named.get(char, char) for char in value))
+    for reference in ("&#{};", "&#x{:x};", "&#x{:X};"):
+        forms.add(
+            "".join(
+                reference.format(ord(char)) if char in "&<>\"'" or ord(char) > 127 else char
+                for char in value
+            )
+        )
+    return forms
 
 
 def secrets_of(known: KnownSecrets) -> list[_Secret]:
