@@ -343,17 +343,33 @@ def test_a_fixture_request_your_vcr_config_leaves_out_is_sent_with_a_live_token(
     assert barapi_server.api_requests == 3 + 3
 
 
+# The plugin as installed (its entry point), and named by its module with autoload off.
+LOADED = {
+    "entry point": [],
+    "-p module": ["-p", "pytest_barapi.plugin", "-p", "pytest_recording.plugin"],
+}
+
+
+@pytest.mark.parametrize("loaded", LOADED.values(), ids=LOADED.keys())
 def test_a_recording_of_the_run_the_guard_refuses_is_not_written_and_says_so(
     suite_with_a_session_fixture: pytest.Pytester,
     barapi_server: ReferenceServer,
     monkeypatch: pytest.MonkeyPatch,
+    loaded: list[str],
 ) -> None:
     """A password of 8 characters that is a word of the server's answers (``Server:
-    Werkzeug/…``): no placeholder can take its place there, so the recording is refused."""
+    Werkzeug/…``): no placeholder can take its place there, so the recording is refused, at
+    the fixture's request: the tests that need it error at set-up."""
     barapi_server.users["alice@example.test"] = "Werkzeug"
     monkeypatch.setenv("BARAPI_PASSWORD", "Werkzeug")
+    if loaded:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
 
-    result = suite_with_a_session_fixture.runpytest("--record-mode=once")
+    result = suite_with_a_session_fixture.runpytest("--record-mode=once", *loaded)
+
+    # test_token passes; test_me's own cassette is refused at its teardown; the 3 tests of
+    # the fixture error at its set-up.
+    result.assert_outcomes(passed=2, errors=4)
 
     assert (
         f"barapi: refusing to keep the cassette {RUN_CASSETTE}: it holds the password in "

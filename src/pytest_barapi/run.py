@@ -10,6 +10,7 @@ test that needs the token.
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -163,7 +164,9 @@ class BarapiRun:
         (their matchers, serializers, persisters), but this plugin's, whose guard the cassette
         of the run already passes through."""
         manager = self.config.pluginmanager
-        ours = [plugin for plugin in [manager.get_plugin("barapi")] if plugin is not None]
+        # The module itself, however it was loaded (the entry point, -p pytest_barapi.plugin).
+        plugin = sys.modules.get("pytest_barapi.plugin")
+        ours = [plugin] if plugin is not None and manager.is_registered(plugin) else []
         hook = manager.subset_hook_caller("pytest_recording_configure", remove_plugins=ours)
         hook(config=self.config, vcr=vcr)
 
