@@ -88,7 +88,8 @@ def test_without_credentials_a_test_without_cassette_says_what_to_do(
     message = (
         "barapi: a request that no cassette plays needs a live token, and the token is "
         f"replayed from {CASSETTE}; no request sent: record the test with @pytest.mark.vcr "
-        "and pytest --record-mode=once, or set --barapi-password / BARAPI_PASSWORD, "
+        "and pytest --record-mode=once (a request your vcr_config leaves out of cassettes is "
+        "never played), or set --barapi-password / BARAPI_PASSWORD, "
         "--barapi-client-secret / BARAPI_CLIENT_SECRET"
     )
     assert result.outlines.count(message) == 4  # one line per test, no traceback
@@ -195,7 +196,8 @@ def test_without_credentials_a_request_your_vcr_config_leaves_out_is_not_sent(
         result.outlines.count(
             "barapi: a request that no cassette plays needs a live token, and the token is "
             f"replayed from {CASSETTE}; no request sent: record the test with @pytest.mark.vcr "
-            "and pytest --record-mode=once, or set --barapi-password / BARAPI_PASSWORD, "
+            "and pytest --record-mode=once (a request your vcr_config leaves out of cassettes is "
+            "never played), or set --barapi-password / BARAPI_PASSWORD, "
             "--barapi-client-secret / BARAPI_CLIENT_SECRET"
         )
         == 1

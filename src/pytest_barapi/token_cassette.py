@@ -178,7 +178,8 @@ def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
         (
             f"a request that no cassette plays needs a live token, and the token is replayed "
             f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
-            f"{RECORD}, or set ",
+            f"{RECORD} (a request your vcr_config leaves out of cassettes is never played), "
+            "or set ",
             *missing,
         )
     )
