@@ -196,6 +196,24 @@ def test_the_controller_masks_from_the_first_secret_a_worker_tells_it(
     assert seen == {"controller": on, "gw0": {"line": True, "masking": True}}
 
 
+def test_a_worker_that_asks_for_a_token_but_learns_no_secret_leaves_the_controller_unmasked(
+    pytester: pytest.Pytester,
+) -> None:
+    """Nothing set, a test asks for the token: the worker (which masks from its first request
+    for a token) fails it for want of credentials and has no secret to tell, so the controller
+    still masks nothing."""
+    pytester.makeconftest(RECORD_LINES)
+    pytester.makepyfile("def test_token(barapi_token):\n    pass\n")
+    result = pytester.runpytest_subprocess("-n", "1")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*missing credentials, no request sent*"])
+    seen = {path.stem: json.loads(path.read_text()) for path in pytester.path.glob("*.json")}
+    assert seen == {
+        "controller": {"line": False, "masking": False},
+        "gw0": {"line": True, "masking": True},
+    }
+
+
 def test_a_worker_that_reads_settings_of_its_own_gets_its_line(pytester: pytest.Pytester) -> None:
     """The controller cannot see what a worker started with variables of its own (or on
     another machine, in another directory) has set: the line is there all the same."""

@@ -235,7 +235,8 @@ class OutcomeBoard:
 
     def worker_secrets(self, channel: Channel, entries: list[Any]) -> None:
         self.known_secrets.learn([tuple(entry) for entry in entries])
-        self._learnt()
+        if entries:  # a worker that knows none yet says so too
+            self._learnt()
 
     def worker_found(self, channel: Channel, name: str, where: str) -> None:
         # Where a worker found a secret, for the summary the controller prints.
