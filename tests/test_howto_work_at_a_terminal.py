@@ -479,3 +479,28 @@ def test_a_prompt_for_a_factorys_password_ends_the_same_with_nothing_set(
     assert "Traceback" not in ran.output
     assert ran.left_running == []
     assert ran.echoes is (None if ending == "closed" else True)
+
+
+def test_signals_taken_over_are_given_back_only_if_still_taken() -> None:
+    """At the end of a run the signals go back to what they were, but one that a handler of
+    someone else's took since stays with it."""
+    from pytest_barapi.terminal import PromptTerminal
+
+    def theirs(signum: int, frame: object) -> None:
+        pass
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        terminal = PromptTerminal()
+        assert terminal.catch_signals()
+        signal.signal(signal.SIGHUP, theirs)
+
+        terminal.release_signals()
+
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        assert signal.getsignal(signal.SIGHUP) is theirs
+    finally:
+        signal.signal(signal.SIGTERM, before[0])
+        signal.signal(signal.SIGHUP, before[1])

@@ -118,11 +118,13 @@ class PromptTerminal:
         return bool(self._previous)
 
     def release_signals(self) -> None:
-        """From the main thread: each signal caught back to what it was."""
+        """From the main thread: each signal still caught here back to what it was (one that
+        another handler has taken since is left to it)."""
         previous, self._previous = self._previous, {}
         for signum, handler in previous.items():
             with contextlib.suppress(ValueError, OSError):
-                signal.signal(signum, handler)
+                if signal.getsignal(signum) == self._ending:
+                    signal.signal(signum, handler)
 
     @contextlib.contextmanager
     def _prompt_up(self) -> Iterator[None]:
