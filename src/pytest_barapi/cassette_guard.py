@@ -26,7 +26,6 @@ pytest-recording would.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -37,12 +36,12 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus, unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 import pytest
 
 from pytest_barapi.known_secrets import KnownSecrets, masker_of
-from pytest_barapi.masking import MIN_PIECE, SHORT, basic_forms, standing_alone
+from pytest_barapi.masking import MIN_PIECE, SHORT, basic_forms, standing_alone, written
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import MASK
 
@@ -203,30 +202,19 @@ def _forms(value: str) -> set[str]:
     """How text may write ``value``, as the masker finds it whole: plain, URL-encoded (UTF-8
     and latin-1), JSON-escaped up to three levels (with ``\\/`` too), as XML or HTML writes it,
     and in a repr or ``ascii()`` of it or of its bytes."""
-    forms = {
-        value,
-        quote(value),
-        quote(value, safe=""),
-        quote_plus(value),
+    # Plain, URL-encoded and as a bytes repr, in UTF-8 and latin-1: as the masker writes it.
+    forms = written(value) | {
         ascii(value)[1:-1],
         repr(value)[1:-1],
         repr(value.encode(errors="surrogatepass"))[2:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
     }
     escaped = value
     for _ in range(3):
         escaped = json.dumps(escaped)[1:-1]
-        upper = _JSON_UNICODE.sub(
-            lambda escape: escape.group().upper().replace("\\U", "\\u"), escaped
-        )
+        upper = _JSON_UNICODE.sub(lambda escape: "\\u" + escape.group()[2:].upper(), escaped)
         forms |= {escaped, escaped.replace("/", "\\/"), upper}
     forms |= _xml_forms(value)
-    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
-    with contextlib.suppress(UnicodeEncodeError):
-        forms |= {
-            quote(value, safe="", encoding="latin-1"),
-            quote_plus(value, encoding="latin-1"),
-            repr(value.encode("latin-1"))[2:-1],
-        }
     return {form for form in forms if form}
 
 

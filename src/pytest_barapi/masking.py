@@ -213,7 +213,7 @@ class Masker:
         return index
 
 
-def _written(secret: str) -> set[str]:
+def written(secret: str) -> set[str]:
     """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes (UTF-8 or
     latin-1: a bytes repr, or bytes read back as text in the other encoding)."""
     written = _as_text(secret)
@@ -297,9 +297,9 @@ class _Index:
         controls = any(value != value.translate(CONTROLS) for value in values)
         found: set[str] = set()
         for value in values:
-            for written in _written(value):
+            for form in written(value):
                 # A trailing backslash cannot be told from one that escapes what follows.
-                found.add(Normalized(written, controls).text.rstrip("\\"))
+                found.add(Normalized(form, controls).text.rstrip("\\"))
         for name, secret in pairs:
             found |= _base64(name, secret)
         found.discard("")
