@@ -154,9 +154,7 @@ class BarapiRun:
         except (NotRecorded, NotKept) as problem:
             failure = problem.args[0]
             assert isinstance(failure, Failure)
-            # from None: pytest would show the refusal twice, chained to the error of the
-            # request it replaces ("During handling of the above exception ...").
-            raise pytest.fail.Exception(self.message(identity, failure), pytrace=False) from None
+            _fail(self.message(identity, failure))
 
     def _users_recording_configure(self, vcr: Any) -> None:
         """What pytest-recording does to each test's ``VCR``, done to the cassette of the
@@ -291,4 +289,6 @@ def _vcr_config_of(request: pytest.FixtureRequest) -> dict[str, Any]:
 
 
 def _fail(message: str) -> NoReturn:
-    pytest.fail(message, pytrace=False)
+    # from None: raised while handling another error (a refused request), pytest would show
+    # the message twice, chained to it ("During handling of the above exception ...").
+    raise pytest.fail.Exception(message, pytrace=False) from None
