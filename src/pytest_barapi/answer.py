@@ -148,13 +148,12 @@ def _refusal(
     if error is None:
         without = f"{url} answered {status} without an OAuth error code"
         if reason:
-            return (f"{without} (", Received(reason), ")")
+            return (without, *_in_brackets(reason))
         return (f"{without}: ", Received(_excerpt(str(body), masker)))
-    detail: tuple[Part, ...] = (" (", Received(reason), ")") if reason else ()
     return (
         f"the token endpoint {url} refused the grant: ",
         Received(_one_line(error, masker)),
-        *detail,
+        *_in_brackets(reason),
         f", {status}",
         *_advice(error, reason, client_auth),
     )
@@ -184,6 +183,11 @@ def _reason(body: dict[str, Any], masker: Masker) -> str | None:
     return None
 
 
+def _in_brackets(reason: str | None) -> tuple[Part, ...]:
+    """The server's reason as a message quotes it after what happened: `` (reason)``."""
+    return (" (", Received(reason), ")") if reason else ()
+
+
 def _one_line(text: str, masker: Masker) -> str:
     """A server's words for a one-line message: masked, whitespace runs made one space, at
     most :data:`REASON` characters."""
@@ -208,9 +212,7 @@ def _token(url: str, body: dict[str, Any], masker: Masker) -> Outcome:
         if not isinstance(body.get(name), str) or not body[name]:
             without = f"{url} answered HTTP 200 without {name!r} in its JSON"
             # The server's words for why there is no token ("Account locked."), if it gives any.
-            if reason := _reason(body, masker):
-                return Failure((f"{without} (", Received(reason), ")"))
-            return Failure(without)
+            return Failure((without, *_in_brackets(_reason(body, masker))))
     if body["token_type"].lower() != "bearer":
         uses = (
             "barapi uses Bearer"
