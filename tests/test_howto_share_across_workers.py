@@ -25,7 +25,7 @@ from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.outcome_board import CLOSED, OutcomeBoard
 from pytest_barapi.secrets import Secret
-from pytest_barapi.sharing import BARAPI_TOKEN_URL, SharedOutcomes
+from pytest_barapi.sharing import SharedOutcomes
 from pytest_barapi.token import BarapiToken
 from tests import reference_server
 from tests.conftest import go_offline
@@ -377,6 +377,10 @@ IDENTITY = Identity(
     reference_server.CLIENT_ID,
     Secret(reference_server.CLIENT_SECRET),
 )
+
+
+# barapi's own token endpoint, with the default settings.
+BARAPI_TOKEN_URL = "https://barapi.cloud/oauth/token"
 
 
 def worker(

@@ -28,7 +28,7 @@ from pytest_barapi import clock
 from pytest_barapi.identity import Identity
 from pytest_barapi.outcome import Failure, Outcome, Setting, from_json, to_json
 from pytest_barapi.outcome_board import WORKERINPUT, Message, message
-from pytest_barapi.settings import OPTIONS, TOKEN_PATH, Settings, server_called
+from pytest_barapi.settings import Settings, server_called
 from pytest_barapi.token import BarapiToken
 
 if TYPE_CHECKING:
@@ -49,10 +49,6 @@ PERSON_WAIT = 300.0
 def lock_wait(settings: Settings) -> float:
     """How long a worker waits for another one's exchange before giving up."""
     return GRANTS_PER_TURN * 2 * settings.timeout + SLACK
-
-
-# barapi's own token endpoint, with the default settings.
-BARAPI_TOKEN_URL = f"{OPTIONS['url'].default}{TOKEN_PATH}"
 
 
 def for_worker(config: pytest.Config, settings: Settings) -> SharedOutcomes | None:
@@ -79,7 +75,8 @@ class SharedOutcomes:
         run_key: str,
         wait: float,
         may_record: bool = True,
-        token_url: str = BARAPI_TOKEN_URL,
+        *,
+        token_url: str,
     ) -> None:
         self.wait = wait
         # Where the stuck exchange posts its grant: its failure names it, as every grant's does.
