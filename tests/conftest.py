@@ -15,7 +15,10 @@ from pytest_httpserver import HTTPServer
 # classes do not match the ones other modules kept (requests' cookie jars fail exactly so).
 import pytest_barapi.broker
 import pytest_barapi.exchange
+import pytest_barapi.exits
+import pytest_barapi.keyring_and_prompt
 import pytest_barapi.session
+import pytest_barapi.terminal
 import pytest_barapi.token_cassette  # noqa: F401
 from pytest_barapi import clock
 from tests import reference_server
