@@ -194,6 +194,42 @@ def test_the_controller_masks_from_the_first_secret_a_worker_tells_it(
     seen = {path.stem: json.loads(path.read_text()) for path in pytester.path.glob("*.json")}
     on = {"line": False, "masking": True}
     assert seen == {"controller": on, "gw0": {"line": True, "masking": True}}
+    assert "could not mask" not in result.stdout.str()
+
+
+# The controller's masking is installed on the thread that reads a worker's messages, where an
+# error would go unseen: broken on purpose here, in the controller only.
+CONTROLLER_CANNOT_MASK = """
+import pytest_barapi.exits
+
+def pytest_configure(config):
+    if not hasattr(config, "workerinput"):
+        def broken(self, known, config):
+            raise TypeError("broken on purpose")
+
+        pytest_barapi.exits.SecretMasking.__init__ = broken
+"""
+
+
+def test_a_controller_that_cannot_mask_says_so_at_the_end(pytester: pytest.Pytester) -> None:
+    """Should the controller fail to install its masking, the run does not go on as if it
+    masked: its last lines say that what it printed may show the secrets."""
+    pytester.makeconftest(CONTROLLER_CANNOT_MASK)
+    pytester.makepyfile(
+        """
+        def test_other_user(barapi_session_factory):
+            barapi_session_factory(user="bob@example.test", password="fake-Bob-pw-8812")
+        """
+    )
+    result = pytester.runpytest_subprocess("-n", "1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi: could not mask the run's secrets in this process's output (TypeError); "
+            "what it printed may show them. Please report this as a pytest-barapi bug.",
+            "*= 1 failed in *",
+        ]
+    )
 
 
 def test_a_worker_that_asks_for_a_token_but_learns_no_secret_leaves_the_controller_unmasked(

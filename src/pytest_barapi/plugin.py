@@ -89,9 +89,8 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    summary = config.stash[run_key].summary()
-    if summary is not None:
-        terminalreporter.write_line(summary)
+    for line in config.stash[run_key].summary():
+        terminalreporter.write_line(line)
 
 
 @pytest.hookimpl(tryfirst=True)

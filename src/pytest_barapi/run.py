@@ -48,6 +48,8 @@ class BarapiRun:
     _broker: TokenBroker | None = field(default=None, repr=False)
     _secret_sources: SecretSources | None = field(default=None, repr=False)
     _run_cassettes: RunCassettes | None = field(default=None, repr=False)
+    # Why masking could not be installed (the error's type), if it could not: said at the end.
+    _unmasked: str | None = field(default=None, repr=False)
     # The fixtures wider than a test (session, package, module, class) being set up or torn
     # down, innermost last: their requests are the ones the cassette of the run records.
     _wider: list[WiderFixture] = field(default_factory=list, repr=False)
@@ -232,13 +234,21 @@ class BarapiRun:
             sources.terminal.give_back()
             sources.terminal.release_signals()
 
-    def summary(self) -> str | None:
-        """Where the secrets the settings left unset came from, if any was looked up."""
+    def summary(self) -> list[str]:
+        """The lines the run ends with: where the secrets the settings left unset came from,
+        if any was looked up; that this process could not mask, if it could not."""
+        lines = []
         sources = self._secret_sources
-        if sources is None or not sources.found:
-            return None
-        found = ", ".join(f"{name} from the {where}" for name, where in sources.found.items())
-        return f"barapi: {found}"
+        if sources is not None and sources.found:
+            found = ", ".join(f"{name} from the {where}" for name, where in sources.found.items())
+            lines.append(f"barapi: {found}")
+        if self._unmasked is not None:
+            lines.append(
+                f"barapi: could not mask the run's secrets in this process's output "
+                f"({self._unmasked}); what it printed may show them. Please report this as a "
+                "pytest-barapi bug."
+            )
+        return lines
 
     def _token_or_fail(self, identity: Identity, outcome: Outcome) -> BarapiToken:
         from pytest_barapi.outcome import Failure
@@ -255,8 +265,14 @@ class BarapiRun:
         if not self.config.pluginmanager.has_plugin(MASKING):
             from pytest_barapi.exits import SecretMasking
 
-            masking = SecretMasking(self.known_secrets, self.config)
-            self.config.pluginmanager.register(masking, MASKING)
+            try:
+                masking = SecretMasking(self.known_secrets, self.config)
+                self.config.pluginmanager.register(masking, MASKING)
+            except Exception as error:
+                # Under pytest-xdist this runs on the controller's thread for a worker's
+                # messages, where an error would go unseen: the summary says it, whoever called.
+                self._unmasked = type(error).__name__
+                raise
 
 
 @dataclass
