@@ -214,7 +214,8 @@ def test_a_200_in_json_that_is_not_an_object(httpserver: HTTPServer, token_url: 
         (
             400,
             "invalid_scope",
-            "; set --barapi-scope / BARAPI_SCOPE to the scopes the server grants",
+            "; set --barapi-scope / BARAPI_SCOPE / barapi_scope (ini) to the scopes the "
+            "server grants",
         ),
         (400, "unsupported_grant_type", ""),
     ],
@@ -263,7 +264,10 @@ def test_a_4xx_in_json_without_an_error_code_is_quoted(
         {"error": "invalid_request", "msg": "Nope."},
         {"error": "invalid_request", "errors": [{"message": "Nope."}]},  # GraphQL
         {"error": "invalid_request", "errors": [{"status": "400", "detail": "Nope."}]},  # JSON:API
-        {"error": "invalid_request", "errors": ["not an object", {}, {"msg": "Nope."}]},
+        {"error": "invalid_request", "errors": [7, {}, {"msg": "Nope."}]},
+        {"error": "invalid_request", "errors": ["Nope."]},
+        {"error": "invalid_request", "message": ["Nope."]},  # NestJS's validation
+        {"error": "invalid_request", "detail": [{"msg": "Nope.", "loc": ["body"]}]},  # FastAPI
         {"error": "invalid_request", "error_description": "", "message": "Nope."},
         {"error": "invalid_request", "error_description": 7, "description": "Nope."},
     ],
@@ -278,6 +282,9 @@ def test_a_4xx_in_json_without_an_error_code_is_quoted(
         "errors-message",
         "errors-detail",
         "errors-first-with-one",
+        "errors-strings",
+        "message-list",
+        "detail-list-of-objects",
         "empty-first",
         "not-a-string",
     ],
@@ -289,6 +296,39 @@ def test_a_refusal_shows_the_reason_wherever_the_server_puts_it(
     assert failure(token_url).message == (
         f"the token endpoint {token_url} refused the grant: invalid_request (Nope.), HTTP 400"
     )
+
+
+def test_a_reason_in_several_parts_shows_them_all_on_one_line(
+    httpserver: HTTPServer, token_url: str
+) -> None:
+    answer_json(
+        httpserver,
+        {
+            "statusCode": 400,
+            "message": ["password should not be empty", "", 7, "username must be an email"],
+            "error": "Bad Request",
+        },
+        status=400,
+    )
+    assert failure(token_url).message == (
+        f"the token endpoint {token_url} refused the grant: Bad Request (password should not be "
+        "empty; username must be an email), HTTP 400"
+    )
+
+
+def test_a_reason_drives_no_terminal(httpserver: HTTPServer, token_url: str) -> None:
+    """A server's words are escaped where they are not printable: no screen cleared, no bell."""
+    answer_json(
+        httpserver,
+        {"error": "invalid_grant\u0007", "error_description": "\u001b[2J\u001b[Hall good"},
+        status=400,
+    )
+    message = failure(token_url).message
+    assert message.startswith(
+        f"the token endpoint {token_url} refused the grant: invalid_grant\\x07 "
+        "(\\x1b[2J\\x1b[Hall good), HTTP 400"
+    )
+    assert not [char for char in message if not char.isprintable()]
 
 
 def test_the_first_reason_in_the_documented_order_wins(

@@ -138,8 +138,8 @@ def test_a_server_that_refuses_the_empty_scope_says_which_setting_to_set(
     pytester.makepyfile(THREE_CALLS)
     assert the_error(pytester.runpytest()) == (
         f"barapi: the token endpoint {barapi_server.token_url} refused the grant: "
-        "invalid_scope, HTTP 400; set --barapi-scope / BARAPI_SCOPE to the scopes the server "
-        "grants"
+        "invalid_scope, HTTP 400; set --barapi-scope / BARAPI_SCOPE / barapi_scope (ini) to the "
+        "scopes the server grants"
     )
     assert barapi_server.token_requests[0]["scope"] == ""
 

@@ -35,9 +35,9 @@ HOSTILE_URLS = {
     "password (user:password@host): set --barapi-user / BARAPI_USER and --barapi-password "
     "/ BARAPI_PASSWORD instead",
     "https://barapi.cloud?tenant=1": "must not have a query string or fragment (?... or "
-    "#...): the token endpoint is <url>/oauth/token; got 'https://barapi.cloud?tenant=1'",
+    "#...): the token endpoint is <url> followed by the token path; got 'https://barapi.cloud?tenant=1'",
     "https://barapi.cloud/#v2": "must not have a query string or fragment (?... or #...): "
-    "the token endpoint is <url>/oauth/token; got 'https://barapi.cloud/#v2'",
+    "the token endpoint is <url> followed by the token path; got 'https://barapi.cloud/#v2'",
     "https://barapi.cloud:99999": "must have a port from 1 to 65535; "
     "got 'https://barapi.cloud:99999'",
     "https://barapi.cloud:0": "must have a port from 1 to 65535; got 'https://barapi.cloud:0'",

@@ -28,12 +28,15 @@ if TYPE_CHECKING:
 
 EXCERPT = 200
 # Where a server puts the reason for a refusal, looked up in this order in its JSON answer, then
-# in an object under "error" (one level, no deeper), then in the objects of a list under
-# "errors" (GraphQL, JSON:API; the first ERRORS_LOOKED_AT of them): RFC 6749 §5.2's
-# error_description; aioauth's description; the message of many frameworks and gateways
-# ({"error": {"message": ...}} too); the detail of RFC 9457 and Django REST framework;
-# error_message; reason; msg. The first non-empty string is shown, masked, on one line, cut at
-# REASON characters.
+# in an object under "error" (one level, no deeper), then in the items of a list under "errors"
+# (objects, as GraphQL and JSON:API have them, or strings; the first ERRORS_LOOKED_AT of them):
+# RFC 6749 §5.2's error_description; aioauth's description; the message of many frameworks and
+# gateways ({"error": {"message": ...}} too); the detail of RFC 9457 and Django REST framework;
+# error_message; reason; msg. The first that says something is shown: a string, or a list of
+# strings or of such objects (NestJS's "message": ["password should not be empty"], FastAPI's
+# "detail": [{"msg": "Field required"}]), joined with "; ". It is masked, on one line, cut at
+# REASON characters, with control characters escaped (a server's words never drive the
+# terminal).
 REASON_KEYS = (
     "error_description",
     "description",
@@ -92,7 +95,7 @@ def read_answer(
     if response.status_code == 429:
         retry_after = response.headers.get("Retry-After")
         when: tuple[Part, ...] = (
-            (", Retry-After: ", Received(masker.mask(retry_after))) if retry_after else ()
+            (", Retry-After: ", Received(_one_line(retry_after, masker))) if retry_after else ()
         )
         return Failure(
             (
@@ -162,7 +165,7 @@ def _refusal(
 def _advice(error: str, reason: str | None, client_auth: str) -> list[Part]:
     if error == "invalid_scope":
         # barapi documents an empty scope, which other servers may refuse (django-oauth-toolkit).
-        return ["; set ", Setting("scope"), " to the scopes the server grants"]
+        return ["; set ", Setting("scope", ini=True), " to the scopes the server grants"]
     advice: list[Part] = []
     for name in _fixes(error, reason, client_auth):
         advice += [", " if advice else "; check ", Setting(name)]
@@ -173,13 +176,32 @@ def _reason(body: dict[str, Any], masker: Masker) -> str | None:
     """The reason the server gives, from the first of :data:`REASON_KEYS` that holds one."""
     errors = body.get("errors")
     listed = errors[:ERRORS_LOOKED_AT] if isinstance(errors, list) else []
+    # A string under "error" is the error code; a string under "errors" is a reason.
     for place in (body, body.get("error"), *listed):
-        if not isinstance(place, dict):
-            continue
-        for key in REASON_KEYS:
-            value = place.get(key)
-            if isinstance(value, str) and value.strip():
-                return _one_line(value, masker)
+        said = place if isinstance(place, str) and place is not body.get("error") else None
+        said = said or _said_in(place, nested=True)
+        if said:
+            return _one_line(said, masker)
+    return None
+
+
+def _said_in(place: Any, nested: bool) -> str | None:
+    """What an object says under the first of :data:`REASON_KEYS` that says something: a
+    string, or (``nested``) a list of strings or of such objects, joined."""
+    if not isinstance(place, dict):
+        return None
+    for key in REASON_KEYS:
+        value = place.get(key)
+        if isinstance(value, str) and value.strip():
+            return value
+        if nested and isinstance(value, list):
+            items = [
+                item if isinstance(item, str) else _said_in(item, nested=False)
+                for item in value[:ERRORS_LOOKED_AT]
+            ]
+            joined = "; ".join(item for item in items if item and item.strip())
+            if joined:
+                return joined
     return None
 
 
@@ -189,10 +211,12 @@ def _in_brackets(reason: str | None) -> tuple[Part, ...]:
 
 
 def _one_line(text: str, masker: Masker) -> str:
-    """A server's words for a one-line message: masked, whitespace runs made one space, at
-    most :data:`REASON` characters."""
+    """A server's words for a one-line message: masked, whitespace runs made one space,
+    control characters escaped (``\\x1b``), at most :data:`REASON` characters."""
     # Masked first, cut after: a cut can leave the head of a secret no mask would match.
     words = " ".join(masker.mask(text).split())
+    # Escaped after masking too: the masker reads the text as the server sent it.
+    words = "".join(char if char.isprintable() else repr(char)[1:-1] for char in words)
     return words if len(words) <= REASON else words[: REASON - 3] + "..."
 
 

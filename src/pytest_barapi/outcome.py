@@ -25,11 +25,13 @@ class Setting:
     """A setting a failure concerns, by its name in :data:`~pytest_barapi.settings.OPTIONS`.
 
     ``missing``: a credential left unset, which either the factory's argument or the setting
-    would give.
+    would give. ``ini``: a setting a project keeps in its ini file (the scope), named with its
+    ini key too.
     """
 
     name: str
     missing: bool = False
+    ini: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ Naming = Callable[[Setting], str]
 
 
 def _by_option(setting: Setting) -> str:
-    return where_to_set(setting.name, missing=setting.missing)
+    return where_to_set(setting.name, missing=setting.missing, ini=setting.ini)
 
 
 class Failure:
@@ -123,7 +125,7 @@ class Failure:
 
 def _part_to_json(part: Part) -> Any:
     if isinstance(part, Setting):
-        return {"setting": part.name, "missing": part.missing}
+        return {"setting": part.name, "missing": part.missing, "ini": part.ini}
     if isinstance(part, Received):
         return {"received": part.text}
     return part
@@ -133,7 +135,7 @@ def _part_from_json(data: Any) -> Part:
     if isinstance(data, str):
         return data
     if "setting" in data:
-        return Setting(str(data["setting"]), bool(data["missing"]))
+        return Setting(str(data["setting"]), bool(data["missing"]), bool(data.get("ini")))
     return Received(str(data["received"]))
 
 

@@ -176,7 +176,7 @@ class BarapiRun:
         the factory gave it). The one place a failure is worded for the user."""
         worded = failure.worded(
             lambda setting: barapi_settings.where_to_set(
-                setting.name, identity.given, missing=setting.missing
+                setting.name, identity.given, missing=setting.missing, ini=setting.ini
             )
         )
         if identity == self.settings.identity:

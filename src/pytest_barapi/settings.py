@@ -89,17 +89,23 @@ OPTIONS = {
 FACTORY = "barapi_session_factory"
 
 
-def where_to_set(name: str, given: Collection[str] = (), *, missing: bool = False) -> str:
+def where_to_set(
+    name: str, given: Collection[str] = (), *, missing: bool = False, ini: bool = False
+) -> str:
     """How the user sets the setting ``name``, for the advice of a message: its option
-    (``--barapi-user / BARAPI_USER``), or the ``barapi_session_factory`` argument in ``given``
+    (``--barapi-user / BARAPI_USER``, and its ini key after them if ``ini``: a setting a
+    project keeps in its ini file), or the ``barapi_session_factory`` argument in ``given``
     it came from. A credential a factory call left out is the configured one, so when it is
     ``missing``, either would do."""
     argument = f"{FACTORY}({name}=...)"
     if name in given:
         return argument
+    option = OPTIONS[name].where()
+    if ini:
+        option = f"{option} / {OPTIONS[name].ini} (ini)"
     if given and missing:
-        return f"{argument} or {OPTIONS[name].where()}"
-    return OPTIONS[name].where()
+        return f"{argument} or {option}"
+    return option
 
 
 # The settings of the token endpoint itself, shown after the credentials in the header.
@@ -365,7 +371,7 @@ def _url_problem(url: str) -> str | None:
     if "?" in url or "#" in url:
         return (
             "must not have a query string or fragment (?... or #...): the token endpoint "
-            f"is <url>/oauth/token; got {shown}"
+            f"is <url> followed by the token path; got {shown}"
         )
     try:
         port = parts.port
