@@ -340,10 +340,18 @@ def server_error(
 def refused(pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch) -> Leakable:
     """Nothing listens at the URL."""
     leakable = _credentials(mp, unused_url())
-    mp.setenv("BARAPI_TIMEOUT", "0.5")  # bounds the retries of the connection
+    mp.setenv("BARAPI_TIMEOUT", REFUSED_TIMEOUT)
     leakable.must_show = ["connection refused"]
     pytester.makepyfile(test_needs=NEEDS_A_TOKEN)
     return leakable
+
+
+# Bounds the retries of a refused connection: the first two tries go at once, the third after
+# a 0.4 s pause, and a fourth, after 0.8 s more, would start past the budget, so is not made.
+# The third refusal ends the exchange some 0.8 s before the deadline (which would make it
+# "timed out"); with 0.5 s, a loaded machine's third try sometimes met the deadline. A longer
+# budget makes the fourth try, and waits 0.8 s more.
+REFUSED_TIMEOUT = "1.2"
 
 
 def unused_url() -> str:
