@@ -226,7 +226,7 @@ def at_a_terminal(
         out.close()  # type: ignore[union-attr]
     shown = b""
     prompts = 0
-    master_open = True
+    master_open = terminal_open = True
     deadline = time.monotonic() + 120  # far beyond any run here: only a hung run gets there
     try:
         while process.poll() is None and time.monotonic() < deadline:
@@ -267,16 +267,41 @@ def at_a_terminal(
             echoes: bool | None = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
         except termios.error:  # closed: nothing to echo on
             echoes = None
+        # The run's last words (its summary) may still be in the terminal, unread: it can end
+        # while this process is not looking. Once no process holds the terminal, its master
+        # side gives all that is left, then the end.
+        os.close(terminal)
+        terminal_open = False
+        if master_open:
+            shown += _the_rest(master)
+            prompts = shown.count(b"barapi password for")
     finally:
         if master_open:
             os.close(master)
-        os.close(terminal)
+        if terminal_open:
+            os.close(terminal)
     assert not hung, "the run hung"
     assert echoed_before
     output = log.read_text(errors="replace") if output_to_a_file else shown.decode(errors="replace")
     return AtATerminal(
         output, prompts, process.returncode, echoes, [command for _, command in left_running]
     )
+
+
+def _the_rest(master: int) -> bytes:
+    """What is left to read on ``master`` once nothing holds the terminal's other side (the
+    read then fails with EIO; a process of the run still holding it is waited for, 10 s at
+    most per read)."""
+    rest = b""
+    while select.select([master], [], [], 10)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: all read, and nobody left to write
+            break
+        if not chunk:
+            break
+        rest += chunk
+    return rest
 
 
 def _still_running(session: int, within: float) -> list[tuple[int, str]]:
