@@ -163,6 +163,11 @@ class SharedOutcomes:
         prompt): the controller prints the run's summary. Says nothing of the secret."""
         self._send(message("found", name=name, where=where))
 
+    def tell_waiting(self, on: bool) -> None:
+        """Tell the controller this worker's keyring read began (``on``) or is over: a
+        backend may wait on the controller's terminal, which it gives back at the run's end."""
+        self._send(message("waiting", on=on))
+
     def _ask(
         self, asked: Message, request: int, key: str, wait: float | None = None
     ) -> Message | Failure:
