@@ -55,7 +55,7 @@ class PromptTerminal:
         # A pytest-xdist controller's terminal before its workers started, and the waits on
         # it its workers said are on, by worker.
         self._before: tuple[int, list[Any]] | None = None
-        self._elsewhere: dict[object, int] = {}
+        self._elsewhere: dict[object, list[int]] = {}
 
     def ask(self, prompt: str) -> str | None:
         """The person's answer, typed without echo; None for an empty answer, Ctrl-D, or no
@@ -130,13 +130,15 @@ class PromptTerminal:
         and the run's end gives the terminal back as :meth:`as_it_is` saw it. A worker that
         dies waiting never says it ended: its wait stays on to the run's end."""
         with self._lock:
-            if on and self._before is not None and who not in self._elsewhere:
+            if on and self._before is not None:
                 self._waits += 1
-                self._elsewhere[who] = self._waits
+                # A list: a read's end may be told after the next read's beginning.
+                self._elsewhere.setdefault(who, []).append(self._waits)
                 self._saved[self._waits] = (os.dup(self._before[0]), self._before[1])
                 self._prompts_up += 1
                 return
-            wait = self._elsewhere.pop(who, None) if not on else None
+            waits = self._elsewhere.get(who) if not on else None
+            wait = waits.pop(0) if waits else None
         if wait is not None:
             self.end_wait(wait)
 
