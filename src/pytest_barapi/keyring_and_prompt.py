@@ -76,7 +76,7 @@ class SecretSources:
         return identity.overridden(password=password, client_secret=client_secret)
 
     def _secret(self, name: str, key: str) -> Secret | None:
-        """The secret ``name`` of ``key`` (a user, or a client id), looked up once per run."""
+        """The secret ``name`` of ``key`` (a user, or a client id), looked up once per process."""
         with self._lock:  # one prompt, even if two threads need the token at once
             if (name, key) not in self._answers:
                 self._answers[(name, key)] = self._look_up(name, key)
