@@ -204,6 +204,7 @@ class BarapiRun:
                 secret_sources=self.secret_sources(
                     shared.ask_a_person if shared else None,
                     shared.tell_where_found if shared else None,
+                    shared.tell_waiting if shared else None,
                 ),
             )
         return self._broker
@@ -212,6 +213,7 @@ class BarapiRun:
         self,
         ask_elsewhere: Callable[[str, str], str | None] | None = None,
         tell_elsewhere: Callable[[str, str], None] | None = None,
+        tell_waiting: Callable[[bool], None] | None = None,
     ) -> SecretSources:
         """Where this run finds a secret the settings leave unset (made on first use)."""
         if self._secret_sources is None:
@@ -224,6 +226,7 @@ class BarapiRun:
                 ask_elsewhere,
                 self.settings.timeout,
                 tell_elsewhere,
+                tell_waiting,
             )
         return self._secret_sources
 
