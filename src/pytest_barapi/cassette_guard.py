@@ -10,15 +10,17 @@ had before (which pytest-recording deletes under ``--record-mode=rewrite``) is p
 was.
 
 A token cassette keeps only what its replay needs (its own recording hooks see to it), so it
-holds no secret, and re-recording the same exchange writes the same bytes; its scan looks for a
-long secret in every form the masker knows, pieces included, and for a shorter one as an API
-cassette's scan reads it, but for the words barapi writes there (``leak``). An API cassette is
-the user's: its filters and hooks, headers and bodies are kept as they are; only barapi's
-secrets are replaced, by structure, not by substring (:class:`Reading`: where the value is a
-secret or carries one, and a long secret wherever it stands), with the placeholder a replay
-sends in its place (``Bearer placeholder-access-token``). A short secret that is a word of the
-data is the data's, and is not touched. A secret the masker would find where no placeholder can
-go without changing what is around it is a refusal, naming which secret and where. The check
+holds no secret, and re-recording the same exchange writes the same bytes; its scan reads it
+as an API cassette's scan does, by structure (no piece of a secret is looked for: the terminal
+does that), but for the words barapi writes there (``leak``). An API cassette is the user's:
+its filters and hooks, headers and bodies are kept as they are; only barapi's secrets are
+replaced, by structure, not by substring (:class:`Reading`: a token or long secret wherever it
+stands, a shorter one where the structure says the value is a credential), with the
+placeholder a replay sends in its place (``Bearer placeholder-access-token``). A short secret
+inside a word of the data is the data's, and is not touched; one standing as a value where
+nothing says it is a credential may be the data itself, and is a refusal (:class:`Ambiguous`),
+as is a secret the masker would find where no placeholder can go without changing what is
+around it: each names which secret and where. The check
 before writing is the same reading of the file as it will be written, without replacing, so the
 two never disagree. A run that knows no secret writes every API cassette exactly as
 pytest-recording would.
@@ -85,8 +87,8 @@ VOCABULARY = frozenset(
 
 # A form of a secret this long is that secret wherever it stands, inside a longer word too
 # (the masker masks it, and its pieces, anywhere). A shorter one is replaced only where it
-# stands as a whole value; inside a word or a sentence it is another word ("test" in
-# "latest", "first" in "... the latest runs first").
+# stands as a whole value that is a credential's; inside a word or a sentence it is another
+# word ("test" in "latest", "first" in "... the latest runs first").
 LONG = MIN_PIECE
 # The headers whose values HTTP itself defines (media types, codings, connection options,
 # dates, lengths, the server's and the client's product names): what a short secret equal to
@@ -295,23 +297,28 @@ _Hit = tuple[int, int, _Secret]
 @dataclass
 class Reading:
     """One read of an API cassette (parsed), by its structure: with ``replace``, each secret
-    standing where the structure says the value is a secret, or carries one, gets its
-    placeholder; every other secret the masker would find there is a problem (which secret,
-    where). Read again after the replacement, a cassette has no problem left: the scan is
-    this same read, without replacing.
+    standing where the structure says the value is a secret gets its placeholder; every
+    other secret the masker would find there is a problem (which secret, where). Read again
+    after the replacement, a cassette has no problem left: the scan is this same read,
+    without replacing. A body is read as JSON, JSON lines, a form, or text.
 
-    Replaced: the credentials of an ``Authorization`` header; a header's value, a query or
-    form field's value, a JSON string that is the secret; a secret standing as a whole value
-    inside a string, where the masker masks a short one (quoted, after ``=`` or ``:``, alone
-    on a line: ``alice:Koa7``), the secret and nothing around it; a secret of ``LONG``
-    characters or more wherever it stands. Never touched: a secret shorter than ``SHORT``
-    anywhere else (inside a word, a word of a sentence, a value of a header HTTP defines
-    (``PROTOCOL_HEADERS``), the status message, vcrpy's own fields); a JSON number,
-    ``true``, ``false`` or ``null`` (a password is a JSON string); a name (a header's, a
-    field's, a JSON key) unless a long secret is in it. Refused: a secret of ``SHORT``
-    to ``LONG`` characters anywhere else (the masker masks it wherever it shows, and a
-    placeholder there would change what is around it), a secret in a body that is not text
-    where it would be replaced, a long secret in a name or outside JSON's strings.
+    Replaced: a sure secret (:attr:`_Secret.sure`: a token, or one of ``LONG`` characters or
+    more that no setting shown as it is shares) standing as a whole value, and one of
+    ``LONG`` characters wherever it stands; another secret standing as a whole value (a
+    header's value, a query or form field's, a JSON string that is the secret, or inside a
+    string where the masker masks a short one: quoted, after ``=`` or ``:``, alone on a
+    line) where the place says it is a credential (:func:`says_credential`: the header's,
+    field's or key's name, an HTTP authentication scheme, ``password=`` just before it), the
+    secret and nothing around it (``alice:Koa7`` under ``auth``). Never touched: a secret
+    shorter than ``SHORT`` inside a word or a sentence, a value of a header HTTP defines
+    (``PROTOCOL_HEADERS``), the status message, vcrpy's own fields; a JSON number, ``true``,
+    ``false`` or ``null`` (a password is a JSON string); a name (a header's, a field's, a
+    JSON key) unless a long secret is in it. Refused: a secret that is not sure standing as
+    a whole value where nothing says it is a credential (:class:`Ambiguous`: it may be the
+    API's data); a secret of ``SHORT`` to ``LONG`` characters inside a word or a sentence
+    (the masker masks it wherever it shows, and a placeholder there would change what is
+    around it), a secret in a body that is not text where it would be replaced, a long
+    secret in a name or outside JSON's strings.
     """
 
     secrets: list[_Secret]
