@@ -560,8 +560,14 @@ def test_a_credential_in_json_lines_is_replaced_and_nothing_else() -> None:
             "view: latest\n",
             "interaction 1, response body",
         ),
+        (
+            # A name about a credential, not one: its value is the API's.
+            {"uri": "https://barapi.test/v1"},
+            '{"token_type": "latest"}',
+            "interaction 1, response body, field token_type",
+        ),
     ],
-    ids=["query", "json", "json-array", "header", "text"],
+    ids=["query", "json", "json-array", "header", "text", "about-a-credential"],
 )
 def test_a_short_secret_that_may_be_the_apis_data_is_refused_not_rewritten(
     request_: dict, response_body: str, where: str

@@ -640,7 +640,8 @@ class Reading:
     def _ambiguous(self, secret: _Secret, where: str) -> None:
         same = f" (the same text as {secret.collides})" if secret.collides else ""
         problem = Ambiguous(f"{secret.what}{same} as a value in {where}")
-        problem.kind = secret.what.removeprefix("the ")
+        kind = secret.what.removeprefix("the ")
+        problem.kind = kind if kind in ("password", "client secret") else "secret"
         if problem not in self.problems:
             self.problems.append(problem)
 
@@ -661,10 +662,12 @@ def says_credential(name: str) -> bool:
     """Whether a name (a header's, a field's, a JSON key) says its value is a credential:
     ``Authorization``, ``password``, ``old_password``, ``client_secret``, ``X-Auth-Token``,
     ``apiKey``..."""
-    joined = re.sub(r"[^a-z0-9]", "", name.lower())
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower())
+    if words and words[-1] in _ABOUT_A_CREDENTIAL:
+        return False  # token_type, password_hint: about a credential, not one
+    joined = "".join(words)
     if any(word in joined for word in _CREDENTIAL_IN):
         return True
-    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower())
     return any(word in _CREDENTIAL_WORDS for word in words)
 
 
@@ -681,6 +684,34 @@ _CREDENTIAL_IN = (
     "authentication",
 )
 _CREDENTIAL_WORDS = frozenset({"pass", "pwd", "pw", "auth"})
+# The last word of a name that tells about a credential, not holds one (``token_type``,
+# ``passwordHint``, ``secret_expires_at``): its value is the API's, and a secret equal to it
+# there is refused rather than replaced.
+_ABOUT_A_CREDENTIAL = frozenset(
+    {
+        "type",
+        "types",
+        "hint",
+        "expires",
+        "expiry",
+        "in",
+        "at",
+        "url",
+        "uri",
+        "endpoint",
+        "policy",
+        "length",
+        "changed",
+        "required",
+        "count",
+        "kind",
+        "name",
+        "status",
+        "method",
+        "methods",
+        "id",
+    }
+)
 # The authentication schemes of HTTP (RFC 9110, IANA's registry, and the common ones):
 # what follows them in a header is the credentials.
 AUTH_SCHEMES = frozenset(
