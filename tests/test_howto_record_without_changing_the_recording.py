@@ -654,16 +654,30 @@ def test_a_password_that_is_the_user_name_is_refused_where_the_user_name_shows()
     )
 
 
+@pytest.mark.parametrize(
+    ("password", "what"),
+    [
+        ("latest", "the password as a value in interaction 1, request URI, field view"),
+        (
+            reference_server.USER,
+            "the password (the same text as the user name) as a value in interaction 1, "
+            "response body, field user",
+        ),
+    ],
+    ids=["a-value-of-the-query", "the-user-name"],
+)
 def test_a_password_that_is_a_value_of_the_api_refuses_the_recording_and_says_what_to_do(
+    password: str,
+    what: str,
     pytester: pytest.Pytester,
     barapi_server: ReferenceServer,
-    httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The password ``latest`` and the query ``?view=latest``: recording that test is refused
-    with what to change, and the cassette it had is kept as it was."""
-    barapi_server.users[reference_server.USER] = "latest"
-    monkeypatch.setenv("BARAPI_PASSWORD", "latest")
+    """The password ``latest`` and the query ``?view=latest``, or a password that is the user
+    name the answer shows: recording that test is refused with what to change, and the
+    cassette it had is kept as it was."""
+    barapi_server.users[reference_server.USER] = password
+    monkeypatch.setenv("BARAPI_PASSWORD", password)
     pytester.makeini(f"[pytest]\nbarapi_url = {barapi_server.url}\nbarapi_cassette = {CASSETTE}\n")
     pytester.makepyfile(test_project=CAREFUL_USERS_TESTS)
     committed = pytester.path / "cassettes/test_project/test_the_latest_run.yaml"
@@ -676,11 +690,10 @@ def test_a_password_that_is_a_value_of_the_api_refuses_the_recording_and_says_wh
     result.stdout.fnmatch_lines(
         [
             "barapi: refusing to keep the cassette cassettes/test_project/test_the_latest_run.yaml:"
-            " it holds the password as a value in interaction 1, request URI, field view, where "
-            "nothing says it is a credential: it may be the API's own data, which barapi does "
-            "not rewrite; it was not written. Record with a test password that is not a value "
-            "of the API's data, or keep that secret out of what the test sends and receives "
-            "there. The cassette it had before is back as it was."
+            f" it holds {what}, where nothing says it is a credential: it may be the API's own "
+            "data, which barapi does not rewrite; it was not written. Record with a test "
+            "password that is not a value of the API's data, or keep that secret out of what "
+            "the test sends and receives there. The cassette it had before is back as it was."
         ]
     )
     assert committed.read_text() == "a cassette committed before\n"
