@@ -302,6 +302,24 @@ def test_a_password_that_is_the_scope_is_refused_with_what_to_change(
     assert not (user_suite.path / CASSETTE).exists()
 
 
+def test_a_password_that_shares_12_characters_with_the_token_url_records_and_replays(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token cassette's scan reads the file by structure and looks for a secret whole:
+    the URL's ``/oauth/token`` is no piece of the password ``/oauth/token-pw2`` there."""
+    barapi_server.users[reference_server.USER] = "/oauth/token-pw2"
+    monkeypatch.setenv("BARAPI_PASSWORD", "/oauth/token-pw2")
+
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+
+    assert "/oauth/token-pw2" not in (user_suite.path / CASSETTE).read_text()
+    go_offline(monkeypatch, httpserver)
+    user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=2)
+
+
 # Grants made while a recorded test runs: a renewal, or another identity asked for in the body.
 GRANTS_INSIDE_A_RECORDED_TEST = {
     "expiring": """
