@@ -528,15 +528,17 @@ class CassetteScan:
             headers["Content-Type"] = content_type
         return {"status": response["status"], "headers": headers, "body": {"string": text}}
 
-    def leak(self, text: str, data: Any) -> str | None:
-        """What the written file (``text``, parsed as ``data``) still holds, and where."""
+    def leak(self, text: str, data: Any) -> str | Failure | None:
+        """What the written file (``text``, parsed as ``data``) still holds, and where; or,
+        where a secret is a scope of the grant, why no cassette can hide it."""
         named = [
             ("the password", self.identity.password),
             ("the client secret", self.identity.client_secret),
         ]
-        finding = leak(text, data, self.known, [(what, s.reveal()) for what, s in named if s])
+        secrets = [(what, s.reveal()) for what, s in named if s]
+        finding = leak(text, data, self.known, secrets)
         if finding is not None:
-            return finding
+            return self._scope(secrets) or finding
         interactions = data.get("interactions") if isinstance(data, dict) else None
         requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
         identifiers = [
@@ -554,6 +556,25 @@ class CassetteScan:
                     for where, string in strings(request.get(part), f"request/{part}"):
                         if masker.reveals(without_vocabulary(string)):
                             return f"{what} at {where}"
+        return None
+
+    def _scope(self, secrets: list[tuple[str, str]]) -> Failure | None:
+        """Why a secret that is a scope of the grant cannot be kept out: the cassette holds
+        the scope as it is (a replay sends it), so it would show the secret. The user's
+        setting, not barapi's bug."""
+        scopes = (self.identity.scope or "").split()
+        for what, value in secrets:
+            if value in scopes:
+                kind = what.removeprefix("the ")
+                return Failure(
+                    (
+                        f"{what} is the same text as a scope the grant asks for (",
+                        Setting("scope"),
+                        "), which the token cassette holds as it is, so it would show the "
+                        f"{kind}; it was not written, and a cassette there before is kept as "
+                        f"it was. Record with a {kind} that is not one of the scopes.",
+                    )
+                )
         return None
 
 
