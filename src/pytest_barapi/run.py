@@ -119,8 +119,10 @@ class BarapiRun:
     ) -> AbstractContextManager[None]:
         """The cassette of the run for a request of ``identity`` that a fixture wider than a
         test sends outside any test's cassette (see :mod:`pytest_barapi.run_cassette`);
-        nothing to open for any other request, or when the run records no token cassette."""
-        if not self._wider:
+        nothing to open for any other request, when the run records no token cassette, or
+        under ``-p no:recording``: no test's cassette plays then, and a fixture replayed to
+        live tests would hand them what the last recording created (a project since deleted)."""
+        if not self._wider or not self._recording_loaded():
             return nullcontext()
         from pytest_barapi.open_cassette import any_open
         from pytest_barapi.token_cassette import cassette_path
@@ -205,8 +207,15 @@ class BarapiRun:
                     shared.ask_a_person if shared else None,
                     shared.tell_where_found if shared else None,
                 ),
+                recording_loaded=self._recording_loaded(),
             )
         return self._broker
+
+    def _recording_loaded(self) -> bool:
+        """Whether pytest-recording is loaded (not under ``-p no:recording``), by its entry
+        point's name or as ``-p pytest_recording.plugin``."""
+        plugins = self.config.pluginmanager.get_plugins()
+        return any(getattr(p, "__name__", None) == "pytest_recording.plugin" for p in plugins)
 
     def secret_sources(
         self,

@@ -171,15 +171,40 @@ def credentials_missing(settings: Settings, path: Path, missing: tuple[Part, ...
     )
 
 
-def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
+def not_played(
+    settings: Settings, path: Path, missing: tuple[Part, ...], recording_loaded: bool = True
+) -> Failure:
     """Why a request no cassette plays cannot leave with the token replayed from ``path``
-    (barapi would reject its placeholder), and what to do: record it, or give ``missing``."""
+    (barapi would reject its placeholder), and what to do in this run's record mode: record
+    it, or give ``missing``. ``recording_loaded`` is False under ``-p no:recording``."""
+    why = (
+        "a request that no cassette plays needs a live token, and the token is replayed "
+        f"from {shown(path)}; no request sent: "
+    )
+    if not recording_loaded:
+        # Nothing records in this run, and --record-mode is not an option: only a live token.
+        return Failure(
+            (
+                f"{why}set ",
+                *missing,
+                " (pytest-recording is not loaded, -p no:recording, so no cassette plays a "
+                "test's requests)",
+            )
+        )
+    if settings.record_mode != "none":
+        # The run records: a test marked vcr whose cassette lacks the request records it,
+        # which needs the credentials as much as a live request does.
+        return Failure(
+            (
+                f"{why}set ",
+                *missing,
+                f" (recording it under --record-mode={settings.record_mode} needs them too)",
+            )
+        )
     return Failure(
         (
-            f"a request that no cassette plays needs a live token, and the token is replayed "
-            f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
-            f"{RECORD} (a request your vcr_config leaves out of cassettes is never played), "
-            "or set ",
+            f"{why}record the test with @pytest.mark.vcr and {RECORD} (a request your "
+            "vcr_config leaves out of cassettes is never played), or set ",
             *missing,
         )
     )
