@@ -369,16 +369,25 @@ def _recorded_elsewhere(
     None if it is this one), and the user, client id and scope in ``others``."""
     differ: list[str] = []
     lead: list[Part] = []
+    either = False  # the URL or the token path: the recording cannot tell which changed
     if recorded is not None:
         url = _without_userinfo(recorded.uri)
-        if url != settings.token_url and url.startswith(settings.url + "/"):
-            # Same URL: the path after it is the token path it was recorded with.
-            differ.append("token_path")
-        elif url.endswith(settings.token_path):
-            differ.append("url")
-        else:
-            differ += ["url", "token_path"]
+        same_url = url != settings.token_url and url.startswith(settings.url + "/")
+        same_path = url.endswith(settings.token_path)
+        differ += ["url", "token_path"] if same_url == same_path else []
+        differ += ["token_path"] if same_url and not same_path else []
+        differ += ["url"] if same_path and not same_url else []
         lead += [Received(f"{recorded.method} {url}"), f", not POST {settings.token_url}"]
+        if same_url and same_path:
+            # http://host/api/oauth/token is the URL http://host/api with this token path as
+            # much as this URL with the token path /api/oauth/token: name both, with values.
+            either = True
+            lead += [
+                ": for the URL ",
+                Received(url.removesuffix(settings.token_path)),
+                ", or the token path ",
+                Received(url.removeprefix(settings.url)),
+            ]
         if others:
             lead.append(f", and for another {_listed(others)}")
     else:
@@ -391,7 +400,7 @@ def _recorded_elsewhere(
         settings_named.append(Setting(name))
         if name not in identity.given:  # else named as the factory's argument
             settings_named.append(f", from {settings.sources[name]}")
-    these = _listed(differ)
+    these = "URL or token path" if either and not others else _listed(differ)
     return Failure(
         (
             f"the cassette {shown(path)} was recorded for ",
