@@ -277,3 +277,42 @@ def test_without_pytest_recording_a_wider_fixture_is_live_like_every_test(
     )
     assert result.outlines.count(message) == 2  # test_me's and the fixture's
     assert (barapi_server.token_request_count, barapi_server.api_requests) == (2, 4)
+
+
+A_LIVE_TEST_OF_A_MODULE_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="module")
+def me_once(barapi_session):
+    response = barapi_session.get("/v1/me")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+def test_me_live(barapi_session, me_once):
+    assert barapi_session.get("/v1/me").json() == me_once
+"""
+
+
+def test_a_live_test_whose_fixture_is_not_recorded_is_told_it_can_run_everything_live(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """The fixture's request goes through the cassette of the run, which --record-mode=none
+    only replays: record it, or send every request live with --disable-recording."""
+    recorded_suite.makepyfile(test_live=A_LIVE_TEST_OF_A_MODULE_FIXTURE)
+
+    result = recorded_suite.runpytest()
+
+    result.assert_outcomes(passed=2, errors=1)
+    assert (
+        f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's "
+        "cassette (a session-scoped fixture, say), is not in the cassette of the run "
+        "cassettes/barapi_token.run.yaml (--record-mode=none); no request sent: record it "
+        "with credentials set: pytest --record-mode=once, or send every request live: pytest "
+        "--disable-recording"
+    ) in result.outlines
+    assert barapi_server.api_requests == 1  # the recording run's test_me only
+
+    recorded_suite.runpytest("--disable-recording").assert_outcomes(passed=3)
+
+    # test_me, the fixture's call and the live test's, all live.
+    assert barapi_server.api_requests == 1 + 3

@@ -121,7 +121,7 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
         f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
         "session-scoped fixture, say), is not in the cassette of the run "
         f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-        "set: pytest --record-mode=once"
+        "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
     )
     assert result.outlines.count(message) == 3  # one line per test, no traceback
     output = "\n".join(result.outlines + result.errlines)
@@ -151,7 +151,7 @@ def test_under_record_mode_none_a_fixture_never_recorded_is_refused_with_credent
             f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
             "session-scoped fixture, say), is not in the cassette of the run "
             f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-            "set: pytest --record-mode=once"
+            "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
         )
         == 3
     )
@@ -172,7 +172,8 @@ def test_under_xdist_the_run_cassette_is_not_recorded(
             "session-scoped fixture, say), is not in the cassette of the run "
             f"{RUN_CASSETTE}, and pytest-xdist workers do not record it (each would write "
             "its own requests only); no request sent: record it once without -n (pytest "
-            "--record-mode=once), then replay with -n"
+            "--record-mode=once), then replay with -n, or send every request live: pytest "
+            "--disable-recording"
         ]
     )
     assert "During handling" not in "\n".join(result.outlines + result.errlines)
@@ -535,7 +536,7 @@ def test_under_xdist_rewrite_does_not_replay_the_last_recording_of_the_run(
         "replay the last recording where you ask for a new one; POST "
         f"{barapi_server.url}/v1/projects, sent outside any test's cassette (a session-scoped "
         "fixture, say), is not sent: record it once without -n (pytest --record-mode=rewrite), "
-        "then replay with -n"
+        "then replay with -n, or send every request live: pytest --disable-recording"
     ) in result.outlines
     assert "During handling" not in "\n".join(result.outlines + result.errlines)
     assert (projects.created, projects.deleted) == ([1, 2, 3, 4], [3, 4])  # nothing new sent

@@ -34,6 +34,9 @@ from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure
 from pytest_barapi.token_cassette import vcr_for, vcrpy_silenced
 
+# The way out each refusal names besides recording: a run that uses no cassette at all (a
+# live test beside a fixture the cassette of the run replays gets the recording's answers).
+LIVE = ", or send every request live: pytest --disable-recording"
 # pytest-recording's modes that start the cassette over: vcrpy's ``all`` would append each
 # run's requests to the last run's, and vcrpy has no ``rewrite``.
 STARTS_OVER = ("all", "rewrite")
@@ -163,7 +166,7 @@ class RunCassettes:
             "would write its own requests only), nor replay the last recording where you ask "
             f"for a new one; {request}, sent outside any test's cassette (a session-scoped "
             "fixture, say), is not sent: record it once without -n (pytest "
-            f"--record-mode={self.record_mode}), then replay with -n"
+            f"--record-mode={self.record_mode}), then replay with -n{LIVE}"
         )
 
     def _not_recorded(self, path: Path, request: str) -> Failure:
@@ -173,13 +176,13 @@ class RunCassettes:
                 f"{where} is not in the cassette of the run {shown(path)}, and pytest-xdist "
                 "workers do not record it (each would write its own requests only); no request "
                 f"sent: record it once without -n (pytest --record-mode={self.record_mode}), "
-                "then replay with -n"
+                f"then replay with -n{LIVE}"
             )
         mode = "new_episodes" if path.exists() else "once"
         return Failure(
             f"{where} is not in the cassette of the run {shown(path)} "
             f"(--record-mode={self.record_mode}); no request sent: record it with credentials "
-            f"set: pytest --record-mode={mode}"
+            f"set: pytest --record-mode={mode}{LIVE}"
         )
 
 
