@@ -516,6 +516,74 @@ def test_a_recording_run_sends_every_request_it_records_and_the_replay_plays_eac
     assert len(httpserver.log) == requests_before  # zero requests reached the server
     assert received.read_text() == recorded  # the tests received what they did when recorded
 
+    # Each fixture plays what it recorded, whatever ran before it: test_b alone gets the
+    # project its module created when recording (4), not the first module's (3).
+    received.unlink()
+    only_b = projects_suite.runpytest("--record-mode=none", "--block-network", "test_b.py")
+
+    only_b.assert_outcomes(passed=2)
+    assert received.read_text().splitlines() == ["[1, 2]", "[4, 200]"]
+    assert len(httpserver.log) == requests_before
+
+
+def test_two_workers_replay_each_fixture_s_recording_in_turn(
+    projects_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each worker sets up the session fixtures and its modules' fixtures itself, and plays
+    the recordings from the first, in order, as the recording run made them."""
+    Projects(barapi_server)
+    projects_suite.runpytest("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=6)
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+
+    result = projects_suite.runpytest("--record-mode=none", "--block-network", "-n", "2")
+
+    result.assert_outcomes(passed=6)
+    assert len(httpserver.log) == requests_before
+
+
+# A fixture that waits for a job: it asks until the answer changes. Recorded, each answer is
+# played in turn, so the replay ends as the recording did (one answer played as often as
+# asked would make it ask forever).
+POLLING_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="session")
+def job(barapi_session):
+    for _ in range(10):
+        job = barapi_session.get("/v1/jobs/7").json()
+        if job["state"] == "done":
+            return job
+    raise AssertionError("the job never finished")
+
+def test_job(job):
+    assert job["state"] == "done"
+"""
+
+
+def test_a_fixture_that_polls_gets_each_recorded_answer_in_turn(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states = iter(["queued", "running", "done"])
+    barapi_server.httpserver.expect_request("/v1/jobs/7").respond_with_handler(
+        lambda request: Response(json.dumps({"state": next(states)}), mimetype="application/json")
+    )
+    user_suite.makepyfile(test_job=POLLING_FIXTURE)
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=3)
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+
+    result = user_suite.runpytest("--record-mode=none", "--block-network")
+
+    result.assert_outcomes(passed=3)
+    assert len(httpserver.log) == requests_before
+
 
 def test_under_xdist_rewrite_does_not_replay_the_last_recording_of_the_run(
     projects_suite: pytest.Pytester, barapi_server: ReferenceServer

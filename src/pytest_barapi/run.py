@@ -152,7 +152,7 @@ class BarapiRun:
             )
         try:
             with self._run_cassettes.around(
-                path, request, fixture.vcr_config(), self._users_recording_configure
+                path, request, fixture.vcr_config(), self._users_recording_configure, fixture.name
             ):
                 yield
         except (NotRecorded, NotKept) as problem:
@@ -290,6 +290,14 @@ class WiderFixture:
 
     request: pytest.FixtureRequest
     _vcr_config: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The fixture, as the cassette of the run names what it sent: its name, and the
+        module, package or class it is set up for (``project in tests/test_a.py``)."""
+        node = self.request.node.nodeid
+        name = self.request.fixturename or ""
+        return f"{name} in {node}" if node else name
 
     def vcr_config(self) -> dict[str, Any]:
         """The user's ``vcr_config`` (pytest-recording's fixture, ``{}`` without it) as the

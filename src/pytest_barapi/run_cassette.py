@@ -9,10 +9,11 @@ under the run's ``--record-mode`` (``--disable-recording``: no token cassette, s
 It is opened for each such request (a cassette open for the whole run would patch every
 connection of the process, the tests' included), and carries on from one opening to the next
 as one test's cassette would: a replay plays each recorded request once, in order, and a run
-that records sends every request it records (only what the file held before is played). The
-user's ``vcr_config`` applies to it as to the tests' cassettes (its filters
-and ``before_record_*`` hooks above all), but for what this cassette must decide itself
-(:data:`OWNED`). Each file passes :func:`~pytest_barapi.cassette_guard.guarded` before it is
+that records sends every request it records (only what the file held before is played).
+Each fixture plays what it recorded (the file lists which fixture sent each request), whatever
+order the tests run in. The user's ``vcr_config`` applies to it as to the tests' cassettes
+(its filters and ``before_record_*`` hooks above all), but for what this cassette must decide
+itself (:data:`OWNED`). Each file passes :func:`~pytest_barapi.cassette_guard.guarded` before it is
 written, like every API cassette: barapi's secrets out, the rest scanned.
 
 Under pytest-xdist it is replayed, never recorded: two workers would each write the file with
@@ -91,9 +92,11 @@ class RunCassettes:
         request: str,
         vcr_config: dict[str, Any] | None = None,
         configure: Callable[[Any], None] | None = None,
+        sent_by: str = "",
     ) -> Iterator[None]:
         """Play or record the block's requests in the cassette of the run at ``path``, under
-        the user's ``vcr_config`` but for the options in :data:`OWNED`.
+        the user's ``vcr_config`` but for the options in :data:`OWNED`, as requests of the
+        fixture ``sent_by`` names: each plays only what that fixture's requests recorded.
 
         A request it can neither play nor record raises :class:`NotRecorded`; a recording it
         refuses to keep raises :class:`NotKept` after the block.
@@ -118,6 +121,11 @@ class RunCassettes:
         # Never a repeat: a fixture that polls until an answer changes gets each recorded
         # answer in turn, as in a test's cassette under pytest-recording's defaults.
         config = vcr.get_merged_config(path=str(path), allow_playback_repeats=False, **users)
+        # Each fixture plays its own recordings, whatever order the tests run in (another
+        # worker, pytest-randomly): two fixtures that create a project each get their own.
+        users_hook = config["before_record_request"]
+        config["before_record_request"] = lambda asked: _sent_by(users_hook(asked), sent_by)
+        config["match_on"] = (*config["match_on"], _same_sender)
         opener = _Opener(self._kept.get(path))
         cassette = CassetteContextDecorator.from_args(opener, **config)
         try:
@@ -184,6 +192,25 @@ class RunCassettes:
             f"(--record-mode={self.record_mode}); no request sent: record it with credentials "
             f"set: pytest --record-mode={mode}{LIVE}"
         )
+
+
+# The top-level key of a cassette of the run that lists which fixture sent each interaction
+# (vcrpy reads past it), and the attribute of vcrpy's request that carries it meanwhile.
+SENT_BY = "barapi_sent_by"
+
+
+def _sent_by(request: Any, fixture: str) -> Any:
+    """``request``, after the user's ``before_record_request``, tagged with the fixture that
+    sends it; one read from the file keeps its own tag."""
+    if request is not None and not hasattr(request, SENT_BY):
+        setattr(request, SENT_BY, fixture)
+    return request
+
+
+def _same_sender(r1: Any, r2: Any) -> None:
+    """vcrpy's matcher: both sent by one fixture (a recording that names none matches any)."""
+    one, other = getattr(r1, SENT_BY, None), getattr(r2, SENT_BY, None)
+    assert one is None or other is None or one == other, f"sent by {one}, not {other}"
 
 
 # What a cassette holds and has played, carried from one request's opening to the next; the
@@ -258,7 +285,14 @@ class _Persister:
 
         if self.starts_over:
             raise CassetteNotFoundError()
-        return FilesystemPersister.load_cassette(cassette_path, serializer)
+        requests, responses, *rest = FilesystemPersister.load_cassette(cassette_path, serializer)
+        whole = serializer.deserialize(Path(cassette_path).read_text(encoding="utf-8"))
+        senders = whole.get(SENT_BY) if isinstance(whole, dict) else None
+        if not isinstance(senders, list) or len(senders) != len(requests):
+            senders = [None] * len(requests)  # edited by hand, say: matched as before
+        for request, sender in zip(requests, senders, strict=True):
+            setattr(request, SENT_BY, sender if isinstance(sender, str) and sender else None)
+        return (requests, responses, *rest)
 
     def save_cassette(self, cassette_path: str, cassette_dict: Any, serializer: Any) -> None:
         from pytest_barapi.cassette_guard import write_whole
@@ -266,8 +300,14 @@ class _Persister:
         path = Path(cassette_path)
         # A copy: the guard writes the placeholders in, and the cassette stays open for the
         # run's next request with what it holds.
+        senders = [getattr(r, SENT_BY, None) or "" for r in cassette_dict["requests"]]
         kept = guarded(
-            copy.deepcopy(cassette_dict), serializer, path, self.cassettes.known, purpose=API
+            copy.deepcopy(cassette_dict),
+            serializer,
+            path,
+            self.cassettes.known,
+            purpose=API,
+            beside={SENT_BY: senders},
         )
         if isinstance(kept, Failure):
             self.problem = Failure((*kept.what, self.cassettes.put_back(path)))
