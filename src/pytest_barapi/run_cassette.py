@@ -24,6 +24,7 @@ answered from the last recording.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -247,6 +248,7 @@ class _Opener:
         return cassette
 
 
+@functools.cache
 def _cassette_class() -> Any:
     """vcrpy's cassette, but a request it records is never played back to the run: a recording
     run sends every request it records (two fixtures that each create a project get two)."""
