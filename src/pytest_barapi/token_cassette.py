@@ -171,15 +171,40 @@ def credentials_missing(settings: Settings, path: Path, missing: tuple[Part, ...
     )
 
 
-def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
+def not_played(
+    settings: Settings, path: Path, missing: tuple[Part, ...], recording_loaded: bool = True
+) -> Failure:
     """Why a request no cassette plays cannot leave with the token replayed from ``path``
-    (barapi would reject its placeholder), and what to do: record it, or give ``missing``."""
+    (barapi would reject its placeholder), and what to do in this run's record mode: record
+    it, or give ``missing``. ``recording_loaded`` is False under ``-p no:recording``."""
+    why = (
+        "a request that no cassette plays needs a live token, and the token is replayed "
+        f"from {shown(path)}; no request sent: "
+    )
+    if not recording_loaded:
+        # Nothing records in this run, and --record-mode is not an option: only a live token.
+        return Failure(
+            (
+                f"{why}set ",
+                *missing,
+                " (pytest-recording is not loaded, -p no:recording, so no cassette plays a "
+                "test's requests)",
+            )
+        )
+    if settings.record_mode != "none":
+        # The run records: a test marked vcr whose cassette lacks the request records it,
+        # which needs the credentials as much as a live request does.
+        return Failure(
+            (
+                f"{why}set ",
+                *missing,
+                f" (recording it under --record-mode={settings.record_mode} needs them too)",
+            )
+        )
     return Failure(
         (
-            f"a request that no cassette plays needs a live token, and the token is replayed "
-            f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
-            f"{RECORD} (a request your vcr_config leaves out of cassettes is never played), "
-            "or set ",
+            f"{why}record the test with @pytest.mark.vcr and {RECORD} (a request your "
+            "vcr_config leaves out of cassettes is never played), or set ",
             *missing,
         )
     )
@@ -344,16 +369,25 @@ def _recorded_elsewhere(
     None if it is this one), and the user, client id and scope in ``others``."""
     differ: list[str] = []
     lead: list[Part] = []
+    either = False  # the URL or the token path: the recording cannot tell which changed
     if recorded is not None:
         url = _without_userinfo(recorded.uri)
-        if url != settings.token_url and url.startswith(settings.url + "/"):
-            # Same URL: the path after it is the token path it was recorded with.
-            differ.append("token_path")
-        elif url.endswith(settings.token_path):
-            differ.append("url")
-        else:
-            differ += ["url", "token_path"]
+        same_url = url != settings.token_url and url.startswith(settings.url + "/")
+        same_path = url.endswith(settings.token_path)
+        differ += ["url", "token_path"] if same_url == same_path else []
+        differ += ["token_path"] if same_url and not same_path else []
+        differ += ["url"] if same_path and not same_url else []
         lead += [Received(f"{recorded.method} {url}"), f", not POST {settings.token_url}"]
+        if same_url and same_path:
+            # http://host/api/oauth/token is the URL http://host/api with this token path as
+            # much as this URL with the token path /api/oauth/token: name both, with values.
+            either = True
+            lead += [
+                ": for the URL ",
+                Received(url.removesuffix(settings.token_path)),
+                ", or the token path ",
+                Received(url.removeprefix(settings.url)),
+            ]
         if others:
             lead.append(f", and for another {_listed(others)}")
     else:
@@ -366,7 +400,7 @@ def _recorded_elsewhere(
         settings_named.append(Setting(name))
         if name not in identity.given:  # else named as the factory's argument
             settings_named.append(f", from {settings.sources[name]}")
-    these = _listed(differ)
+    these = "URL or token path" if either and not others else _listed(differ)
     return Failure(
         (
             f"the cassette {shown(path)} was recorded for ",
