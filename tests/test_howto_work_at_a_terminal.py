@@ -352,7 +352,7 @@ def at_a_terminal(
         terminal_open = False
         if master_open:
             shown += _the_rest(master)
-            prompts = shown.count(b"barapi password for")
+            prompts = shown.count(prompt)
     finally:
         if master_open:
             os.close(master)
