@@ -155,13 +155,22 @@ def test_compares_the_credentials(barapi_token):
         "password": "x", "token": "y"
     }
 """
-# pytest-json-report copies the captured output and its own log records as it reads them.
+# pytest-json-report copies the captured output and its own log records as it reads them, and
+# writes what is not JSON (a tuple, bytes, requests' headers in a record's extra) by its str().
 PRINTS_AND_LOGS = """
 import logging, os
+from requests.structures import CaseInsensitiveDict
 
-def test_prints_and_logs(barapi_token):
-    print("token", barapi_token.access_token, "password", os.environ["BARAPI_PASSWORD"])
+def test_prints_and_logs(barapi_token, json_metadata):
+    password = os.environ["BARAPI_PASSWORD"]
+    print("token", barapi_token.access_token, "password", password)
     logging.getLogger("suite").warning("refresh %s", barapi_token.refresh_token)
+    extra = {"login": ("alice", password), "raw": password.encode()}
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # a worker cannot send these (execnet)
+        bearer = f"Bearer {barapi_token.access_token}"
+        extra["headers"] = CaseInsensitiveDict({"Authorization": bearer})
+    logging.getLogger("suite").warning("called", extra=extra)
+    json_metadata["creds"] = ("alice", password, barapi_token.refresh_token)
     assert False
 """
 # A password known only to the worker that exchanged it (barapi_session_factory), shown by an

@@ -179,13 +179,19 @@ class SecretMasking:
     def _scrub_additions(self, report: pytest.TestReport) -> None:
         """Mask what was added to ``report`` after it was made: an xfail's reason, and what
         other plugins attach (pytest-json-report's copies of the captured output and log
-        records), in place: a plugin may hold the same dict elsewhere."""
+        records), in place: a plugin may hold the same dict elsewhere. What is neither a
+        dict, a list nor a string (a tuple, bytes, requests' headers, any object a log record
+        carries in ``extra``) is serialized by its text (``default=str``): one whose text
+        reveals a secret is replaced by its masked text."""
         wasxfail = getattr(report, "wasxfail", None)
         if isinstance(wasxfail, str):
             report.wasxfail = self.masker.mask(wasxfail)
-        for name, value in vars(report).items():
-            if name not in _REPORT_FIELDS and type(value) in (dict, list):
-                _mask_in_place(value, self.masker, set())
+        seen: set[int] = set()
+        for name, value in list(vars(report).items()):
+            if name not in _REPORT_FIELDS:
+                masked = _masked(value, self.masker, seen)
+                if masked is not value:
+                    setattr(report, name, masked)
 
     def _longrepr(self, longrepr: Any) -> Any:
         if longrepr is None:
@@ -362,17 +368,42 @@ _REPORT_FIELDS = frozenset(
 
 
 def _mask_in_place(value: Any, masker: Masker, seen: set[int]) -> None:
-    """Mask the strings in the dicts and lists of ``value`` (and theirs), in place."""
+    """Mask whatever the dicts and lists of ``value`` (and theirs) hold, in place."""
     if id(value) in seen:
         return
     seen.add(id(value))
     keys: Any = value.keys() if type(value) is dict else range(len(value))
     for key in list(keys):
         item = value[key]
-        if isinstance(item, str):
-            value[key] = masker.mask(item)
-        elif type(item) in (dict, list):
-            _mask_in_place(item, masker, seen)
+        masked = _masked(item, masker, seen)
+        if masked is not item:
+            value[key] = masked
+
+
+def _masked(value: Any, masker: Masker, seen: set[int]) -> Any:
+    """``value`` with every secret it shows masked, whatever its type: a string masked, a dict
+    or list masked in place (a plugin may hold it elsewhere), a tuple rebuilt from its masked
+    items; anything else (bytes, requests' headers, an object) whose text reveals a secret
+    becomes its masked text, as a reporter that serializes it by ``str`` would write it."""
+    if isinstance(value, str):
+        masked = masker.mask(value)
+        return value if masked == value else masked
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if type(value) in (dict, list):
+        _mask_in_place(value, masker, seen)
+        return value
+    if type(value) is tuple:
+        items = tuple(_masked(item, masker, seen) for item in value)
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    try:
+        text = str(value)
+        shown = repr(value)
+    except Exception:
+        return value  # nothing can print it either
+    if masker.reveals(text) or masker.reveals(shown):
+        return masker.mask(text)
+    return value
 
 
 def _has_text(report: pytest.TestReport | pytest.CollectReport) -> bool:
