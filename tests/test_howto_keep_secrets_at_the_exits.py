@@ -598,8 +598,62 @@ def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in
     assert "password=********" in output
     assert "refresh: ********" in output
     assert "assert '********' == 'y'" in output
+    # pytest's diff shows the compared token whole on a line of its own, after "+ ".
+    assert "E         + ********" in result.outlines
+    assert "E         + FAILED" not in result.outlines
     for kind in ("access_token", "password", "refresh_token"):
         assert (
             f"barapi: warning: the {kind} is shorter than 8 characters: it is masked only where "
-            "it stands as a whole value (quoted, after = or :, or alone on a line)"
+            "it stands as a whole value (quoted, in parentheses, after = or :, alone on a line or "
+            "the rest of a diff's line)"
         ) in result.outlines
+
+
+SHORT_PASSWORD = "hunter2"
+# A short password in the shapes of a whole value that a run shows besides quotes and "=":
+# pytest's diff of two compared texts (each line whole after "+ " or "- "), a URL's userinfo,
+# the end of a sentence, parentheses.
+SHOWS_A_SHORT_PASSWORD = """
+import os
+
+def test_compares_it(barapi_token):
+    assert os.environ["BARAPI_PASSWORD"] == "y"
+
+def test_shows_it(barapi_token):
+    password = os.environ["BARAPI_PASSWORD"]
+    print(f"http://alice:{password}@barapi.test/", f"password={password}.", f"({password})")
+    assert "y" == password
+"""
+
+
+@pytest.mark.parametrize(
+    "flags", ["-rA --junitxml=junit.xml", "-rA -n 2", "-rA --color=yes", "-rA --tb=native"]
+)
+@pytest.mark.parametrize("masking", ["masked", "control"])
+def test_a_short_password_is_masked_where_pytests_diff_shows_it_whole(
+    pytester: pytest.Pytester,
+    token_endpoint: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    masking: str,
+    flags: str,
+) -> None:
+    _answer_with_tokens(200, json.dumps(TOKENS))(token_endpoint)  # type: ignore[operator]
+    monkeypatch.setenv("BARAPI_PASSWORD", SHORT_PASSWORD)
+    pytester.makeconftest(MASKING_OFF if masking == "control" else "")
+    pytester.makepyfile(test_row=SHOWS_A_SHORT_PASSWORD)
+
+    result = pytester.runpytest_subprocess(*flags.split())
+
+    result.assert_outcomes(failed=2)
+    found = leak_matrix.leaks(
+        result,
+        pytester.path,
+        leak_matrix.Leakable(credentials=[SHORT_PASSWORD, CARRIED_ACCESS], pairs=[]),
+    )
+    if masking == "control":
+        assert found != [], "with the masker off the password must show, or this tests nothing"
+        return
+    assert found == []
+    output = leak_matrix.UNSEEN.sub(b"", "\n".join(result.outlines).encode()).decode()
+    assert "+ ********" in output
+    assert "http://alice:********@barapi.test/ password=********. (********)" in output

@@ -135,8 +135,8 @@ class SecretMasking:
                 self._warned.add(kind)
                 terminalreporter.write_line(
                     f"barapi: warning: the {kind} is shorter than {SHORT} characters: it is "
-                    "masked only where it stands as a whole value (quoted, after = or :, "
-                    "or alone on a line)",
+                    "masked only where it stands as a whole value (quoted, in parentheses, "
+                    "after = or :, alone on a line or the rest of a diff's line)",
                     yellow=True,
                 )
 
