@@ -84,6 +84,34 @@ TOKENS = []
 def pytest_sessionfinish(session):
     raise RuntimeError(f"cleanup failed for {TOKENS} with {os.environ['BARAPI_PASSWORD']}")
 """
+# What Python prints of an exception that ends the run, besides a message: the command of a
+# CalledProcessError, an OSError's file name, a note, a tuple argument, the exceptions of a
+# group, the cause. Only the controller raises: it knows the password, no worker tells it.
+SESSIONFINISH_RAISES_WHAT_IS_NOT_A_MESSAGE = """
+import os, subprocess, sys
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        return
+    password = os.environ["BARAPI_PASSWORD"]
+    errors = []
+    try:
+        subprocess.run([sys.executable, "-c", "raise SystemExit(3)", password], check=True)
+    except subprocess.CalledProcessError as error:
+        errors.append(error)
+    try:
+        open(f"cleanup-{password}.lock")
+    except OSError as error:
+        errors.append(error)
+    if sys.version_info < (3, 11):
+        raise errors[0] from errors[1]
+    noted = RuntimeError("logout failed")
+    noted.add_note(f"while logging out with {password}")
+    try:
+        raise ValueError(("alice", password))
+    except ValueError as cause:
+        raise ExceptionGroup("cleanup failed", [*errors, noted]) from cause
+"""
 SESSIONFINISH_TEST = """
 import conftest
 
@@ -351,6 +379,20 @@ ROWS = {
         SESSIONFINISH_RAISES,
         "-l --full-trace",
         ["cleanup failed for"],
+        None,
+    ),
+    "error-in-sessionfinish-not-a-message": (
+        "def test_needs_the_token(barapi_token): pass",
+        SESSIONFINISH_RAISES_WHAT_IS_NOT_A_MESSAGE,
+        "",
+        ["CalledProcessError", "cleanup-"],
+        None,
+    ),
+    "error-in-sessionfinish-not-a-message-xdist": (
+        "def test_needs_the_token(barapi_token): pass",
+        SESSIONFINISH_RAISES_WHAT_IS_NOT_A_MESSAGE,
+        "-n 2",
+        ["CalledProcessError", "cleanup-"],
         None,
     ),
     "junit-attributes-and-suite-properties": (

@@ -6,7 +6,7 @@ interrupt or an internal error prints frames full of locals. :class:`SecretMaski
 each exit: the terminal writer (whatever pytest prints: reports, tracebacks of interrupts and
 internal errors, the summary), the captured output before a report is made from it, reports
 before any other plugin (pytest-json-report, xdist's worker, a reporter) reads them, internal
-errors where they happen (an xdist worker's before it sends them), the message of an
+errors where they happen (an xdist worker's before it sends them), all that is printed of an
 exception that ends the session (``pytest.exit`` too), prints from ``pytest_sessionfinish``
 and ``pytest_terminal_summary``, the junit xml document before it is written, the log file and
 live log, warnings, and ``--debug`` traces. A secret too short to be masked everywhere is
@@ -94,8 +94,8 @@ class SecretMasking:
             self.scrub_report(report)
         return report
 
-    # The session-level hooks an exception can end the run from: its message (pytest.exit's
-    # reason, an error raised in a conftest hook) is printed by pytest straight to stderr.
+    # The session-level hooks an exception can end the run from: pytest or Python prints it
+    # (pytest.exit's reason, an error raised in a conftest hook) straight to stderr.
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection(self) -> Generator[None, object, object]:
         return (yield from self._masking_what_ends_the_run())
@@ -253,19 +253,36 @@ class SecretMasking:
         return self.masker.mask(text) if self.masker.reveals(text) else value
 
     def mask_exception(self, error: BaseException) -> None:
-        """Mask the message of ``error`` and of the exceptions it chains, in place."""
+        """Mask, in place, all that Python or pytest prints of ``error`` and of the exceptions
+        it holds: its args of any type, its notes, what its class prints besides (an
+        OSError's file names, a CalledProcessError's command and output, pytest.exit's
+        reason: any attribute it keeps), the exceptions of a group, its cause and context."""
         seen: set[int] = set()
-        current: BaseException | None = error
-        while current is not None and id(current) not in seen:
+        waiting: list[BaseException] = [error]
+        while waiting:
+            current = waiting.pop()
+            if id(current) in seen:
+                continue
             seen.add(id(current))
-            msg = getattr(current, "msg", None)
-            if isinstance(msg, str):  # pytest.exit's Exit keeps its reason here
-                with contextlib.suppress(AttributeError, TypeError):
-                    current.msg = self.masker.mask(msg)  # type: ignore[attr-defined]
-            current.args = tuple(
-                self.masker.mask(arg) if isinstance(arg, str) else arg for arg in current.args
-            )
-            current = current.__cause__ or current.__context__
+            held = [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
+            found = [*current.args, *vars(current).values()]
+            waiting += [one for one in (*held, *found) if isinstance(one, BaseException)]
+            current.args = tuple(self._exception_part(arg, seen) for arg in current.args)
+            # Kept in the instance's dict (cmd, output, stderr, __notes__, msg), or as members
+            # of the built-in class (an OSError's or a SyntaxError's).
+            for name in {*vars(current), *_PRINTED_MEMBERS}:
+                value = getattr(current, name, None)
+                masked = self._exception_part(value, seen)
+                if masked is not value:
+                    with contextlib.suppress(AttributeError, TypeError):
+                        setattr(current, name, masked)
+
+    def _exception_part(self, value: Any, seen: set[int]) -> Any:
+        """``value`` masked (see :func:`_masked`), unless it is an exception: that one is
+        masked in place, as the exceptions ``mask_exception`` walks."""
+        if value is None or isinstance(value, BaseException):
+            return value
+        return _masked(value, self.masker, seen)
 
     def mask_terminal(self, config: pytest.Config) -> None:
         """Mask whatever the terminal reporter writes, as it writes it."""
@@ -357,6 +374,9 @@ def _mask_element(element: Any, masker: Masker) -> None:
         if child.tail:
             child.tail = masker.mask(child.tail)
 
+
+# What a built-in exception prints that is not in its instance dict (nor in its args).
+_PRINTED_MEMBERS = ("msg", "filename", "filename2", "text")
 
 # What pytest itself puts in a report; anything else was attached by another plugin.
 _REPORT_FIELDS = frozenset(
