@@ -331,6 +331,15 @@ def test_gets_a_signed_url(barapi_mask):
     logging.getLogger("suite").warning("signed %s", url)
     assert url == "x"
 """
+# Under pytest-xdist the worker tells the controller what it was asked to mask, though it
+# never needs a token: the controller's own hook raising with the value shows it masked.
+CONTROLLER_RAISES_WITH_THE_URL = """
+import os
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        raise RuntimeError(f"cleanup failed for {os.environ['SIGNED_URL']}")
+"""
 # What a row's run holds besides the credentials: (tokens issued, pieces, escaping depth).
 HOLDS = {
     "compared-tokens-of-one-issuer": (
@@ -341,6 +350,7 @@ HOLDS = {
     "three-levels-of-escaping": ([CARRIED_ACCESS, CARRIED_REFRESH], [], 3),
     "lone-surrogate-token": ([ODD_ACCESS, CARRIED_REFRESH], [], 2),
     "barapi-mask": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
+    "barapi-mask-xdist-controller-hook": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
 }
 # The environment a row's run gets besides BARAPI_*.
 # Every BARAPI_* variable a row sets (the timeout, for rows whose server answers itself).
@@ -357,6 +367,7 @@ ENVIRONMENT: dict[str, dict[str, str | None]] = {
     },
     "non-utf-8-password": {"BARAPI_PASSWORD": ODD_PASSWORD},
     "barapi-mask": {"SIGNED_URL": SIGNED_URL},
+    "barapi-mask-xdist-controller-hook": {"SIGNED_URL": SIGNED_URL},
     "pytest-json-report": {"PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")},
     "pytest-json-report-xdist": {
         "PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")
@@ -526,6 +537,13 @@ ROWS = {
         "",
         "-l --junitxml=junit.xml",
         ["download"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
+    "barapi-mask-xdist-controller-hook": (
+        ASKS_TO_MASK,
+        CONTROLLER_RAISES_WITH_THE_URL,
+        "-n 2",
+        ["cleanup failed for"],
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
 }
@@ -699,3 +717,27 @@ def test_a_short_password_is_masked_where_pytests_diff_shows_it_whole(
     output = leak_matrix.UNSEEN.sub(b"", "\n".join(result.outlines).encode()).decode()
     assert "+ ********" in output
     assert "http://alice:********@barapi.test/ password=********. (********)" in output
+
+
+ASKS_TO_MASK_A_SHORT_CODE = """
+def test_gets_a_code(barapi_mask):
+    barapi_mask("k3y9")
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["-n", "2"]])
+def test_a_short_value_given_to_barapi_mask_is_named_in_a_warning_under_xdist_too(
+    pytester: pytest.Pytester, flags: list[str]
+) -> None:
+    """Only the worker that ran the test knows the value: it tells the controller, which
+    prints the run's summary."""
+    pytester.makepyfile(test_row=ASKS_TO_MASK_A_SHORT_CODE)
+
+    result = pytester.runpytest_subprocess(*flags)
+
+    result.assert_outcomes(passed=1)
+    assert (
+        "barapi: warning: the value given to barapi_mask is shorter than 8 characters: it is "
+        "masked only where it stands as a whole value (quoted, in parentheses, after = or :, "
+        "alone on a line or the rest of a diff's line)"
+    ) in result.outlines
