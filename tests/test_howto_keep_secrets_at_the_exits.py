@@ -340,6 +340,21 @@ def pytest_sessionfinish(session):
     if not hasattr(session.config, "workerinput"):
         raise RuntimeError(f"cleanup failed for {os.environ['SIGNED_URL']}")
 """
+# A __del__ that raises as the interpreter clears the test module, after pytest gave back
+# sys.unraisablehook: Python prints "Exception ignored in" on its way out.
+UNRAISABLE_AT_EXIT = """
+class Client:
+    def __init__(self, token):
+        self.token = token
+
+    def __del__(self):
+        raise RuntimeError(f"logout failed for {self.token}")
+
+KEEP = []
+
+def test_keeps_a_client(barapi_token):
+    KEEP.append(Client(barapi_token.access_token))
+"""
 # What a row's run holds besides the credentials: (tokens issued, pieces, escaping depth).
 HOLDS = {
     "compared-tokens-of-one-issuer": (
@@ -539,6 +554,8 @@ ROWS = {
         ["download"],
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
+    "unraisable-at-exit": (UNRAISABLE_AT_EXIT, "", "", ["Exception ignored in"], None),
+    "unraisable-at-exit-xdist": (UNRAISABLE_AT_EXIT, "", "-n 1", ["Exception ignored in"], None),
     "barapi-mask-xdist-controller-hook": (
         ASKS_TO_MASK,
         CONTROLLER_RAISES_WITH_THE_URL,

@@ -9,7 +9,8 @@ before any other plugin (pytest-json-report, xdist's worker, a reporter) reads t
 errors where they happen (an xdist worker's before it sends them), all that is printed of an
 exception that ends the session (``pytest.exit`` too), prints from ``pytest_sessionfinish``
 and ``pytest_terminal_summary``, the junit xml document before it is written, the log file and
-live log, warnings, and ``--debug`` traces. A secret too short to be masked everywhere is
+live log, warnings, ``--debug`` traces, and what ``sys.unraisablehook`` prints as the process
+exits. A secret too short to be masked everywhere is
 named (never shown) at the end of the run. What
 counts as a secret is the run's registry's (:mod:`pytest_barapi.known_secrets`), and its one
 masker finds them, in every form (:mod:`pytest_barapi.masking`).
@@ -17,6 +18,7 @@ masker finds them, in every form (:mod:`pytest_barapi.masking`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import linecache
 import logging
@@ -44,6 +46,7 @@ class SecretMasking:
         self._warned: set[str] = set()
         self.mask_terminal(config)
         self.mask_trace(config.pluginmanager.trace.root)
+        _mask_at_exit(self.masker)
         # pytest's logging plugin exists from its own (trylast) pytest_configure on: when
         # this is registered mid-run, there is no pytest_sessionstart to wait for.
         logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
@@ -362,6 +365,38 @@ class MaskingStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
+
+
+# The masker of the process's latest run: what is printed once pytest is done is masked with it.
+_AT_EXIT: dict[str, Masker] = {}
+
+
+def _mask_at_exit(masker: Masker) -> None:
+    """Mask, from the process's exit on, what ``sys.unraisablehook`` prints: an exception
+    nothing can catch (a ``__del__`` that raises as the interpreter clears a test module's
+    globals) is printed after pytest gave back the hook it had replaced."""
+    if not _AT_EXIT:
+        atexit.register(_masking_the_unraisable)
+    _AT_EXIT["masker"] = masker
+
+
+def _masking_the_unraisable() -> None:
+    masker = _AT_EXIT["masker"]
+    printing = sys.unraisablehook
+
+    def masked(unraisable: Any) -> None:
+        # The hook prints to whatever sys.stderr is when it runs.
+        stderr = sys.stderr
+        if stderr is None or isinstance(stderr, MaskingStream):
+            printing(unraisable)
+            return
+        sys.stderr = MaskingStream(stderr, masker)
+        try:
+            printing(unraisable)
+        finally:
+            sys.stderr = stderr
+
+    sys.unraisablehook = masked
 
 
 def _mask_element(element: Any, masker: Masker) -> None:
