@@ -269,7 +269,7 @@ def _password_in_the_keyring(
 # Every other encoding a secret takes: requests' own HTTP Basic (latin-1), the repr of its
 # bytes, JSON escaping under repr, and what a child writes in UTF-16.
 ENCODINGS = """
-import base64, json, os, subprocess, sys
+import base64, json, os, subprocess, sys, urllib.parse
 
 def test_encodings(barapi_token):
     password = os.environ["BARAPI_PASSWORD"]
@@ -278,6 +278,8 @@ def test_encodings(barapi_token):
     print("latin-1 basic", base64.b64encode(pair).decode())
     print("bytes", password.encode(), password.encode("latin-1"), token.encode())
     print("escaped", repr(json.dumps({"password": password, "token": token})))
+    once = urllib.parse.quote(password, safe="")
+    print("a URL in a query", urllib.parse.quote(once, safe=""), urllib.parse.quote_plus(once))
     code = "import sys; sys.stdout.buffer.write(sys.argv[1].encode('utf-16-le'))"
     subprocess.run([sys.executable, "-c", code, token], check=True)
     assert False

@@ -1,10 +1,11 @@
 """Finds every known secret in a text, in whatever form it takes there, and masks it.
 
-A secret shows up in more forms than its plain text: URL-encoded in a form body or a query,
-escaped in JSON or a Python repr (of a repr of a repr: ``--full-trace -l`` shows the repr of
-an error whose message holds the repr of a JSON string), XML-escaped in junit xml, base64
-encoded with its name in an HTTP Basic header, in pieces where pytest skips the identical
-head of two compared strings, and cut short next to ``...`` where pytest shortens a repr.
+A secret shows up in more forms than its plain text: URL-encoded in a form body or a query
+(twice: a URL in the query of another), escaped in JSON or a Python repr (of a repr of a
+repr: ``--full-trace -l`` shows the repr of an error whose message holds the repr of a JSON
+string), XML-escaped in junit xml, base64 encoded with its name in an HTTP Basic header, in
+pieces where pytest skips the identical head of two compared strings, and cut short next to
+``...`` where pytest shortens a repr.
 
 Escaping is undone rather than enumerated (:mod:`pytest_barapi.unescaping`): the search runs
 on the text normalized as each secret is, so a secret escaped at any depth, in any mix of JSON,
@@ -222,12 +223,23 @@ class Masker:
 
 
 def written(secret: str) -> set[str]:
-    """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes (UTF-8 or
-    latin-1: a bytes repr, or bytes read back as text in the other encoding)."""
+    """How ``secret`` is written, before any escaping: plain, URL-encoded once or twice (a URL
+    in the query of another), in bytes (UTF-8 or latin-1: a bytes repr, or bytes read back as
+    text in the other encoding)."""
     written = _as_text(secret)
     for raw in _encoded(secret):
-        written |= {quote(raw), quote(raw, safe=""), quote_plus(raw), repr(raw)[2:-1]}
+        once = {quote(raw), quote(raw, safe=""), quote_plus(raw)}
+        twice = {encode(form) for form in once for encode in _URL_ENCODINGS}
+        written |= once | twice | {repr(raw)[2:-1]}
     return written
+
+
+# How a URL-encoded form is encoded again: in a path, in a query or a form body.
+_URL_ENCODINGS: tuple[Callable[[str], str], ...] = (
+    quote,
+    lambda text: quote(text, safe=""),
+    quote_plus,
+)
 
 
 def _as_text(secret: str) -> set[str]:
