@@ -229,9 +229,15 @@ def written(secret: str) -> set[str]:
     written = _as_text(secret)
     for raw in _encoded(secret):
         once = {quote(raw), quote(raw, safe=""), quote_plus(raw)}
-        twice = {encode(form) for form in once for encode in _URL_ENCODINGS}
-        written |= once | twice | {repr(raw)[2:-1]}
+        written |= once | {repr(raw)[2:-1]}
+        if len(secret) <= _TWICE_UP_TO:
+            written |= {encode(form) for form in once for encode in _URL_ENCODINGS}
     return written
+
+
+# Up to this many characters, a secret is also looked for URL-encoded twice: a signed URL, a
+# password; a token answer near the 1 MiB bound would cost the index several times its size.
+_TWICE_UP_TO = 4096
 
 
 # How a URL-encoded form is encoded again: in a path, in a query or a form body.
