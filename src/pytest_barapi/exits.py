@@ -267,17 +267,21 @@ class SecretMasking:
             if id(current) in seen:
                 continue
             seen.add(id(current))
-            held = [current.__cause__, current.__context__, *getattr(current, "exceptions", ())]
+            group = getattr(current, "exceptions", None)  # an exception group's
+            held = [current.__cause__, current.__context__]
+            held += [*group] if isinstance(group, (tuple, list)) else []
             found = [*current.args, *vars(current).values()]
             waiting += [one for one in (*held, *found) if isinstance(one, BaseException)]
-            current.args = tuple(self._exception_part(arg, seen) for arg in current.args)
+            with contextlib.suppress(Exception):
+                current.args = tuple(self._exception_part(arg, seen) for arg in current.args)
             # Kept in the instance's dict (cmd, output, stderr, __notes__, msg), or as members
             # of the built-in class (an OSError's or a SyntaxError's).
             for name in {*vars(current), *_PRINTED_MEMBERS}:
-                value = getattr(current, name, None)
-                masked = self._exception_part(value, seen)
-                if masked is not value:
-                    with contextlib.suppress(AttributeError, TypeError):
+                # A property of the user's class may raise: the exception it would mask goes on.
+                with contextlib.suppress(Exception):
+                    value = getattr(current, name, None)
+                    masked = self._exception_part(value, seen)
+                    if masked is not value:
                         setattr(current, name, masked)
 
     def _exception_part(self, value: Any, seen: set[int]) -> Any:
