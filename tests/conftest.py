@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 from collections.abc import Iterator
 
@@ -79,6 +80,37 @@ def unset_barapi_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("BARAPI_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def httpserver(httpserver: HTTPServer) -> Iterator[HTTPServer]:
+    """pytest-httpserver's one server of the session, settled at the end of each test.
+
+    It answers one request at a time, and logs each once its answer is made: a request a test
+    gave up on (a timeout, a run it stopped) may still be in its hands when the test ends, and
+    would be logged into the next test's log, or answered by the next test's handlers. So the
+    test's end waits until the server has answered every request that reached it by then.
+    """
+    yield httpserver
+    settle(httpserver)
+
+
+SETTLED = "/tests/settled"
+
+
+def settle(server: HTTPServer) -> None:
+    """Return once ``server`` has answered the requests it had: it takes connections in the
+    order they came, so the answer to one more comes after theirs. Then clear it."""
+    server.expect_oneshot_request(SETTLED).respond_with_data("settled")
+    # http.client, not requests: no proxy a test set in the environment (and has not put back
+    # yet) on the way.
+    connection = http.client.HTTPConnection(server.host, server.port, timeout=30)
+    try:
+        connection.request("GET", SETTLED)
+        connection.getresponse().read()  # whatever it says: that it answered is the point
+    finally:
+        connection.close()
+    server.clear()
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from pytest_barapi import clock
 from tests import reference_server
 from tests.reference_server import ReferenceServer
 from tests.secret_forms import basic, forms
@@ -318,13 +319,19 @@ def server_error(
 ) -> Leakable:
     """A 500 whose HTML page echoes the request body, form-encoded secrets and all."""
 
+    budget = 30
+
     def echo(request: Request) -> Response:
         body = request.get_data(as_text=True)
+        # The answer takes the whole time budget on the plugin's clock (an in-process run
+        # shares this process's): the 500 is not retried, and is read however slow the
+        # machine. (A budget short enough to stop the retries would race the answer.)
+        clock.advance(budget)
         return Response(f"<html>could not handle {body}</html>", 500, content_type="text/html")
 
     httpserver.expect_request("/oauth/token").respond_with_handler(echo)
     leakable = _credentials(mp, httpserver.url_for("").rstrip("/"))
-    mp.setenv("BARAPI_TIMEOUT", "0.5")  # bounds the retries of the 500
+    mp.setenv("BARAPI_TIMEOUT", str(budget))
     leakable.must_show = ["HTTP 500", "text/html", "********"]
     pytester.makepyfile(test_needs=NEEDS_A_TOKEN)
     return leakable
@@ -333,10 +340,18 @@ def server_error(
 def refused(pytester: pytest.Pytester, httpserver: HTTPServer, mp: pytest.MonkeyPatch) -> Leakable:
     """Nothing listens at the URL."""
     leakable = _credentials(mp, unused_url())
-    mp.setenv("BARAPI_TIMEOUT", "0.5")  # bounds the retries of the connection
+    mp.setenv("BARAPI_TIMEOUT", REFUSED_TIMEOUT)
     leakable.must_show = ["connection refused"]
     pytester.makepyfile(test_needs=NEEDS_A_TOKEN)
     return leakable
+
+
+# Bounds the retries of a refused connection: the first two tries go at once, the third after
+# a 0.4 s pause, and a fourth, after 0.8 s more, would start past the budget, so is not made.
+# The third refusal ends the exchange some 0.8 s before the deadline (which would make it
+# "timed out"); with 0.5 s, a loaded machine's third try sometimes met the deadline. A longer
+# budget makes the fourth try, and waits 0.8 s more.
+REFUSED_TIMEOUT = "1.2"
 
 
 def unused_url() -> str:

@@ -209,9 +209,9 @@ class ReferenceServer:
         if user is None:
             return _invalid_token()
         change = json.loads(request.get_data(as_text=True))
-        if self.users.get(user) != change.get("old"):
+        if self.users.get(user) != change.get("old_password"):
             return self._send({"changed": False, "reason": "the old password is wrong"}, 400)
-        self.users[user] = change["new"]
+        self.users[user] = change["new_password"]
         return self._send({"changed": True, "user": user})
 
     def _authorized(self, request: Request) -> str | None:

@@ -154,19 +154,19 @@ def with_request_body(text: str) -> dict[str, Any]:
     [
         (
             with_response_header("X-Debug", f"password={PASSWORD}"),
-            "the password at interactions/response/headers/X-Debug",
+            "the password in interaction 1, response header X-Debug",
         ),
         (
             with_response_body(json.dumps({"note": f"client_secret={quote_plus(CLIENT_SECRET)}"})),
-            "the client secret at interactions/response/body/string",
+            "the client secret in interaction 1, response body, field note",
         ),
         (
             with_request_body(f"password={quote_plus(PASSWORD)}"),
-            "the password at interactions/request/body",
+            "the password in interaction 1, request body",
         ),
         (
             with_response_header(PASSWORD, "a header named so"),
-            "the password at interactions/response/headers",
+            "the password in interaction 1, response header (a name)",
         ),
     ],
     ids=["raw-in-a-header", "url-encoded-in-the-body", "in-the-request", "as-a-key"],
@@ -180,10 +180,10 @@ def test_a_token_of_the_answer_is_found_and_named() -> None:
     scan.scrub_response(token_answer(refresh_token="fake-refresh-1"))
 
     assert finding(scan, with_response_header("X-Token", "fake-access-1")) == (
-        "the access token at interactions/response/headers/X-Token"
+        "the access token in interaction 1, response header X-Token"
     )
     assert finding(scan, with_response_header("X-Next", "fake-refresh-1")) == (
-        "the refresh token at interactions/response/headers/X-Next"
+        "the refresh token in interaction 1, response header X-Next"
     )
 
 
@@ -191,7 +191,7 @@ def test_another_secret_of_the_run_is_found_without_a_name() -> None:
     scan = new_scan()
     scan.known.add("fake-token-of-another-identity")
     assert finding(scan, with_response_header("X-Other", "fake-token-of-another-identity")) == (
-        "a secret of the run at interactions/response/headers/X-Other"
+        "a secret of the run in interaction 1, response header X-Other"
     )
 
 
@@ -221,7 +221,7 @@ def test_a_password_that_is_a_protocol_word_is_not_a_finding_where_it_is_that_wo
     scan = new_scan(Identity(reference_server.USER, Secret("hunter"), "client", None))
     assert finding(scan, with_response_header("X-Echo", "my-hunter")) is None
     assert finding(scan, with_response_header("X-Echo", "hunter")) == (
-        "the password in interaction 1, response header X-Echo"
+        "the password as a value in interaction 1, response header X-Echo"
     )
 
 
@@ -271,3 +271,15 @@ def test_the_scan_does_not_change_what_it_reads() -> None:
     before = copy.deepcopy(data)
     finding(new_scan(), data)
     assert data == before
+
+
+def test_a_password_that_shares_a_piece_with_the_url_is_no_finding() -> None:
+    """The scan reads the file by its structure, as an API cassette's does: a long secret is
+    looked for whole, in every form the masker knows, never by its pieces (the terminal masks
+    those, where masking a bit too much costs nothing)."""
+    scan = new_scan(Identity(reference_server.USER, Secret("acme-staging-pw2"), "client", None))
+    data = example()
+    data["interactions"][0]["request"]["uri"] = "https://barapi.test/acme-staging/oauth/token"
+    assert finding(scan, data) is None
+    data["interactions"][0]["request"]["uri"] = "https://barapi.test/acme-staging-pw2/oauth/token"
+    assert finding(scan, data) == "the password in interaction 1, request URI"

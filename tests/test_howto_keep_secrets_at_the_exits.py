@@ -370,8 +370,8 @@ HOLDS = {
     "barapi-mask-xdist-controller-hook": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
 }
 # The environment a row's run gets besides BARAPI_*.
-# Every BARAPI_* variable a row sets (the timeout, for rows whose server answers itself).
-BARAPI_VARIABLES = ("URL", "USER", "PASSWORD", "CLIENT_ID", "CLIENT_SECRET", "TIMEOUT")
+# Every BARAPI_* variable a row sets.
+BARAPI_VARIABLES = ("URL", "USER", "PASSWORD", "CLIENT_ID", "CLIENT_SECRET")
 ENVIRONMENT: dict[str, dict[str, str | None]] = {
     "colour-py-colors": {"PY_COLORS": "1"},
     "colour-force-color-xdist": {"FORCE_COLOR": "1", "PY_COLORS": None},  # pytester sets it
@@ -591,7 +591,6 @@ def test_no_secret_leaves_by_any_exit(
             row, ([CARRIED_ACCESS, CARRIED_REFRESH], [], 2)
         )
         leakable.issued = lambda: issued
-        monkeypatch.setenv("BARAPI_TIMEOUT", "1")
     for name, value in ENVIRONMENT.get(row, {}).items():
         if value is None:
             monkeypatch.delenv(name, raising=False)

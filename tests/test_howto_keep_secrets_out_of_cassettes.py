@@ -24,7 +24,7 @@ from pytest_barapi.cassette_guard import placed
 from pytest_barapi.known_secrets import KnownSecrets
 from tests import leak_matrix, reference_server
 from tests.conftest import CASSETTE, go_offline
-from tests.reference_server import OTHER_USER, ReferenceServer
+from tests.reference_server import OTHER_USER, UNRELATED_JWT, ReferenceServer
 from tests.secret_forms import forms
 
 PASSWORD = "p@ss w0rd&=/+%~"
@@ -139,18 +139,18 @@ TOKEN_ANSWER = {"access_token": CANNED_ACCESS_TOKEN, "token_type": "Bearer", "ex
     [
         (
             Response(json.dumps({**TOKEN_ANSWER, "scope": f"read {PASSWORD}"})),
-            "the password at interactions/response/body/string",
+            "the password in interaction 1, response body",
         ),
         (
             Response(
                 json.dumps(TOKEN_ANSWER),
                 content_type=f"application/json; note={quote_plus(CLIENT_SECRET)}",
             ),
-            "the client secret at interactions/response/headers/Content-Type",
+            "the client secret in interaction 1, response header Content-Type",
         ),
         (
             Response(json.dumps(TOKEN_ANSWER), status=f"200 {CANNED_ACCESS_TOKEN}"),
-            "the access token at interactions/response/status/message",
+            "the access token in interaction 1, response status message",
         ),
     ],
     ids=["password-in-the-scope", "url-encoded-secret-in-the-type", "token-in-the-reason"],
@@ -275,6 +275,49 @@ def test_a_password_that_is_a_protocol_word_still_records(
     user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
 
     assert (user_suite.path / CASSETTE).is_file()
+
+
+def test_a_password_that_is_the_scope_is_refused_with_what_to_change(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token cassette holds the scope as it is (a replay sends it): a password that is
+    the same text cannot be kept out of it. A setting to change, not a bug."""
+    barapi_server.users[reference_server.USER] = "read"
+    monkeypatch.setenv("BARAPI_PASSWORD", "read")
+    monkeypatch.setenv("BARAPI_SCOPE", "read")
+
+    result = user_suite.runpytest("--record-mode=once")
+
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi: refusing to keep the cassette cassettes/barapi_token.yaml: the password is "
+            "the same text as a scope the grant asks for (--barapi-scope / BARAPI_SCOPE), "
+            "which the token cassette holds as it is, so it would show the password; it "
+            "was not written, and a cassette there before is kept as it was. Record with a "
+            "password that is not one of the scopes."
+        ]
+    )
+    assert "report this as a pytest-barapi bug" not in result.stdout.str()
+    assert not (user_suite.path / CASSETTE).exists()
+
+
+def test_a_password_that_shares_12_characters_with_the_token_url_records_and_replays(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The token cassette's scan reads the file by structure and looks for a secret whole:
+    the URL's ``/oauth/token`` is no piece of the password ``/oauth/token-pw2`` there."""
+    barapi_server.users[reference_server.USER] = "/oauth/token-pw2"
+    monkeypatch.setenv("BARAPI_PASSWORD", "/oauth/token-pw2")
+
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+
+    assert "/oauth/token-pw2" not in (user_suite.path / CASSETTE).read_text()
+    go_offline(monkeypatch, httpserver)
+    user_suite.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=2)
 
 
 # Grants made while a recorded test runs: a renewal, or another identity asked for in the body.
@@ -598,9 +641,12 @@ def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> No
                         "X-Other": ["Basic " + basic],
                     },
                     "body": '{"secret": "s3cr/t \\u00fc", "note": "access granted", '
-                    '"login": "alice:access"}',
+                    '"credentials": "alice:access"}',
                 },
-                "response": {"body": {"string": "form=s3cr%2Ft+%C3%BC&x=1"}, "headers": {}},
+                "response": {
+                    "body": {"string": "client_secret=s3cr%2Ft+%C3%BC&x=1"},
+                    "headers": {},
+                },
             }
         ]
     }
@@ -620,7 +666,88 @@ def test_each_form_of_each_secret_becomes_the_placeholder_a_replay_sends() -> No
             },
             # A word of a sentence is the sentence's; after a colon, a whole value.
             "body": '{"secret": "placeholder-client-secret", "note": "access granted", '
-            '"login": "alice:placeholder-password"}',
+            '"credentials": "alice:placeholder-password"}',
         },
-        "response": {"body": {"string": "form=placeholder-client-secret&x=1"}, "headers": {}},
+        "response": {
+            "body": {"string": "client_secret=placeholder-client-secret&x=1"},
+            "headers": {},
+        },
     }
+
+
+def test_another_jwt_in_a_binary_answer_is_kept_under_rewrite(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The access token is a JWT; an image carries another JWT, which shares its header. No
+    piece of a token is looked for in a cassette: re-recording keeps the answer byte for byte,
+    and the replay gives what the server sent."""
+    barapi_server.jwt_tokens = True
+    image = b"\x89PNG\r\n\x1a\n\xff" + UNRELATED_JWT.encode() + b"\x00"
+    httpserver.expect_request("/v1/avatar").respond_with_data(image, content_type="image/png")
+    pytester.makeini(f"[pytest]\nbarapi_url = {barapi_server.url}\nbarapi_cassette = {CASSETTE}\n")
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            with open("avatar.bin", "wb") as file:
+                file.write(barapi_session.get("/v1/avatar").content)
+        """
+    )
+    pytester.runpytest("--record-mode=once").assert_outcomes(passed=1)
+    committed = pytester.path / "cassettes/test_avatar/test_avatar.yaml"
+
+    pytester.runpytest("--record-mode=rewrite").assert_outcomes(passed=1)
+
+    ((interaction,),) = [yaml.safe_load(committed.read_text())["interactions"]]
+    assert interaction["response"]["body"]["string"] == image
+    (access_token, _refresh) = barapi_server.issued_secrets()[-2:]
+    assert access_token.split(".")[0] == UNRELATED_JWT.split(".")[0]
+    (pytester.path / "avatar.bin").unlink()
+    go_offline(monkeypatch, httpserver)
+    pytester.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=1)
+    assert (pytester.path / "avatar.bin").read_bytes() == image
+
+
+def test_a_binary_answer_the_json_serializer_cannot_write_says_what_to_use(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, httpserver: HTTPServer
+) -> None:
+    httpserver.expect_request("/v1/avatar").respond_with_data(
+        b"\x89PNG\xff\x00", content_type="image/png"
+    )
+    pytester.makeini(f"[pytest]\nbarapi_url = {barapi_server.url}\nbarapi_cassette = {CASSETTE}\n")
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def vcr_config():
+            return {"serializer": "json"}
+        """
+    )
+    pytester.makepyfile(
+        test_avatar="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_avatar(barapi_session):
+            barapi_session.get("/v1/avatar")
+        """
+    )
+
+    result = pytester.runpytest("--record-mode=once")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi: could not write the cassette cassettes/test_avatar/test_avatar.json: it "
+            "holds a body that is not text, which vcrpy's json serializer cannot write; it was "
+            'not written. Record this test with the yaml serializer ("serializer": "yaml" in '
+            "its vcr_config). It had no cassette before."
+        ]
+    )
+    assert not (pytester.path / "cassettes" / "test_avatar").exists()

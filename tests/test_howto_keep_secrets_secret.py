@@ -202,7 +202,7 @@ def test_a_failed_exchange_shows_no_frame_that_held_the_request_body(
         monkeypatch.setenv("BARAPI_PASSWORD", "fake-wrong-password")
     else:
         monkeypatch.setenv("BARAPI_URL", leak_matrix.unused_url())
-        monkeypatch.setenv("BARAPI_TIMEOUT", "0.5")
+        monkeypatch.setenv("BARAPI_TIMEOUT", leak_matrix.REFUSED_TIMEOUT)
     pytester.makepyfile("def test_me(barapi_token): pass")
     result = pytester.runpytest("--full-trace", "-l")
     result.assert_outcomes(errors=1)

@@ -204,3 +204,115 @@ def test_without_credentials_a_request_your_vcr_config_leaves_out_is_not_sent(
     )
     # The placeholder reached nothing: only the recording run's calls arrived.
     assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+
+
+A_NEW_RECORDED_TEST = """
+import pytest
+
+@pytest.mark.vcr
+def test_me_again(barapi_session):
+    assert barapi_session.get("/v1/me", params={"again": "1"}).status_code == 200
+"""
+
+
+def test_recording_without_credentials_says_to_set_them_not_to_mark_the_test(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under --record-mode=new_episodes, a test marked vcr whose cassette lacks a request
+    records it: that needs credentials, as a live request does."""
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=2)
+    user_suite.makepyfile(test_again=A_NEW_RECORDED_TEST)
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    monkeypatch.delenv("BARAPI_CLIENT_SECRET")
+
+    result = user_suite.runpytest("--record-mode=new_episodes")
+
+    result.assert_outcomes(passed=2, failed=1)
+    assert (
+        f"barapi: a request that no cassette plays needs a live token, and the token is "
+        f"replayed from {CASSETTE}; no request sent: set --barapi-password / BARAPI_PASSWORD, "
+        "--barapi-client-secret / BARAPI_CLIENT_SECRET (recording it under "
+        "--record-mode=new_episodes needs them too)"
+    ) in result.outlines
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 1)
+
+
+WIDER_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="module")
+def me(barapi_session):
+    response = barapi_session.get("/v1/me")
+    assert response.status_code == 200, response.text
+    return response.json()
+"""
+
+
+def test_without_pytest_recording_a_wider_fixture_is_live_like_every_test(
+    user_suite: pytest.Pytester, barapi_server: ReferenceServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-p no:recording: no test's cassette plays, so the cassette of the run is not used
+    either (its answers would not be those of the live tests beside it); the token cassette
+    still replays, and each request gets the run's one live token."""
+    user_suite.makeconftest(WIDER_FIXTURE)
+    user_suite.makepyfile(test_wide="def test_wide(me):\n    assert me['user']\n")
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=3)
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 2)
+
+    user_suite.runpytest("-p", "no:recording").assert_outcomes(passed=3)
+
+    # test_me and the fixture's call, live, with one live token.
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (2, 4)
+    monkeypatch.delenv("BARAPI_PASSWORD")
+    monkeypatch.delenv("BARAPI_CLIENT_SECRET")
+
+    result = user_suite.runpytest("-p", "no:recording")
+
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    message = (
+        "barapi: a request that no cassette plays needs a live token, and the token is "
+        f"replayed from {CASSETTE}; no request sent: set --barapi-password / BARAPI_PASSWORD, "
+        "--barapi-client-secret / BARAPI_CLIENT_SECRET (pytest-recording is not loaded, "
+        "-p no:recording, so no cassette plays a test's requests)"
+    )
+    assert result.outlines.count(message) == 2  # test_me's and the fixture's
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (2, 4)
+
+
+A_LIVE_TEST_OF_A_MODULE_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="module")
+def me_once(barapi_session):
+    response = barapi_session.get("/v1/me")
+    assert response.status_code == 200, response.text
+    return response.json()
+
+def test_me_live(barapi_session, me_once):
+    assert barapi_session.get("/v1/me").json() == me_once
+"""
+
+
+def test_a_live_test_whose_fixture_is_not_recorded_is_told_it_can_run_everything_live(
+    recorded_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """The fixture's request goes through the cassette of the run, which --record-mode=none
+    only replays: record it, or send every request live with --disable-recording."""
+    recorded_suite.makepyfile(test_live=A_LIVE_TEST_OF_A_MODULE_FIXTURE)
+
+    result = recorded_suite.runpytest()
+
+    result.assert_outcomes(passed=2, errors=1)
+    assert (
+        f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's "
+        "cassette (a session-scoped fixture, say), is not in the cassette of the run "
+        "cassettes/barapi_token.run.yaml (--record-mode=none); no request sent: record it "
+        "with credentials set: pytest --record-mode=once, or send every request live: pytest "
+        "--disable-recording"
+    ) in result.outlines
+    assert barapi_server.api_requests == 1  # the recording run's test_me only
+
+    recorded_suite.runpytest("--disable-recording").assert_outcomes(passed=3)
+
+    # test_me, the fixture's call and the live test's, all live.
+    assert barapi_server.api_requests == 1 + 3

@@ -336,6 +336,35 @@ def test_a_token_path_given_when_recording_and_missing_at_replay_is_named(
     assert authlib_server.token_request_count == 1
 
 
+def test_a_url_that_changed_where_the_token_path_could_have_is_named_with_both_values(
+    pytester: pytest.Pytester, authlib_server: AuthlibServer
+) -> None:
+    """Recorded at {url}/o with the token path /token/, replayed at {url}: the recorded
+    endpoint is as much that URL with this token path as this URL with the token path
+    /o/token/. The message names both settings, with the value each would need."""
+    suite_on_authlib(pytester, authlib_server)
+    token_path = "--barapi-token-path=/token/"
+    record = pytester.runpytest(
+        "--record-mode=once", f"--barapi-url={authlib_server.url}/o", token_path
+    )
+    record.assert_outcomes(passed=1)
+
+    result = pytester.runpytest(token_path)
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"barapi: the cassette {CASSETTE} was recorded for "
+            f"POST {authlib_server.url}/o/token/, not POST {authlib_server.url}/token/: for the "
+            f"URL {authlib_server.url}/o, or the token path /o/token/ (--barapi-url / "
+            "BARAPI_URL, from env; --barapi-token-path / BARAPI_TOKEN_PATH, from cli); "
+            "re-record it for this URL or token path (pytest --record-mode=rewrite), or set "
+            "the URL or token path it was recorded for"
+        ]
+    )
+    assert authlib_server.token_request_count == 1
+
+
 def test_a_url_and_a_token_path_that_both_differ_are_both_named(
     pytester: pytest.Pytester, authlib_server: AuthlibServer
 ) -> None:

@@ -8,9 +8,13 @@ replayed under the same ``--record-mode``. Token and API requests are counted at
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import yaml
 from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from tests.conftest import unset_barapi_env
 from tests.reference_server import ReferenceServer
@@ -117,7 +121,7 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
         f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
         "session-scoped fixture, say), is not in the cassette of the run "
         f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-        "set: pytest --record-mode=once"
+        "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
     )
     assert result.outlines.count(message) == 3  # one line per test, no traceback
     output = "\n".join(result.outlines + result.errlines)
@@ -147,7 +151,7 @@ def test_under_record_mode_none_a_fixture_never_recorded_is_refused_with_credent
             f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
             "session-scoped fixture, say), is not in the cassette of the run "
             f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-            "set: pytest --record-mode=once"
+            "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
         )
         == 3
     )
@@ -168,7 +172,8 @@ def test_under_xdist_the_run_cassette_is_not_recorded(
             "session-scoped fixture, say), is not in the cassette of the run "
             f"{RUN_CASSETTE}, and pytest-xdist workers do not record it (each would write "
             "its own requests only); no request sent: record it once without -n (pytest "
-            "--record-mode=once), then replay with -n"
+            "--record-mode=once), then replay with -n, or send every request live: pytest "
+            "--disable-recording"
         ]
     )
     assert "During handling" not in "\n".join(result.outlines + result.errlines)
@@ -302,15 +307,16 @@ def test_a_matcher_you_register_for_pytest_recording_matches_in_the_cassette_of_
 ) -> None:
     suite_with_a_session_fixture.makeconftest(SESSION_FIXTURE + YOUR_OWN_MATCHER)
     suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
-    # Matched by path: the fixture's teardown (/v1/me?at=teardown) played its setup's
-    # recording, so only the setup's call and test_me's reached barapi.
-    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 2)
+    # A recording run sends every request it records: the fixture's teardown
+    # (/v1/me?at=teardown) matches its setup's recording by path, and is sent all the same.
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 3)
     unset_barapi_env(monkeypatch)
 
     result = suite_with_a_session_fixture.runpytest("--record-mode=none", "--block-network")
 
+    # Matched by path, each recording played in turn: the setup's, then the teardown's.
     result.assert_outcomes(passed=5)
-    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 2)
+    assert (barapi_server.token_request_count, barapi_server.api_requests) == (1, 3)
 
 
 # A before_record_request that returns None leaves the request out of the cassette of the run:
@@ -408,3 +414,202 @@ def test_a_refused_re_recording_of_the_run_gives_the_committed_cassette_back(
         "and receives there. The cassette it had before is back as it was."
     ) in result.outlines
     assert (suite_with_a_session_fixture.path / RUN_CASSETTE).read_bytes() == committed
+
+
+# Two session fixtures that each create a project, and a module fixture that two modules use
+# (each module creates its own and deletes it after): requests that match one another (vcrpy
+# matches on method and URL), which a run records one by one and a replay plays in turn.
+PROJECT_FIXTURES = """
+import json
+import pytest
+
+@pytest.fixture(scope="session")
+def project_a(barapi_session):
+    return barapi_session.post("/v1/projects", json={"name": "a"}).json()["id"]
+
+@pytest.fixture(scope="session")
+def project_b(barapi_session):
+    return barapi_session.post("/v1/projects", json={"name": "b"}).json()["id"]
+
+@pytest.fixture(scope="module")
+def project(barapi_session):
+    response = barapi_session.post("/v1/projects", json={"name": "module"})
+    assert response.status_code == 201, response.text
+    yield response.json()["id"]
+    assert barapi_session.delete(f"/v1/projects/{response.json()['id']}").status_code == 204
+
+def received(what):
+    with open("received.txt", "a") as file:
+        file.write(json.dumps(what) + "\\n")
+"""
+
+TESTS_OF_THE_PROJECTS = """
+import pytest
+from conftest import received
+
+def test_two_projects(project_a, project_b):
+    received([project_a, project_b])
+    assert project_a != project_b
+
+@pytest.mark.vcr
+def test_the_module_project(barapi_session, project):
+    response = barapi_session.get(f"/v1/projects/{project}")
+    received([project, response.status_code])
+    assert response.status_code == 200, response.text
+"""
+
+
+class Projects:
+    """An API of projects beside the reference server's: create, read, delete."""
+
+    def __init__(self, barapi_server: ReferenceServer) -> None:
+        self.created: list[int] = []
+        self.deleted: list[int] = []
+        server = barapi_server.httpserver
+        server.expect_request("/v1/projects", method="POST").respond_with_handler(self._create)
+        server.expect_request(re.compile(r"/v1/projects/\d+")).respond_with_handler(self._one)
+
+    def _create(self, request: Request) -> Response:
+        self.created.append(len(self.created) + 1)
+        return Response(json.dumps({"id": self.created[-1]}), 201, content_type="application/json")
+
+    def _one(self, request: Request) -> Response:
+        number = int(request.path.rsplit("/", 1)[1])
+        if request.method == "DELETE":
+            self.deleted.append(number)
+            return Response("", 204)
+        if number in self.created and number not in self.deleted:
+            return Response(json.dumps({"id": number}), content_type="application/json")
+        return Response('{"error": "no such project"}', 404, content_type="application/json")
+
+
+@pytest.fixture
+def projects_suite(user_suite: pytest.Pytester, barapi_server: ReferenceServer) -> pytest.Pytester:
+    user_suite.makeconftest(PROJECT_FIXTURES)
+    user_suite.makepyfile(test_a=TESTS_OF_THE_PROJECTS, test_b=TESTS_OF_THE_PROJECTS)
+    return user_suite
+
+
+def test_a_recording_run_sends_every_request_it_records_and_the_replay_plays_each_in_turn(
+    projects_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    projects = Projects(barapi_server)
+    received = projects_suite.path / "received.txt"
+
+    projects_suite.runpytest("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=6)
+
+    # Each fixture's POST reached barapi (two for the session, one per module), and each
+    # module's DELETE: none was answered from what the run had just recorded.
+    assert (projects.created, projects.deleted) == ([1, 2, 3, 4], [3, 4])
+    recorded = received.read_text()
+    assert recorded.splitlines() == ["[1, 2]", "[3, 200]", "[1, 2]", "[4, 200]"]
+
+    received.unlink()
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+    result = projects_suite.runpytest("--record-mode=none", "--block-network", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=6)
+    assert len(httpserver.log) == requests_before  # zero requests reached the server
+    assert received.read_text() == recorded  # the tests received what they did when recorded
+
+    # Each fixture plays what it recorded, whatever ran before it: test_b alone gets the
+    # project its module created when recording (4), not the first module's (3).
+    received.unlink()
+    only_b = projects_suite.runpytest("--record-mode=none", "--block-network", "test_b.py")
+
+    only_b.assert_outcomes(passed=2)
+    assert received.read_text().splitlines() == ["[1, 2]", "[4, 200]"]
+    assert len(httpserver.log) == requests_before
+
+
+def test_two_workers_replay_each_fixture_s_recording_in_turn(
+    projects_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each worker sets up the session fixtures and its modules' fixtures itself, and plays
+    the recordings from the first, in order, as the recording run made them."""
+    Projects(barapi_server)
+    projects_suite.runpytest("--record-mode=once", "-p", "no:randomly").assert_outcomes(passed=6)
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+
+    result = projects_suite.runpytest("--record-mode=none", "--block-network", "-n", "2")
+
+    result.assert_outcomes(passed=6)
+    assert len(httpserver.log) == requests_before
+
+
+# A fixture that waits for a job: it asks until the answer changes. Recorded, each answer is
+# played in turn, so the replay ends as the recording did (one answer played as often as
+# asked would make it ask forever).
+POLLING_FIXTURE = """
+import pytest
+
+@pytest.fixture(scope="session")
+def job(barapi_session):
+    for _ in range(10):
+        job = barapi_session.get("/v1/jobs/7").json()
+        if job["state"] == "done":
+            return job
+    raise AssertionError("the job never finished")
+
+def test_job(job):
+    assert job["state"] == "done"
+"""
+
+
+def test_a_fixture_that_polls_gets_each_recorded_answer_in_turn(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    states = iter(["queued", "running", "done"])
+    barapi_server.httpserver.expect_request("/v1/jobs/7").respond_with_handler(
+        lambda request: Response(json.dumps({"state": next(states)}), mimetype="application/json")
+    )
+    user_suite.makepyfile(test_job=POLLING_FIXTURE)
+    user_suite.runpytest("--record-mode=once").assert_outcomes(passed=3)
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+
+    result = user_suite.runpytest("--record-mode=none", "--block-network")
+
+    result.assert_outcomes(passed=3)
+    assert len(httpserver.log) == requests_before
+
+
+def test_under_xdist_rewrite_does_not_replay_the_last_recording_of_the_run(
+    projects_suite: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """Workers do not record the cassette of the run, and replaying it where you asked for a
+    new recording would hand the tests stale answers (which their cassettes would record)."""
+    projects = Projects(barapi_server)
+    projects_suite.runpytest("--record-mode=once").assert_outcomes(passed=6)
+    cassettes = {p: p.read_bytes() for p in (projects_suite.path / "cassettes").rglob("*.yaml")}
+    assert len(cassettes) == 5  # the token's, the run's, test_me's, test_the_module_project's two
+
+    result = projects_suite.runpytest("--record-mode=rewrite", "-n", "2")
+
+    result.assert_outcomes(passed=2, errors=4)
+    assert (
+        f"barapi: not recording the cassette of the run {RUN_CASSETTE} (--record-mode=rewrite): "
+        "pytest-xdist workers do not record it (each would write its own requests only), nor "
+        "replay the last recording where you ask for a new one; POST "
+        f"{barapi_server.url}/v1/projects, sent outside any test's cassette (a session-scoped "
+        "fixture, say), is not sent: record it once without -n (pytest --record-mode=rewrite), "
+        "then replay with -n, or send every request live: pytest --disable-recording"
+    ) in result.outlines
+    assert "During handling" not in "\n".join(result.outlines + result.errlines)
+    assert (projects.created, projects.deleted) == ([1, 2, 3, 4], [3, 4])  # nothing new sent
+    # The tests that needed the fixture never ran: their cassettes and the run's are as they
+    # were (the token and test_me are recorded afresh, as asked).
+    for path, before in cassettes.items():
+        if path.name not in ("barapi_token.yaml", "test_me.yaml"):
+            assert path.read_bytes() == before, path

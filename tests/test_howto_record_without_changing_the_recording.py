@@ -19,7 +19,7 @@ from urllib.parse import quote_plus
 
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
@@ -58,7 +58,7 @@ def test_change_password(barapi_session):
     auth = f"alice@example.test:{old}"
     answer = barapi_session.post(
         "/v1/password",
-        json={"old": old, "new": "n3w-Pass-word", "auth": auth},
+        json={"old_password": old, "new_password": "n3w-Pass-word", "auth": auth},
         headers={"X-Auth": auth},
     )
     keep(answer)
@@ -110,7 +110,8 @@ def test_any_password_records_and_replays_what_the_server_sent(
     # nothing around it.
     placed_auth = "alice@example.test:placeholder-password"
     assert change["request"]["body"] == (
-        f'{{"old": "placeholder-password", "new": "n3w-Pass-word", "auth": "{placed_auth}"}}'
+        '{"old_password": "placeholder-password", "new_password": "n3w-Pass-word", '
+        f'"auth": "{placed_auth}"}}'
     )
     assert change["request"]["headers"]["X-Auth"] == [placed_auth]
     for file in pytester.path.rglob("*.yaml"):
@@ -213,7 +214,8 @@ def test_a_secret_is_replaced_only_where_it_stands_whole(known: KnownSecrets) ->
         (
             {"uri": "https://barapi.test/v1", "headers": {CLIENT_SECRET: ["x"]}},
             "{}",
-            f"the client secret in interaction 1, request header {CLIENT_SECRET} (a name)",
+            # Named by where it is, never by the name that holds it.
+            "the client secret in interaction 1, request header (a name)",
         ),
     ],
 )
@@ -274,7 +276,7 @@ def test_a_value_http_defines_is_never_a_short_password(password: str, headers: 
             "password",
             {"uri": "https://barapi.test/v1"},
             '{"note": "change your password here"}',
-            "response body",
+            "response body, field note",
         ),
     ],
 )
@@ -297,14 +299,15 @@ def test_a_weak_password_that_is_a_word_of_the_placeholders_is_still_recorded() 
     known = KnownSecrets()
     known.add_pair(reference_server.USER, "password", kind="password")
     recorded = cassette(
-        {"uri": "https://barapi.test/v1/me", "body": '{"new": "password"}'}, '{"ok": true}'
+        {"uri": "https://barapi.test/v1/me", "body": '{"new_password": "password"}'},
+        '{"ok": true}',
     )
 
     with_placeholders, problems = placed(recorded, known)
 
     assert problems == []
     assert with_placeholders["interactions"][0]["request"]["body"] == (
-        '{"new": "placeholder-password"}'
+        '{"new_password": "placeholder-password"}'
     )
 
 
@@ -323,12 +326,17 @@ def test_only_a_json_string_that_is_the_password_changes(
     password: str, data: dict[str, list[str]]
 ) -> None:
     """A short password in a key, inside a word, as a word of a sentence, in the query that
-    carries the data: kept, byte for byte. A JSON string that is the password is the case the
-    guard replaces."""
+    carries the data: kept, byte for byte. A JSON string that is the password, under a name
+    that says it is one, is the case the guard replaces."""
+    assume(not any(password in values for values in data.values()))  # refused: tested below
     known = KnownSecrets()
     known.add_pair(reference_server.USER, password, kind="password")
     # The password as a key, a word of a sentence, inside a word, and a JSON string.
-    data = {**data, password: [f"see {password} here", f"{password}x{password}", password]}
+    data = {
+        **data,
+        password: [f"see {password} here", f"{password}x{password}"],
+        "new_passwords": [password],
+    }
     body = json.dumps(data)
     recorded = cassette({"uri": "https://barapi.test/v1/data?view=" + quote_plus(body)}, body)
 
@@ -465,3 +473,227 @@ def test_a_secret_in_a_latin_1_body_is_refused_not_kept() -> None:
     assert placed(recorded, odd_known())[1] == [
         "the password in interaction 1, response body (not text)"
     ]
+
+
+NDJSON = '{"user": "alice", "role": "staff"}\n{"user": "bob", "role": "test"}\n'
+
+
+def test_json_lines_keep_their_keys_whatever_the_password(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An NDJSON export is read line by line as JSON: a key is a name, never a secret, even
+    where the password is the same word (``user``)."""
+    barapi_server.users[reference_server.USER] = "user"
+    monkeypatch.setenv("BARAPI_PASSWORD", "user")
+    httpserver.expect_request("/v1/export").respond_with_data(
+        NDJSON, content_type="application/x-ndjson"
+    )
+    pytester.makeini(f"[pytest]\nbarapi_url = {barapi_server.url}\nbarapi_cassette = {CASSETTE}\n")
+    pytester.makepyfile(
+        test_export="""
+        import json
+        import pytest
+
+        @pytest.mark.vcr
+        def test_export(barapi_session):
+            answer = barapi_session.get("/v1/export")
+            with open("answers.txt", "a") as file:
+                file.write(answer.text)
+            assert [json.loads(line)["user"] for line in answer.text.splitlines()] == [
+                "alice",
+                "bob",
+            ]
+        """
+    )
+
+    pytester.runpytest("--record-mode=once").assert_outcomes(passed=1)
+
+    (export,) = interactions(pytester.path / "cassettes/test_export/test_export.yaml")
+    assert export["response"]["body"]["string"] == NDJSON
+    (pytester.path / "answers.txt").unlink()
+    go_offline(monkeypatch, httpserver)
+    pytester.runpytest("--record-mode=none", "--block-network").assert_outcomes(passed=1)
+    assert (pytester.path / "answers.txt").read_text() == NDJSON
+
+
+def test_a_credential_in_json_lines_is_replaced_and_nothing_else() -> None:
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "Koa7", kind="password")
+    lines = '{"user": "alice", "password": "Koa7"}\n{"Koa7": 1, "note": "see Koa7"}\n'
+
+    with_placeholders, problems = placed(cassette({"uri": "https://barapi.test/v1"}, lines), known)
+
+    assert problems == []
+    assert with_placeholders["interactions"][0]["response"]["body"]["string"] == (
+        '{"user": "alice", "password": "placeholder-password"}\n{"Koa7": 1, "note": "see Koa7"}\n'
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_", "response_body", "where"),
+    [
+        (
+            {"uri": "https://barapi.test/v1/runs?view=latest"},
+            "{}",
+            "interaction 1, request URI, field view",
+        ),
+        (
+            {"uri": "https://barapi.test/v1"},
+            '{"runs": [{"view": "latest"}]}',
+            "interaction 1, response body, field view",
+        ),
+        (
+            {"uri": "https://barapi.test/v1"},
+            '{"views": ["latest", "oldest"]}',
+            "interaction 1, response body, field views",
+        ),
+        (
+            {"uri": "https://barapi.test/v1", "headers": {"X-View": ["latest"]}},
+            "{}",
+            "interaction 1, request header X-View",
+        ),
+        (
+            {"uri": "https://barapi.test/v1"},
+            "view: latest\n",
+            "interaction 1, response body",
+        ),
+        (
+            # A name about a credential, not one: its value is the API's.
+            {"uri": "https://barapi.test/v1"},
+            '{"token_type": "latest"}',
+            "interaction 1, response body, field token_type",
+        ),
+    ],
+    ids=["query", "json", "json-array", "header", "text", "about-a-credential"],
+)
+def test_a_short_secret_that_may_be_the_apis_data_is_refused_not_rewritten(
+    request_: dict, response_body: str, where: str
+) -> None:
+    """``latest`` is the password, and a value of the API: nothing there says it is a
+    credential, so it is neither replaced (the replay would differ) nor kept."""
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "latest", kind="password")
+    recorded = cassette(request_, response_body)
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == [f"the password as a value in {where}"]
+    assert with_placeholders == recorded
+
+
+@pytest.mark.parametrize(
+    ("request_", "response_body", "replaced"),
+    [
+        (
+            {"uri": "https://barapi.test/v1/login?password=latest"},
+            "{}",
+            "https://barapi.test/v1/login?password=placeholder-password",
+        ),
+        (
+            {"uri": "https://barapi.test/v1", "headers": {"Authorization": ["Basic latest"]}},
+            "{}",
+            "Basic placeholder-password",
+        ),
+        (
+            {"uri": "https://barapi.test/v1", "body": '{"old_password": "latest"}'},
+            "{}",
+            '{"old_password": "placeholder-password"}',
+        ),
+        (
+            {"uri": "https://barapi.test/v1", "body": "user=alice&pwd=latest"},
+            "{}",
+            "user=alice&pwd=placeholder-password",
+        ),
+        (
+            {"uri": "https://barapi.test/v1", "body": "login with password=latest"},
+            "{}",
+            "login with password=placeholder-password",
+        ),
+    ],
+    ids=["query", "authorization", "json", "form", "text"],
+)
+def test_a_short_secret_where_the_structure_says_credential_is_replaced(
+    request_: dict, response_body: str, replaced: str
+) -> None:
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "latest", kind="password")
+
+    with_placeholders, problems = placed(cassette(request_, response_body), known)
+
+    assert problems == []
+    request = with_placeholders["interactions"][0]["request"]
+    assert replaced in [
+        request["uri"],
+        request["body"],
+        *request["headers"].get("Authorization", []),
+    ]
+
+
+def test_a_password_that_is_the_user_name_is_refused_where_the_user_name_shows() -> None:
+    """A long password is replaced wherever it stands, unless a setting the API shows as it
+    is (the user name) is the same text: there it may be the user name."""
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, reference_server.USER, kind="password")
+    recorded = cassette(
+        {"uri": "https://barapi.test/v1", "body": f'{{"password": "{reference_server.USER}"}}'},
+        f'{{"user": "{reference_server.USER}"}}',
+    )
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == [
+        "the password (the same text as the user name) as a value in interaction 1, "
+        "response body, field user"
+    ]
+    # Where a name says it is the password, it is.
+    assert with_placeholders["interactions"][0]["request"]["body"] == (
+        '{"password": "placeholder-password"}'
+    )
+
+
+@pytest.mark.parametrize(
+    ("password", "what"),
+    [
+        ("latest", "the password as a value in interaction 1, request URI, field view"),
+        (
+            reference_server.USER,
+            "the password (the same text as the user name) as a value in interaction 1, "
+            "response body, field user",
+        ),
+    ],
+    ids=["a-value-of-the-query", "the-user-name"],
+)
+def test_a_password_that_is_a_value_of_the_api_refuses_the_recording_and_says_what_to_do(
+    password: str,
+    what: str,
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The password ``latest`` and the query ``?view=latest``, or a password that is the user
+    name the answer shows: recording that test is refused with what to change, and the
+    cassette it had is kept as it was."""
+    barapi_server.users[reference_server.USER] = password
+    monkeypatch.setenv("BARAPI_PASSWORD", password)
+    pytester.makeini(f"[pytest]\nbarapi_url = {barapi_server.url}\nbarapi_cassette = {CASSETTE}\n")
+    pytester.makepyfile(test_project=CAREFUL_USERS_TESTS)
+    committed = pytester.path / "cassettes/test_project/test_the_latest_run.yaml"
+    committed.parent.mkdir(parents=True)
+    committed.write_text("a cassette committed before\n")
+
+    result = pytester.runpytest("--record-mode=rewrite", "-k", "latest")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "barapi: refusing to keep the cassette cassettes/test_project/test_the_latest_run.yaml:"
+            f" it holds {what}, where nothing says it is a credential: it may be the API's own "
+            "data, which barapi does not rewrite; it was not written. Record with a test "
+            "password that is not a value of the API's data, or keep that secret out of what "
+            "the test sends and receives there. The cassette it had before is back as it was."
+        ]
+    )
+    assert committed.read_text() == "a cassette committed before\n"

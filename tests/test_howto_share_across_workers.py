@@ -440,14 +440,18 @@ def test_no_worker_waits_forever_for_another(token_url: str, check: str) -> None
     board = OutcomeBoard()
     first, _ = worker(board)
     second, _ = worker(board, wait=0.2, token_url=token_url)
-    release = threading.Event()
+    in_exchange, release = threading.Event(), threading.Event()
 
     def stuck_exchange() -> Outcome:
+        in_exchange.set()
         release.wait(10)
         return token("late")
 
     holder, held = in_thread(first, stuck_exchange)
     try:
+        # The first worker has the turn before the second asks: started is not enough, a
+        # thread may not have asked the board yet when the second does.
+        assert in_exchange.wait(10)
         outcome = second.decide(IDENTITY, no_second_exchange)
     finally:
         release.set()

@@ -76,6 +76,53 @@ class SilentKeyring(KeyringBackend):
         raise NotImplementedError
 """
 
+# keyrings.alt's EncryptedKeyring: get_password asks for the keyring's own password on the
+# terminal, with the echo off, and waits there as long as nobody answers.
+PROMPTING_KEYRING = """
+import getpass
+import os
+
+from keyring.backend import KeyringBackend
+
+
+class PromptingKeyring(KeyringBackend):
+    priority = 1
+
+    def get_password(self, service, username):
+        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
+            asked.write(f"{service} {username}\\n")
+        getpass.getpass("Please enter password for encrypted keyring: ")
+
+    def set_password(self, service, username, password):
+        raise NotImplementedError
+
+    def delete_password(self, service, username):
+        raise NotImplementedError
+"""
+
+# A backend broken in its own way: macOS's keychain raises its api.Error, Windows' credential
+# store pywintypes.error, neither a KeyringError.
+RAISING_KEYRING = """
+import os
+
+from keyring.backend import KeyringBackend
+
+
+class RaisingKeyring(KeyringBackend):
+    priority = 1
+
+    def get_password(self, service, username):
+        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
+            asked.write(f"{service} {username}\\n")
+        raise ValueError(f"the keychain broke reading {service}")
+
+    def set_password(self, service, username, password):
+        raise NotImplementedError
+
+    def delete_password(self, service, username):
+        raise NotImplementedError
+"""
+
 # Each case runs in one process and with pytest-xdist workers.
 WORKERS = [pytest.param((), id="one-process"), pytest.param(("-n", "2"), id="xdist")]
 
@@ -103,7 +150,11 @@ def at_a_machine(
     monkeypatch.setenv("TEST_KEYRING", str(store))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "file_keyring.FileKeyring")
     pytester.makepyfile(
-        file_keyring=FILE_KEYRING, silent_keyring=SILENT_KEYRING, test_suite=NEEDS_THE_TOKEN
+        file_keyring=FILE_KEYRING,
+        silent_keyring=SILENT_KEYRING,
+        prompting_keyring=PROMPTING_KEYRING,
+        raising_keyring=RAISING_KEYRING,
+        test_suite=NEEDS_THE_TOKEN,
     )
     return store
 
@@ -154,6 +205,29 @@ def test_an_empty_keyring_is_the_usual_missing_credentials_error(
     assert barapi_server.token_request_count == 0
 
 
+@pytest.mark.parametrize("workers", WORKERS)
+def test_a_keyring_that_breaks_is_as_if_there_were_none(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: tuple[str, ...],
+) -> None:
+    # Whatever the backend raises: the usual one-line error, no traceback of the keyring's.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "raising_keyring.RaisingKeyring")
+
+    result = pytester.runpytest_subprocess(*workers)
+
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        ["barapi: missing credentials, no request sent: set --barapi-password / BARAPI_PASSWORD"]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "the keychain broke" not in result.stdout.str()
+    assert asked(at_a_machine) == [f"{barapi_server.url} {reference_server.USER}"]
+    assert barapi_server.token_request_count == 0
+
+
 def test_in_ci_neither_the_keyring_nor_a_person_is_asked(
     pytester: pytest.Pytester,
     barapi_server: ReferenceServer,
@@ -196,13 +270,15 @@ def at_a_terminal(
     answer: str | None = None,
     at_the_prompt: str | None = None,
     output_to_a_file: bool = False,
+    prompt: bytes = b"barapi password for",
 ) -> AtATerminal:
     """Run pytest with a pseudo-terminal as its controlling terminal and stdin, in a session
     of its own, the way a shell starts it.
 
     Each password prompt is answered with ``answer``, or ``at_the_prompt`` ends the run there:
     "ctrl-c" (typed), "sigterm" (sent to pytest, as ``kill`` does) or "closed" (the terminal
-    window closed: its master side goes away, and SIGHUP reaches every process of the run).
+    window closed: its master side goes away, and SIGHUP reaches every process of the run),
+    or "nobody" leaves it unanswered. ``prompt`` is how a prompt starts.
     With ``output_to_a_file``, pytest prints to a file (``pytest > log``), which outlives a
     closed terminal.
     """
@@ -226,7 +302,7 @@ def at_a_terminal(
         out.close()  # type: ignore[union-attr]
     shown = b""
     prompts = 0
-    master_open = True
+    master_open = terminal_open = True
     deadline = time.monotonic() + 120  # far beyond any run here: only a hung run gets there
     try:
         while process.poll() is None and time.monotonic() < deadline:
@@ -241,7 +317,7 @@ def at_a_terminal(
             except OSError:
                 chunk = b""
             shown += chunk
-            while shown.count(b"barapi password for") > prompts:
+            while shown.count(prompt) > prompts:
                 prompts += 1
                 if at_the_prompt == "ctrl-c":
                     os.write(master, b"\x03")
@@ -252,6 +328,8 @@ def at_a_terminal(
                     master_open = False
                     # and a shell passes SIGHUP on to its jobs: each process of the run
                     os.killpg(process.pid, signal.SIGHUP)
+                elif at_the_prompt == "nobody":
+                    pass
                 else:
                     os.write(master, (answer or "").encode() + b"\n")
         hung = process.poll() is None
@@ -267,16 +345,41 @@ def at_a_terminal(
             echoes: bool | None = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
         except termios.error:  # closed: nothing to echo on
             echoes = None
+        # The run's last words (its summary) may still be in the terminal, unread: it can end
+        # while this process is not looking. Once no process holds the terminal, its master
+        # side gives all that is left, then the end.
+        os.close(terminal)
+        terminal_open = False
+        if master_open:
+            shown += _the_rest(master)
+            prompts = shown.count(b"barapi password for")
     finally:
         if master_open:
             os.close(master)
-        os.close(terminal)
+        if terminal_open:
+            os.close(terminal)
     assert not hung, "the run hung"
     assert echoed_before
     output = log.read_text(errors="replace") if output_to_a_file else shown.decode(errors="replace")
     return AtATerminal(
         output, prompts, process.returncode, echoes, [command for _, command in left_running]
     )
+
+
+def _the_rest(master: int) -> bytes:
+    """What is left to read on ``master`` once nothing holds the terminal's other side (the
+    read then fails with EIO; a process of the run still holding it is waited for, 10 s at
+    most per read)."""
+    rest = b""
+    while select.select([master], [], [], 10)[0]:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: all read, and nobody left to write
+            break
+        if not chunk:
+            break
+        rest += chunk
+    return rest
 
 
 def _still_running(session: int, within: float) -> list[tuple[int, str]]:
@@ -447,6 +550,66 @@ def test_a_run_ended_at_the_prompt_is_interrupted_and_gives_the_terminal_back(
     assert "Traceback" not in ran.output
     assert "INTERNALERROR" not in ran.output
     assert ran.left_running == []  # no worker, no process of the run
+    assert ran.echoes is (None if ending == "closed" else True)
+    assert barapi_server.token_request_count == 0
+
+
+KEYRING_PROMPT = b"Please enter password for encrypted keyring: "
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+def test_a_keyring_that_prompts_and_times_out_leaves_the_terminal_as_it_was(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: tuple[str, ...],
+) -> None:
+    # An encrypted file keyring asks for its own password, echo off; nobody answers it. Its
+    # read times out and the run goes on, while the keyring still waits with the echo off:
+    # the run's end gives the terminal back.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "prompting_keyring.PromptingKeyring")
+
+    ran = at_a_terminal(
+        pytester, "--barapi-timeout=1", *workers, at_the_prompt="nobody", prompt=KEYRING_PROMPT
+    )
+
+    assert ran.prompts >= 1  # under xdist, each worker's keyring may ask
+    assert SILENT in ran.output
+    assert ran.exit_code == pytest.ExitCode.TESTS_FAILED
+    assert ran.echoes
+    assert ran.left_running == []
+    assert barapi_server.token_request_count == 0
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_run_ended_while_the_keyring_prompts_is_interrupted_and_gives_the_terminal_back(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ending: str,
+    workers: tuple[str, ...],
+) -> None:
+    # A keyring read waiting on the terminal is ended as barapi's own prompt is.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "prompting_keyring.PromptingKeyring")
+
+    ran = at_a_terminal(
+        pytester,
+        "--barapi-timeout=60",  # the run ends long before it is up
+        *workers,
+        at_the_prompt=ending,
+        output_to_a_file=True,
+        prompt=KEYRING_PROMPT,
+    )
+
+    assert ran.prompts >= 1
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert "!!! KeyboardInterrupt !!!" in ran.output  # pytest's usual interrupted summary
+    assert "Traceback" not in ran.output
+    assert "INTERNALERROR" not in ran.output
+    assert ran.left_running == []
     assert ran.echoes is (None if ending == "closed" else True)
     assert barapi_server.token_request_count == 0
 

@@ -60,6 +60,8 @@ class TokenBroker:
     sharing: SharedOutcomes | None = None
     # Where a secret the settings leave unset is looked up when a grant needs it.
     secret_sources: SecretSources | None = None
+    # False under -p no:recording: what a request no cassette plays is told to do differs.
+    recording_loaded: bool = True
     _outcomes: dict[Identity, Outcome] = field(default_factory=dict, repr=False)
     # A test may use its session from several threads: one renewal, not one per thread.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -208,7 +210,9 @@ class TokenBroker:
         if missing:
             path = cassette.cassette_path(self.settings, identity)
             if path is not None:  # always: a token is replayed from it
-                return cassette.not_played(path, _unset(missing))
+                return cassette.not_played(
+                    self.settings, path, _unset(missing), self.recording_loaded
+                )
             return Failure(("missing credentials, no request sent: set ", *_unset(missing)))
         return self._password_grant(completed)
 

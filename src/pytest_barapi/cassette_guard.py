@@ -10,15 +10,17 @@ had before (which pytest-recording deletes under ``--record-mode=rewrite``) is p
 was.
 
 A token cassette keeps only what its replay needs (its own recording hooks see to it), so it
-holds no secret, and re-recording the same exchange writes the same bytes; its scan looks for a
-long secret in every form the masker knows, pieces included, and for a shorter one as an API
-cassette's scan reads it, but for the words barapi writes there (``leak``). An API cassette is
-the user's: its filters and hooks, headers and bodies are kept as they are; only barapi's
-secrets are replaced, by structure, not by substring (:class:`Reading`: where the value is a
-secret or carries one, and a long secret wherever it stands), with the placeholder a replay
-sends in its place (``Bearer placeholder-access-token``). A short secret that is a word of the
-data is the data's, and is not touched. A secret the masker would find where no placeholder can
-go without changing what is around it is a refusal, naming which secret and where. The check
+holds no secret, and re-recording the same exchange writes the same bytes; its scan reads it
+as an API cassette's scan does, by structure (no piece of a secret is looked for: the terminal
+does that), but for the words barapi writes there (``leak``). An API cassette is the user's:
+its filters and hooks, headers and bodies are kept as they are; only barapi's secrets are
+replaced, by structure, not by substring (:class:`Reading`: a token or long secret wherever it
+stands, a shorter one where the structure says the value is a credential), with the
+placeholder a replay sends in its place (``Bearer placeholder-access-token``). A short secret
+inside a word of the data is the data's, and is not touched; one standing as a value where
+nothing says it is a credential may be the data itself, and is a refusal (:class:`Ambiguous`),
+as is a secret the masker would find where no placeholder can go without changing what is
+around it: each names which secret and where. The check
 before writing is the same reading of the file as it will be written, without replacing, so the
 two never disagree. A run that knows no secret writes every API cassette exactly as
 pytest-recording would.
@@ -40,7 +42,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import pytest
 
-from pytest_barapi.known_secrets import KnownSecrets, masker_of
+from pytest_barapi.known_secrets import TOKEN_KINDS, KnownSecrets
 from pytest_barapi.masking import MIN_PIECE, SHORT, basic_forms, standing_alone, written
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import MASK
@@ -85,8 +87,8 @@ VOCABULARY = frozenset(
 
 # A form of a secret this long is that secret wherever it stands, inside a longer word too
 # (the masker masks it, and its pieces, anywhere). A shorter one is replaced only where it
-# stands as a whole value; inside a word or a sentence it is another word ("test" in
-# "latest", "first" in "... the latest runs first").
+# stands as a whole value that is a credential's; inside a word or a sentence it is another
+# word ("test" in "latest", "first" in "... the latest runs first").
 LONG = MIN_PIECE
 # The headers whose values HTTP itself defines (media types, codings, connection options,
 # dates, lengths, the server's and the client's product names): what a short secret equal to
@@ -170,10 +172,20 @@ class _Secret:
     placeholder: str
     forms: frozenset[str]  # how text writes it: plain, URL-encoded, JSON-escaped, in bytes
     basic: bool = False  # the base64 of an HTTP Basic pair, not a value
+    token: bool = False  # a token the token endpoint issued: never the API's data
+    # Which setting the run shows as it is (the user name, the client id) holds the same
+    # text, if one does: then the secret is not sure to be a secret where it stands.
+    collides: str | None = None
 
     @property
     def long(self) -> bool:
         return len(self.value) >= LONG
+
+    @property
+    def sure(self) -> bool:
+        """Whether the secret is one wherever it stands whole: a token, or a secret of
+        ``LONG`` characters or more that no setting shown as it is shares."""
+        return (self.token or self.long) and self.collides is None
 
     @cached_property
     def alone(self) -> re.Pattern[str]:
@@ -249,12 +261,26 @@ def _xml_forms(value: str) -> set[str]:
 def secrets_of(known: KnownSecrets) -> list[_Secret]:
     """Every secret ``known`` holds, longest first (one secret can contain another)."""
     kinds = known.kinds()
+    # Whose secret each pair's is, by name: a setting the API may show as it is.
+    shown_as_is = {
+        name: "the client id" if kinds.get(value) == "client_secret" else "the user name"
+        for name, value in known.pairs()
+    }
     found = []
     for value in known.values():
         kind = kinds.get(value)
         what = f"the {kind.replace('_', ' ')}" if kind else "a secret of the run"
         placeholder = PLACEHOLDERS.get(kind or "", MASK)
-        found.append(_Secret(value, what, placeholder, frozenset(_forms(value))))
+        found.append(
+            _Secret(
+                value,
+                what,
+                placeholder,
+                frozenset(_forms(value)),
+                token=kind in TOKEN_KINDS,
+                collides=shown_as_is.get(value),
+            )
+        )
     for name, value in known.pairs():
         for b64 in basic_forms(name, value):
             forms = {b64, b64 + "=" * (-len(b64) % 4)}
@@ -271,23 +297,28 @@ _Hit = tuple[int, int, _Secret]
 @dataclass
 class Reading:
     """One read of an API cassette (parsed), by its structure: with ``replace``, each secret
-    standing where the structure says the value is a secret, or carries one, gets its
-    placeholder; every other secret the masker would find there is a problem (which secret,
-    where). Read again after the replacement, a cassette has no problem left: the scan is
-    this same read, without replacing.
+    standing where the structure says the value is a secret gets its placeholder; every
+    other secret the masker would find there is a problem (which secret, where). Read again
+    after the replacement, a cassette has no problem left: the scan is this same read,
+    without replacing. A body is read as JSON, JSON lines, a form, or text.
 
-    Replaced: the credentials of an ``Authorization`` header; a header's value, a query or
-    form field's value, a JSON string that is the secret; a secret standing as a whole value
-    inside a string, where the masker masks a short one (quoted, after ``=`` or ``:``, alone
-    on a line: ``alice:Koa7``), the secret and nothing around it; a secret of ``LONG``
-    characters or more wherever it stands. Never touched: a secret shorter than ``SHORT``
-    anywhere else (inside a word, a word of a sentence, a value of a header HTTP defines
-    (``PROTOCOL_HEADERS``), the status message, vcrpy's own fields); a JSON number,
-    ``true``, ``false`` or ``null`` (a password is a JSON string); a name (a header's, a
-    field's, a JSON key) unless a long secret is in it. Refused: a secret of ``SHORT``
-    to ``LONG`` characters anywhere else (the masker masks it wherever it shows, and a
-    placeholder there would change what is around it), a secret in a body that is not text
-    where it would be replaced, a long secret in a name or outside JSON's strings.
+    Replaced: a sure secret (:attr:`_Secret.sure`: a token, or one of ``LONG`` characters or
+    more that no setting shown as it is shares) standing as a whole value, and one of
+    ``LONG`` characters wherever it stands; another secret standing as a whole value (a
+    header's value, a query or form field's, a JSON string that is the secret, or inside a
+    string where the masker masks a short one: quoted, after ``=`` or ``:``, alone on a
+    line) where the place says it is a credential (:func:`says_credential`: the header's,
+    field's or key's name, an HTTP authentication scheme, ``password=`` just before it), the
+    secret and nothing around it (``alice:Koa7`` under ``auth``). Never touched: a secret
+    shorter than ``SHORT`` inside a word or a sentence, a value of a header HTTP defines
+    (``PROTOCOL_HEADERS``), the status message, vcrpy's own fields; a JSON number, ``true``,
+    ``false`` or ``null`` (a password is a JSON string); a name (a header's, a field's, a
+    JSON key) unless a long secret is in it. Refused: a secret that is not sure standing as
+    a whole value where nothing says it is a credential (:class:`Ambiguous`: it may be the
+    API's data); a secret of ``SHORT`` to ``LONG`` characters inside a word or a sentence
+    (the masker masks it wherever it shows, and a placeholder there would change what is
+    around it), a secret in a body that is not text where it would be replaced, a long
+    secret in a name or outside JSON's strings.
     """
 
     secrets: list[_Secret]
@@ -332,8 +363,8 @@ class Reading:
         for key, value in message.items():
             if key == "headers" and isinstance(value, dict):
                 placed[key] = {
-                    self._name(name, f"{where} header {name}"): self._header(
-                        str(name).lower(), values, f"{where} header {name}"
+                    self._name(name, self._header_at(name, where)): self._header(
+                        str(name).lower(), values, self._header_at(name, where)
                     )
                     for name, values in value.items()
                 }
@@ -365,18 +396,22 @@ class Reading:
             return self._text(value, where, protocol=True)
         if name in URI_HEADERS:
             return self._uri(value, where)
-        whole = self._whole(value)
+        credential = says_credential(name)
+        whole = self._whole(value, where, credential)
         if whole is not None:
-            return whole
+            return value if whole == _KEPT else whole
         scheme = _SCHEME.match(value)
         if scheme is None:
-            return self._text(value, where)
+            return self._text(value, where, credential=credential)
         # "Bearer" is a name, even where it is the password.
         scheme_name, spaces, credentials = scheme.groups()
         self._name(scheme_name, where)
-        whole = self._whole(credentials, basic=scheme_name.lower() == "basic")
-        replaced = whole if whole is not None else self._text(credentials, where)
-        return scheme_name + spaces + replaced
+        credential = credential or scheme_name.lower() in AUTH_SCHEMES
+        basic = scheme_name.lower() == "basic"
+        whole = self._whole(credentials, where, credential, basic=basic)
+        if whole is None:
+            whole = self._text(credentials, where, credential=credential)
+        return scheme_name + spaces + (credentials if whole == _KEPT else whole)
 
     def _uri(self, uri: str, where: str) -> str:
         # The scheme, host and port are HTTP's ("1234" as a port is a port).
@@ -395,12 +430,14 @@ class Reading:
         for field_ in encoded.split("&"):
             name, equals, value = field_.partition("=")
             name = self._name(name, where, decode=True)
-            whole = self._whole(unquote_plus(value)) if equals else None
-            fields.append(
-                name
-                + equals
-                + (quote_plus(whole) if whole is not None else self._text(value, where))
-            )
+            credential = says_credential(unquote_plus(name))
+            place = self._field(unquote_plus(name), where)
+            whole = self._whole(unquote_plus(value), place, credential) if equals else None
+            if whole is None:
+                value = self._text(value, place, credential=credential)
+            elif whole != _KEPT:
+                value = quote_plus(whole)
+            fields.append(name + equals + value)
         return "&".join(fields)
 
     def _body(self, body: str | bytes, content_type: str, where: str) -> str | bytes:
@@ -416,6 +453,10 @@ class Reading:
                 pass
             else:
                 return self._json(body, where)
+        lines = _LINE.findall(body)
+        if len(lines) > 1 and all(_is_json(line) for line in lines if line.strip()):
+            # JSON lines (NDJSON, JSON Lines): each line a JSON text, read as one.
+            return "".join(self._json(line, where) for line in lines)
         if "x-www-form-urlencoded" in content_type:
             return self._fields(body, where)
         return self._text(body, where)
@@ -423,26 +464,36 @@ class Reading:
     def _json(self, body: str, where: str) -> str:
         """A JSON text, byte for byte but for the secrets in its strings."""
         pieces, at = [], 0
+        # For each object and array open where the reading is: the name its values are under
+        # (an object's last key; an array's, the name the array itself is under).
+        names: list[list[str | None]] = []
         for string in _JSON_STRING.finditer(body):
             # Numbers, true, false, null, punctuation: a password is a JSON string.
-            self._outside(body[at : string.start()], where)
-            pieces.append(body[at : string.start()])
+            between = body[at : string.start()]
+            self._outside(between, where)
+            _follow(between, names)
+            pieces.append(between)
             token = string.group()
             decoded = json.loads(token)
             if _COLON.match(body, string.end()):
                 self._name(decoded, where)
+                if names:
+                    names[-1][0] = decoded
                 pieces.append(token)
             else:
-                pieces.append(self._json_string(token, decoded, where))
+                name = names[-1][0] if names else None
+                place = where if name is None else self._field(name, where)
+                credential = name is not None and says_credential(name)
+                pieces.append(self._json_string(token, decoded, place, credential))
             at = string.end()
         self._outside(body[at:], where)
         pieces.append(body[at:])
         return "".join(pieces)
 
-    def _json_string(self, token: str, decoded: str, where: str) -> str:
+    def _json_string(self, token: str, decoded: str, where: str, credential: bool) -> str:
         """A JSON string as written (``token``), its secrets replaced where they are in the
         string it decodes to; every other character as it was written."""
-        hits = self._hits(decoded, where)
+        hits = self._hits(decoded, where, credential=credential)
         if not hits:
             return token
         if not self.replace:
@@ -456,21 +507,49 @@ class Reading:
         written = [(chars[start][0], chars[end - 1][1], secret) for start, end, secret in hits]
         return f'"{_spliced(inner, written)}"'
 
-    def _whole(self, value: str, basic: bool = False) -> str | None:
-        """The placeholder of the secret ``value`` is, if it is one (and replacing is on)."""
+    def _whole(self, value: str, where: str, credential: bool, basic: bool = False) -> str | None:
+        """The placeholder of the secret ``value`` is, if it is one (and replacing is on);
+        ``_KEPT``: it is one, but ambiguous there (a problem), and stays as it is."""
         for secret in self.secrets:
             if secret.basic == basic and (
                 value == secret.value or (basic and value.rstrip("=") == secret.value)
             ):
+                if not (secret.sure or credential):
+                    self._ambiguous(secret, where)
+                    return _KEPT
                 return secret.placeholder if self.replace else None
         return None
 
-    def _text(self, text: str, where: str, *, protocol: bool = False, fixed: bool = False) -> str:
+    def _header_at(self, name: Any, where: str) -> str:
+        """Where a header is, for a message: its name, unless a secret shows in it."""
+        if any(any(secret.hits(str(name))) for secret in self.secrets):
+            return f"{where} header"
+        return f"{where} header {name}"
+
+    def _field(self, name: str, where: str) -> str:
+        """Where a field's (or JSON key's) value is, for a message: its name, unless a secret
+        shows in it."""
+        if any(any(secret.hits(name)) for secret in self.secrets):
+            return f"{where}, a field"
+        if MASK in name:  # a word of the grant, set aside by the token cassette's scan
+            return where
+        return f"{where}, field {name}"
+
+    def _text(
+        self,
+        text: str,
+        where: str,
+        *,
+        protocol: bool = False,
+        fixed: bool = False,
+        credential: bool = False,
+    ) -> str:
         """A string of the cassette (a header's value, a path, a field's value, a text body):
         its secrets replaced where they stand as a whole value, a long one wherever it stands.
         ``protocol``: a value HTTP defines, where only a long secret is. ``fixed``: nothing is
-        replaced (bytes); a secret that would be is a problem."""
-        hits = self._hits(text, where, protocol=protocol)
+        replaced (bytes); a secret that would be is a problem. ``credential``: the place says
+        it holds a credential (see :func:`says_credential`)."""
+        hits = self._hits(text, where, protocol=protocol, credential=credential)
         if not hits:
             return text
         if not self.replace or fixed:
@@ -478,10 +557,16 @@ class Reading:
             return text
         return _spliced(text, hits)
 
-    def _hits(self, text: str, where: str, protocol: bool = False) -> list[_Hit]:
+    def _hits(
+        self, text: str, where: str, protocol: bool = False, credential: bool = False
+    ) -> list[_Hit]:
         """Where ``text`` holds a secret to replace, longest first, none inside another or
-        inside a placeholder. A secret of SHORT to LONG characters that stands elsewhere is a
-        problem: the masker masks it there, and replacing it would change what is around."""
+        inside a placeholder: a sure one (:attr:`_Secret.sure`) standing as a value or, as
+        long as ``LONG``, anywhere; another standing as a value where the place
+        (``credential``) or the name just before it (``password=``) says it is a credential.
+        Standing as a value elsewhere, it is ambiguous (a problem). A secret of SHORT to LONG
+        characters that stands inside a word or a sentence is a problem: the masker masks it
+        there, and replacing it would change what is around."""
         taken = [match.span() for match in _OURS.finditer(text)]
         found: list[_Hit] = []
         for secret in self.secrets:
@@ -494,9 +579,13 @@ class Reading:
                 if any(start < until and since < end for since, until in taken):
                     continue
                 standing = (match := alone.match(text, start)) is not None and (match.end() == end)
-                if end - start >= LONG or (standing and not protocol):
+                value = standing and not protocol
+                said = value and (credential or _said_before(text, start))
+                if said or (secret.sure and (end - start >= LONG or value)):
                     found.append((start, end, secret))
                     taken.append((start, end))
+                elif value:
+                    self._ambiguous(secret, where)
                 elif end - start >= SHORT and self.glued_is_a_problem:
                     self._problem(secret, where)
         return sorted(found, key=lambda hit: hit[0])
@@ -505,7 +594,7 @@ class Reading:
         """JSON outside its strings: a long secret there is a problem, a short one a number
         or a literal of the data."""
         for secret in self.secrets:
-            if any(end - start >= LONG for start, end, _ in secret.hits(text)):
+            if secret.sure and any(end - start >= LONG for start, end, _ in secret.hits(text)):
                 self._problem(secret, where)
                 return
 
@@ -514,7 +603,7 @@ class Reading:
         equal to a name is the name); never replaced."""
         text = unquote_plus(name) if decode else name
         for secret in self.secrets:
-            if any(end - start >= LONG for start, end, _ in secret.hits(text)):
+            if secret.sure and any(end - start >= LONG for start, end, _ in secret.hits(text)):
                 self._problem(secret, f"{where} (a name)")
                 break
         return name
@@ -547,6 +636,122 @@ class Reading:
         problem = f"{secret.what} in {where}"
         if problem not in self.problems:
             self.problems.append(problem)
+
+    def _ambiguous(self, secret: _Secret, where: str) -> None:
+        same = f" (the same text as {secret.collides})" if secret.collides else ""
+        problem = Ambiguous(f"{secret.what}{same} as a value in {where}")
+        kind = secret.what.removeprefix("the ")
+        problem.kind = kind if kind in ("password", "client secret") else "secret"
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+
+class Ambiguous(str):
+    """A problem of a secret standing as a whole value where nothing says it is a credential:
+    it may be the API's own data, so it is neither replaced nor kept. ``kind``: which secret,
+    by kind (``password``), for the advice."""
+
+    kind = "secret"
+
+
+# What _whole says of a secret it leaves as it is (ambiguous there): never a placeholder.
+_KEPT = ""
+
+
+def says_credential(name: str) -> bool:
+    """Whether a name (a header's, a field's, a JSON key) says its value is a credential:
+    ``Authorization``, ``password``, ``old_password``, ``client_secret``, ``X-Auth-Token``,
+    ``apiKey``..."""
+    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower())
+    if words and words[-1] in _ABOUT_A_CREDENTIAL:
+        return False  # token_type, password_hint: about a credential, not one
+    joined = "".join(words)
+    if any(word in joined for word in _CREDENTIAL_IN):
+        return True
+    return any(word in _CREDENTIAL_WORDS for word in words)
+
+
+# What a credential's name holds (``newPassword``, ``client_secret``), or is a word of.
+_CREDENTIAL_IN = (
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "credential",
+    "apikey",
+    "authorization",
+    "authentication",
+)
+_CREDENTIAL_WORDS = frozenset({"pass", "pwd", "pw", "auth"})
+# The last word of a name that tells about a credential, not holds one (``token_type``,
+# ``passwordHint``, ``secret_expires_at``): its value is the API's, and a secret equal to it
+# there is refused rather than replaced.
+_ABOUT_A_CREDENTIAL = frozenset(
+    {
+        "type",
+        "types",
+        "hint",
+        "expires",
+        "expiry",
+        "in",
+        "at",
+        "url",
+        "uri",
+        "endpoint",
+        "policy",
+        "length",
+        "changed",
+        "required",
+        "count",
+        "kind",
+        "name",
+        "status",
+        "method",
+        "methods",
+        "id",
+    }
+)
+# The authentication schemes of HTTP (RFC 9110, IANA's registry, and the common ones):
+# what follows them in a header is the credentials.
+AUTH_SCHEMES = frozenset(
+    {"basic", "bearer", "digest", "token", "negotiate", "ntlm", "hoba", "mutual", "dpop"}
+)
+# The name just before a value inside a string (``password=Koa7``, ``"token": "Koa7"``).
+_NAME_BEFORE = re.compile(r"""([\w.-]+)["']?\s*[:=]\s*["']?\Z""")
+
+
+def _said_before(text: str, start: int) -> bool:
+    """Whether the name just before ``text[start:]`` says a credential follows."""
+    before = _NAME_BEFORE.search(text[max(0, start - 100) : start])
+    return before is not None and says_credential(before.group(1))
+
+
+# A line of a text, with its end.
+_LINE = re.compile(r"[^\n]*\n|[^\n]+")
+
+
+def _is_json(line: str) -> bool:
+    """Whether ``line`` is a JSON object or array (a line of JSON lines)."""
+    if line.strip()[:1] not in ("{", "["):
+        return False
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
+
+
+def _follow(between: str, names: list[list[str | None]]) -> None:
+    """Follow JSON's brackets in ``between`` (the text between two strings): ``names`` holds,
+    for each object and array open, the name its values are under."""
+    for char in between:
+        if char == "{":
+            names.append([None])
+        elif char == "[":
+            names.append([names[-1][0] if names else None])
+        elif char in "}]" and names:
+            names.pop()
 
 
 def _spliced(text: str, hits: Sequence[_Hit]) -> str:
@@ -612,33 +817,25 @@ def leak(
     text: str, data: Any, known: KnownSecrets, named: Sequence[tuple[str, str]] = ()
 ) -> str | None:
     """Which secret of the run a written token cassette (``text``, parsed as ``data``) still
-    holds, and where; None: none. ``named``: secrets to call by a name of their own. A long
-    secret is looked for in any form the masker knows, its pieces too, in every string and in
-    the file as written. A shorter one as an API cassette's scan reads it (:class:`Reading`):
-    where it stands as a value, not as a word of the file's structure (``POST``, ``3600``, a
-    key), nor where it is only a word of the grant (``password``, ``Bearer``), nor glued into
-    one (``application`` in ``application/json``)."""
-    long = KnownSecrets()
-    for value in known.values():
-        if len(value) >= LONG:
-            long.add(value)
-    for name, value in known.pairs():
-        if len(value) >= LONG:
-            long.add_pair(name, value)
-    masker = long.masker()
-    for where, string in strings(data, ""):
-        if masker.reveals(without_vocabulary(string)):
-            return f"{_what(string, known, named)} at {where.lstrip('/')}"
-    if masker.reveals(without_vocabulary(text)):
-        return f"{_what(text, known, named)} in the file"
+    holds, and where; None: none. ``named``: secrets to call by a name of their own. Read as
+    an API cassette's scan reads it (:class:`Reading`, by structure: no piece of a secret is
+    looked for, so a password that shares a piece with the URL is no finding), but for the
+    words of the grant barapi writes there (``password``, ``Bearer``), and a short secret
+    glued into one of them (``application`` in ``application/json``); and, in ``text`` (what
+    ``data`` was read from, a comment included), a long secret or a token in any whole form."""
     names = {value: what for what, value in named}
-    short = [
-        replace(secret, what=names.get(secret.value, secret.what))
-        for secret in secrets_of(known)
-        if secret.basic or not secret.long
+    secrets = [
+        replace(secret, what=names.get(secret.value, secret.what)) for secret in secrets_of(known)
     ]
-    found = scanned(_vocabulary_set_aside(data), short, glued_is_a_problem=False)
-    return found[0] if found else None
+    found = scanned(_vocabulary_set_aside(data), secrets, glued_is_a_problem=False)
+    if found:
+        return found[0]
+    # What the file says besides its data (a comment a serializer wrote): a sure secret, whole.
+    rest = without_vocabulary(text)
+    for secret in secrets:
+        if secret.sure and any(form in rest for form in secret.forms):
+            return f"{secret.what} in the file"
+    return None
 
 
 def _vocabulary_set_aside(data: Any) -> Any:
@@ -651,19 +848,6 @@ def _vocabulary_set_aside(data: Any) -> Any:
     if isinstance(data, list):
         return [_vocabulary_set_aside(item) for item in data]
     return data
-
-
-def _what(text: str, known: KnownSecrets, named: Sequence[tuple[str, str]]) -> str:
-    """Which secret ``text`` reveals, for the message: a cassette is fixed by knowing it."""
-    kinds = [(f"the {kind.replace('_', ' ')}", value) for value, kind in known.kinds().items()]
-    text = without_vocabulary(text)
-    for what, value in [*named, *kinds]:
-        if len(value) >= LONG:
-            if masker_of(value).reveals(text):
-                return what
-        elif _Secret(value, what, MASK, frozenset({value})).found_in(text):
-            return what
-    return "a secret of the run"
 
 
 # A vocabulary word standing on its own (a field name, a placeholder), not inside a longer
@@ -715,7 +899,7 @@ def guarded(
     known: KnownSecrets,
     *,
     purpose: str,
-    scan: Callable[[str, Any], str | None] | None = None,
+    scan: Callable[[str, Any], str | Failure | None] | None = None,
     beside: dict[str, Any] | None = None,
 ) -> Kept | Failure:
     """The one pipeline of every cassette before it is kept: serialize (with the top-level
@@ -726,6 +910,12 @@ def guarded(
 
     try:
         text = serialize(cassette_dict, serializer)
+    except TypeError as error:
+        # vcrpy's json serializer: "Does this HTTP interaction contain binary data? ..."
+        return _unchecked(purpose, shown(path), error, binary="binary data" in str(error))
+    except Exception as error:
+        return _unchecked(purpose, shown(path), error)
+    try:
         if beside:
             text = serializer.serialize({**serializer.deserialize(text), **beside})
         data = serializer.deserialize(text)
@@ -742,11 +932,13 @@ def guarded(
             # What is written, read back as a replay will read it.
             data = serializer.deserialize(text)
             found = scanned(data, secrets_of(known))
-            finding = found[0] if found else None
+            finding: str | Failure | None = found[0] if found else None
         else:
             finding = scan(text, data) if scan is not None else leak(text, data, known)
     except Exception as error:
         return _unchecked(purpose, shown(path), error)
+    if isinstance(finding, Failure):  # the scan says itself why
+        return Failure((f"refusing to keep the cassette {shown(path)}: ", *finding.what))
     if finding is not None:
         return _refusal(purpose, shown(path), finding)
     return Kept(text, cassette_dict)
@@ -759,6 +951,13 @@ def _refusal(purpose: str, shown: str, finding: str) -> Failure:
             "it was not written, and a cassette there before is kept as it was. Check what the "
             "token endpoint sends back, or report this as a pytest-barapi bug."
         )
+    if isinstance(finding, Ambiguous):
+        return Failure(
+            f"refusing to keep the cassette {shown}: it holds {finding}, where nothing says it "
+            "is a credential: it may be the API's own data, which barapi does not rewrite; it "
+            f"was not written. Record with a test {finding.kind} that is not a value of the "
+            "API's data, or keep that secret out of what the test sends and receives there."
+        )
     return Failure(
         f"refusing to keep the cassette {shown}: it holds {finding}, where no placeholder can "
         "take its place without changing what is around it; it was not written. Keep that "
@@ -766,12 +965,18 @@ def _refusal(purpose: str, shown: str, finding: str) -> Failure:
     )
 
 
-def _unchecked(purpose: str, shown: str, error: Exception) -> Failure:
+def _unchecked(purpose: str, shown: str, error: Exception, binary: bool = False) -> Failure:
     if purpose == TOKEN:
         return Failure(f"could not write the cassette {shown} ({type(error).__name__})")
+    if binary:
+        return Failure(
+            f"could not write the cassette {shown}: it holds a body that is not text, which "
+            "vcrpy's json serializer cannot write; it was not written. Record this test with "
+            'the yaml serializer ("serializer": "yaml" in its vcr_config).'
+        )
     return Failure(
         f"could not check the cassette {shown} for barapi's secrets "
-        f"({type(error).__name__}); it was not written"
+        f"({type(error).__name__}); it was not written."
     )
 
 

@@ -20,7 +20,7 @@ from typing import Literal
 
 from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import Secret
-from pytest_barapi.terminal import PromptTerminal
+from pytest_barapi.terminal import PromptTerminal, has_a_terminal
 
 # What each secret is called in the prompt.
 CALLED = {"password": "password", "client_secret": "client secret"}
@@ -38,10 +38,11 @@ class SecretSources:
 
     ``on_a_machine`` is false in CI: nothing is looked up there. ``interactive`` says whether a
     person is there to answer: a terminal on stdin when the run started, and not in CI. Each
-    secret is looked up once per run; an empty answer or Ctrl-D leaves it missing (the usual
+    secret is looked up once per process (under pytest-xdist, once per worker; the person is
+    asked once, by the controller); an empty answer or Ctrl-D leaves it missing (the usual
     "missing credentials" error follows). A keyring that does not answer within ``timeout``
-    seconds is not asked again in the run, and no prompt follows (the keyring may be waiting
-    on the terminal itself): :meth:`keyring_silent_on` names what it left missing.
+    seconds is not asked again by this process, and no prompt follows (the keyring may be
+    waiting on the terminal itself): :meth:`keyring_silent_on` names what it left missing.
     """
 
     url: str
@@ -52,6 +53,9 @@ class SecretSources:
     timeout: float = 30.0
     # A pytest-xdist worker has no summary: it tells the controller where it found a secret.
     tell_elsewhere: Callable[[str, str], None] | None = None
+    # A pytest-xdist worker tells the controller, which has the run's terminal, while its
+    # keyring read is on (True) and once it is over (False).
+    tell_waiting: Callable[[bool], None] | None = None
     # Where each secret found came from ("keyring" or "prompt"), for the terminal summary.
     found: dict[str, str] = field(default_factory=dict)
     terminal: PromptTerminal = field(default_factory=PromptTerminal)
@@ -72,7 +76,7 @@ class SecretSources:
         return identity.overridden(password=password, client_secret=client_secret)
 
     def _secret(self, name: str, key: str) -> Secret | None:
-        """The secret ``name`` of ``key`` (a user, or a client id), looked up once per run."""
+        """The secret ``name`` of ``key`` (a user, or a client id), looked up once per process."""
         with self._lock:  # one prompt, even if two threads need the token at once
             if (name, key) not in self._answers:
                 self._answers[(name, key)] = self._look_up(name, key)
@@ -101,8 +105,7 @@ class SecretSources:
             # whole timeout again.
             self._keyring_silent.add((name, key))
             return None
-        with self.terminal.kept():
-            value = from_keyring(self.url, key, self.timeout)
+        value = self._from_keyring(key)
         if value is Keyring.SILENT:
             self._keyring_silent.add((name, key))
             return None
@@ -117,6 +120,33 @@ class SecretSources:
             self._found(name, "prompt")
             return Secret(value)
         return None
+
+    def _from_keyring(self, key: str) -> str | Literal[Keyring.SILENT] | None:
+        """The keyring's answer, read as a wait on the terminal: a backend may ask for its own
+        password there (keyrings.alt's EncryptedKeyring), with the echo off, for longer than
+        the timeout. Until the read ends, the run's end gives the terminal back; in the
+        process that has the run's terminal, SIGTERM and SIGHUP end the run as Ctrl-C does, with
+        pytest's interrupted summary, as at barapi's own prompt (a pytest-xdist worker tells its
+        controller, which has it)."""
+        terminal = self.terminal
+        on_main_thread = threading.current_thread() is threading.main_thread()
+        if self.tell_waiting is None and on_main_thread and has_a_terminal():
+            # Caught for the rest of the run (the run's end releases them): the read may
+            # outlive its timeout. With no wait up, they do what their default does.
+            terminal.catch_signals()
+        wait = terminal.begin_wait()
+        if self.tell_waiting is not None:
+            self.tell_waiting(True)
+
+        def over() -> None:
+            terminal.end_wait(wait)
+            if self.tell_waiting is not None:
+                self.tell_waiting(False)
+
+        value = from_keyring(self.url, key, self.timeout, over)
+        if on_main_thread and self.tell_waiting is None:  # the process that ends the run
+            terminal.end_the_run_if_ended()
+        return value
 
     def _found(self, name: str, where: str) -> None:
         self.found[name] = where
@@ -138,10 +168,11 @@ class SecretSources:
 
 
 def from_keyring(
-    service: str, username: str, timeout: float
+    service: str, username: str, timeout: float, over: Callable[[], None] | None = None
 ) -> str | Literal[Keyring.SILENT] | None:
-    """The keyring's secret for ``username`` at ``service``; None without keyring or backend;
-    ``Keyring.SILENT`` if it did not answer within ``timeout`` seconds.
+    """The keyring's secret for ``username`` at ``service``; None without keyring or backend,
+    or with one that fails; ``Keyring.SILENT`` if it did not answer within ``timeout``
+    seconds. ``over`` is called once the backend is done, however late.
 
     The backend is asked on a thread of its own (a daemon: one that never answers does not
     keep the process alive), not in a subprocess: a backend chosen in a conftest
@@ -149,18 +180,24 @@ def from_keyring(
     """
     try:
         import keyring
-        from keyring.errors import KeyringError
     except ImportError:
+        if over is not None:
+            over()
         return None
     answers: list[str | BaseException | None] = []
 
     def read() -> None:
         try:
             answers.append(keyring.get_password(service, username))
-        except (KeyringError, RuntimeError, OSError):
-            answers.append(None)  # no usable backend: as if there were no keyring
+        except Exception:
+            # No usable backend, or one that broke (KeyringError, or what the system's own
+            # API raises: macOS's keychain, pywintypes.error): as if there were no keyring.
+            answers.append(None)
         except BaseException as error:  # raised again in the caller's thread
             answers.append(error)
+        finally:
+            if over is not None:
+                over()
 
     reader = threading.Thread(target=read, name="barapi keyring read", daemon=True)
     reader.start()
@@ -179,9 +216,12 @@ def for_this_run(
     ask_elsewhere: Callable[[str, str], str | None] | None = None,
     timeout: float = 30.0,
     tell_elsewhere: Callable[[str, str], None] | None = None,
+    tell_waiting: Callable[[bool], None] | None = None,
 ) -> SecretSources:
     """The sources for a run: none in CI; a prompt only with a terminal on stdin (or, for an
     xdist worker, ``ask_elsewhere``: the controller's terminal)."""
     on_a_machine = not os.environ.get("CI")
     interactive = on_a_machine and stdin_is_a_terminal
-    return SecretSources(url, on_a_machine, interactive, ask_elsewhere, timeout, tell_elsewhere)
+    return SecretSources(
+        url, on_a_machine, interactive, ask_elsewhere, timeout, tell_elsewhere, tell_waiting
+    )

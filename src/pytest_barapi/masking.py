@@ -69,9 +69,14 @@ MIN_PIECE = 12
 # window costs a string), but they also match innocent text more often; 4 costs the least.
 _K = 4
 _STRIDE = MIN_PIECE - _K + 1
-# Up to this many distinct windows, the forms' windows are kept as a set (exact, about 60
-# bytes each); above, as a table of a byte per eight (see _Grams).
+# Up to this many windows in all, the forms' windows are kept as a set (exact, about 60 bytes
+# each); above, as a table of hashes (see _Grams).
 _EXACT_GRAMS = 1 << 16
+# The pieces' index keeps 32 bits of each piece's hash, and is sorted in buckets by their top
+# bits (see _Pieces).
+_LOW_32 = (1 << 32) - 1
+_BUCKET_SHIFT = 24
+_BUCKETS = 1 << (32 - _BUCKET_SHIFT)
 
 # A secret (or a form of one) shorter than this is too short to mask wherever it shows: a
 # password "x" would mask "platform linu********", a token "FAILED" every FAILED line. It is
@@ -412,29 +417,35 @@ class _Index:
 class _Pieces:
     """Every piece of MIN_PIECE characters of the forms, and where it shows in them.
 
-    A piece is kept as its hash and where it starts, 16 bytes in two sorted arrays, not as a
-    string in a dict (about 200 bytes): a token answer near the 1 MiB read bound would
-    otherwise cost hundreds of MB in every process. A piece is looked up by its hash, and
-    compared with the form where it shows (two pieces may share a hash).
+    A piece is kept as one 64-bit number, not as a string in a dict (about 200 bytes): 32 bits
+    of its hash, then where it starts in the forms one after another; sorted, so a piece is
+    looked up by its hash and compared with the form where it shows (two pieces may share a
+    hash). Sorted bucket by bucket (by the hash's top bits), so that building the index never
+    holds more than a bucket's worth of Python numbers at once: a token answer near the 1 MiB
+    read bound would otherwise cost hundreds of MB in every process, if only while it is built.
     """
 
-    __slots__ = ("_forms", "_hashes", "_starts")
+    __slots__ = ("_first", "_forms", "_keys")
 
     def __init__(self, forms: tuple[str, ...]) -> None:
         self._forms = forms
-        hashes: list[int] = []
-        starts: list[int] = []
-        for which, form in enumerate(forms):
-            count = len(form) - MIN_PIECE + 1
-            hashes += [hash(form[at : at + MIN_PIECE]) for at in range(count)]
-            starts += [which << 32 | at for at in range(count)]
-        order = sorted(range(len(hashes)), key=hashes.__getitem__)
-        self._hashes = array("q", map(hashes.__getitem__, order))
-        del hashes
-        self._starts = array("q", map(starts.__getitem__, order))
+        # Where each form's pieces start among all of them, for a key's form and offset.
+        self._first = array("Q")
+        buckets = [array("Q") for _ in range(_BUCKETS)]
+        position = 0
+        for form in forms:
+            self._first.append(position)
+            for at, hashed in enumerate(map(hash, _windows(form, MIN_PIECE)), position):
+                key = hashed & _LOW_32
+                buckets[key >> _BUCKET_SHIFT].append(key << 32 | at)
+            position += max(0, len(form) - MIN_PIECE + 1)
+        self._keys = array("Q")
+        for which in range(_BUCKETS):
+            self._keys.extend(sorted(buckets[which]))
+            buckets[which] = array("Q")  # given back as it goes: at most two copies of one
 
     def __len__(self) -> int:
-        return len(self._hashes)
+        return len(self._keys)
 
     def __contains__(self, piece: object) -> bool:
         return isinstance(piece, str) and self.where(piece) is not None
@@ -443,12 +454,14 @@ class _Pieces:
         """A form that holds ``piece`` and where, or None."""
         if len(piece) != MIN_PIECE:
             return None
-        hashed = hash(piece)
-        hashes = self._hashes
-        at = bisect.bisect_left(hashes, hashed)
-        while at < len(hashes) and hashes[at] == hashed:
-            start = self._starts[at]
-            form, offset = self._forms[start >> 32], start & 0xFFFFFFFF
+        hashed = hash(piece) & _LOW_32
+        keys = self._keys
+        at = bisect.bisect_left(keys, hashed << 32)
+        while at < len(keys) and keys[at] >> 32 == hashed:
+            position = keys[at] & _LOW_32
+            # The last form whose pieces start here or before (one too short has none).
+            which = bisect.bisect_right(self._first, position) - 1
+            form, offset = self._forms[which], position - self._first[which]
             if form.startswith(piece, offset):
                 return form, offset
             at += 1
@@ -457,25 +470,27 @@ class _Pieces:
 
 class _Grams:
     """Whether a window of _K characters shows in a form: exactly, for forms of up to
-    _EXACT_GRAMS characters; above that, in a table of one byte per eight windows of the forms
-    (a window in none of them passes at most one time in eight, and is then looked up as a
-    piece)."""
+    _EXACT_GRAMS windows in all; above that, in a table of eight bytes or more per window of
+    the forms, filled without a set of the windows (a window in none of them passes about one
+    time in eight, and is then looked up as a piece)."""
 
     __slots__ = ("_exact", "_mask", "_table")
 
     def __init__(self, forms: Iterable[str]) -> None:
-        grams = {form[at : at + _K] for form in forms for at in range(len(form) - _K + 1)}
+        forms = list(forms)
+        windows = sum(max(0, len(form) - _K + 1) for form in forms)
         self._exact: frozenset[str] | None = None
         self._table = bytearray()
         self._mask = 0
-        if len(grams) <= _EXACT_GRAMS:
-            self._exact = frozenset(grams)
+        if windows <= _EXACT_GRAMS:
+            self._exact = frozenset(gram for form in forms for gram in _windows(form, _K))
             return
-        size = 1 << (8 * len(grams) - 1).bit_length()
+        size = 1 << (8 * windows - 1).bit_length()
         self._mask = size - 1
         self._table = bytearray(size)
-        for gram in grams:
-            self._table[hash(gram) & self._mask] = 1
+        for form in forms:
+            for hashed in map(hash, _windows(form, _K)):
+                self._table[hashed & self._mask] = 1
 
     def found(self, windows: list[str]) -> Iterator[Any]:
         """For each window, whether it may show in a form (truthy) or does not."""
@@ -483,6 +498,12 @@ class _Grams:
             return map(self._exact.__contains__, windows)
         # Every step at C speed: hash, keep the low bits, read the table.
         return map(self._table.__getitem__, map(self._mask.__and__, map(hash, windows)))
+
+
+def _windows(text: str, width: int) -> Iterator[str]:
+    """Every ``width`` characters in a row of ``text``, one at a time."""
+    count = max(0, len(text) - width + 1)
+    return map(text.__getitem__, map(slice, range(count), range(width, count + width)))
 
 
 def _shortest(whole: list[str], heads: frozenset[str], pieces: _Pieces) -> float:

@@ -149,9 +149,13 @@ class OutcomeBoard:
                           secrets(entries)   what the worker's registry learnt
                                              (:meth:`~pytest_barapi.known_secrets.KnownSecrets.learn`)
                           found(name, where)   where it found a secret: "keyring" or "prompt"
+                          waiting(on, request)   its keyring read begins (true; request to
+                                        answer once noted) or is over (false, no request):
+                                        a backend may prompt on the controller's terminal
         board -> worker   outcome(request, generation, outcome, age)
                           yours(request, generation)   generation decided so far
                           answer(request, answer)   the person's answer or None
+                          noted(request)   the keyring read begins, noted
     """
 
     def __init__(
@@ -190,7 +194,7 @@ class OutcomeBoard:
             else:
                 name, kwargs = received
             method = getattr(self, f"worker_{name}")
-            if name in ("ask", "secrets", "found"):
+            if name in ("ask", "secrets", "found", "waiting"):
                 # No books to keep: no lock (a person takes their time, on a thread of its own).
                 method(channel, **kwargs)
                 return
@@ -242,6 +246,14 @@ class OutcomeBoard:
         # Where a worker found a secret, for the summary the controller prints.
         if self.secret_sources is not None:
             self.secret_sources.found_elsewhere(name, where)
+
+    def worker_waiting(self, channel: Channel, on: bool, request: int | None = None) -> None:
+        # The run's end gives the terminal back, and SIGTERM ends the run as at a prompt.
+        if self.secret_sources is not None:
+            self.secret_sources.terminal.waiting_elsewhere(channel, bool(on))
+        if request is not None:
+            with contextlib.suppress(OSError, ValueError):
+                channel.send(message("noted", request=request))
 
     def worker_closed(self, channel: Channel) -> list[Reply]:
         replies: list[Reply] = []

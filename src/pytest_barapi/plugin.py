@@ -73,6 +73,8 @@ def pytest_configure_node(node: Any) -> None:
     sources = run.secret_sources()
     if sources.interactive:
         sources.terminal.catch_signals()
+        # Before the workers start: a worker's keyring may prompt on this terminal.
+        sources.terminal.as_it_is()
     # The secrets the workers learn pass through here: the controller masks them in what it
     # prints, from the first one a worker tells it.
     outcome_board.connect(node.config, node, run.known_secrets, sources, on_secret=run.mask_secrets)

@@ -124,8 +124,10 @@ class BarapiRun:
     ) -> AbstractContextManager[None]:
         """The cassette of the run for a request of ``identity`` that a fixture wider than a
         test sends outside any test's cassette (see :mod:`pytest_barapi.run_cassette`);
-        nothing to open for any other request, or when the run records no token cassette."""
-        if not self._wider:
+        nothing to open for any other request, when the run records no token cassette, or
+        under ``-p no:recording``: no test's cassette plays then, and a fixture replayed to
+        live tests would hand them what the last recording created (a project since deleted)."""
+        if not self._wider or not self._recording_loaded():
             return nullcontext()
         from pytest_barapi.open_cassette import any_open
         from pytest_barapi.token_cassette import cassette_path
@@ -155,7 +157,7 @@ class BarapiRun:
             )
         try:
             with self._run_cassettes.around(
-                path, request, fixture.vcr_config(), self._users_recording_configure
+                path, request, fixture.vcr_config(), self._users_recording_configure, fixture.name
             ):
                 yield
         except (NotRecorded, NotKept) as problem:
@@ -202,14 +204,23 @@ class BarapiRun:
                 secret_sources=self.secret_sources(
                     shared.ask_a_person if shared else None,
                     shared.tell_where_found if shared else None,
+                    shared.tell_waiting if shared else None,
                 ),
+                recording_loaded=self._recording_loaded(),
             )
         return self._broker
+
+    def _recording_loaded(self) -> bool:
+        """Whether pytest-recording is loaded (not under ``-p no:recording``), by its entry
+        point's name or as ``-p pytest_recording.plugin``."""
+        plugins = self.config.pluginmanager.get_plugins()
+        return any(getattr(p, "__name__", None) == "pytest_recording.plugin" for p in plugins)
 
     def secret_sources(
         self,
         ask_elsewhere: Callable[[str, str], str | None] | None = None,
         tell_elsewhere: Callable[[str, str], None] | None = None,
+        tell_waiting: Callable[[bool], None] | None = None,
     ) -> SecretSources:
         """Where this run finds a secret the settings leave unset (made on first use)."""
         if self._secret_sources is None:
@@ -222,6 +233,7 @@ class BarapiRun:
                 ask_elsewhere,
                 self.settings.timeout,
                 tell_elsewhere,
+                tell_waiting,
             )
         return self._secret_sources
 
@@ -297,6 +309,14 @@ class WiderFixture:
 
     request: pytest.FixtureRequest
     _vcr_config: dict[str, Any] | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The fixture, as the cassette of the run names what it sent: its name, and the
+        module, package or class it is set up for (``project in tests/test_a.py``)."""
+        node = self.request.node.nodeid
+        name = self.request.fixturename or ""
+        return f"{name} in {node}" if node else name
 
     def vcr_config(self) -> dict[str, Any]:
         """The user's ``vcr_config`` (pytest-recording's fixture, ``{}`` without it) as the

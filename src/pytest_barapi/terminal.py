@@ -3,17 +3,21 @@
 getpass turns the echo off for its prompt and back on when it returns. When it does not return,
 the terminal stays silent after the run: under pytest-xdist the prompt waits on a thread of the
 controller, and Ctrl-C ends the run in the main thread while that thread still waits; a keyring
-backend that prompts (an encrypted file keyring) may still wait when its read times out. So the
-terminal's state is saved before each such wait, and put back when the run ends while one is
-still on (:meth:`PromptTerminal.give_back`, from ``pytest_unconfigure``).
+backend that prompts (keyrings.alt's encrypted file keyring) may still wait when its read times
+out, on the thread that reads it, in the process or in a pytest-xdist worker. So the terminal's
+state is saved before each such wait and dropped only when the wait itself ends, and put back
+when the run ends while one is still on (:meth:`PromptTerminal.give_back`, from
+``pytest_unconfigure``); a worker tells its controller while its keyring read is on, and the
+controller gives the terminal back as it was before its workers started.
 
 SIGTERM and SIGHUP (the terminal closed) end a process at once: no summary, pytest-xdist's
-workers left to notice, and the terminal as the prompt left it. While a prompt is up they end
-the run as Ctrl-C does instead: pytest's interrupted summary, the workers shut down. Only a
-signal left to its default action is taken over, and only while a prompt is up: with no prompt
-up, the handler does what the default does. Python runs signal handlers in the main thread
-only, so they are put in place from there: around a prompt in the main thread, or for the
-whole run in a pytest-xdist controller that may ask for its workers (:meth:`catch_signals`).
+workers left to notice, and the terminal as the prompt left it. While a wait is on (a prompt,
+a keyring read) they end the run as Ctrl-C does instead: pytest's interrupted summary, the
+workers shut down. Only a signal left to its default action is taken over, and only while a
+wait is on: with none on, the handler does what the default does. Python runs signal handlers
+in the main thread only, so they are put in place from there: around a prompt in the main
+thread, from the first keyring read at a terminal to the end of the run, or for the whole run
+in a pytest-xdist controller that may ask for its workers (:meth:`catch_signals`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -48,6 +52,10 @@ class PromptTerminal:
         # was doing, possibly holding it.
         self._lock = threading.RLock()
         self._waits = 0
+        # A pytest-xdist controller's terminal before its workers started, and the waits on
+        # it its workers said are on, by worker.
+        self._before: tuple[int, list[Any]] | None = None
+        self._elsewhere: dict[object, list[int]] = {}
 
     def ask(self, prompt: str) -> str | None:
         """The person's answer, typed without echo; None for an empty answer, Ctrl-D, or no
@@ -55,53 +63,92 @@ class PromptTerminal:
         on_main_thread = threading.current_thread() is threading.main_thread()
         caught_here = on_main_thread and not self._previous and self.catch_signals()
         try:
-            with self.kept(), self._prompt_up():
-                try:
-                    # getpass talks to /dev/tty itself: pytest's capture is no obstacle.
-                    return getpass.getpass(prompt) or None
-                except (EOFError, OSError, _TerminalError):
-                    # Also a terminal closed under the prompt. Its SIGHUP may reach the main
-                    # thread only after this thread saw the end: it still ends the run.
-                    if _terminal_state() is None:
-                        self._closed_under_a_prompt = True
-                    return None
-                finally:
-                    if on_main_thread and self._closed_under_a_prompt and self._ended_by is None:
-                        # The terminal closed: its SIGHUP may not have been handled yet, and
-                        # must not find the default action (death, no summary) once it is.
-                        self._ended_by = getattr(signal, "SIGHUP", signal.SIGTERM)
-                    # The main thread ends the run; a prompt on another one just stops asking.
-                    if self._ended_by is not None and on_main_thread:
-                        raise KeyboardInterrupt
+            wait = self.begin_wait()
+            try:
+                # getpass talks to /dev/tty itself: pytest's capture is no obstacle.
+                return getpass.getpass(prompt) or None
+            except (EOFError, OSError, _TerminalError):
+                return None  # also a terminal closed under the prompt: end_wait sees to it
+            finally:
+                self.end_wait(wait)
+                # The main thread ends the run; a prompt on another one just stops asking.
+                if on_main_thread:
+                    self.end_the_run_if_ended()
         finally:
             # Ended: the signals stay caught (a late SIGHUP is ignored) until the run's end
             # releases them.
             if caught_here and self._ended_by is None:
                 self.release_signals()
 
-    @contextlib.contextmanager
-    def kept(self) -> Iterator[None]:
-        """Within the block, whatever changes the terminal and never returns (a prompt on
-        another thread, a keyring backend that times out) leaves it to :meth:`give_back`."""
+    def begin_wait(self) -> int:
+        """A wait on the terminal begins (a prompt, a keyring read that may prompt): its
+        state is saved for :meth:`give_back`, and SIGTERM and SIGHUP, where caught, end the
+        run as Ctrl-C does until :meth:`end_wait`, from whichever thread sees the wait end (a
+        keyring read outlives its timeout on a thread of its own)."""
         with self._lock:
             self._waits += 1
             wait = self._waits
+            self._prompts_up += 1
         saved = _terminal_state()
         if saved is not None:
             with self._lock:
                 self._saved[wait] = saved
-        try:
-            yield
-        finally:
-            with self._lock:
-                saved = self._saved.pop(wait, None)
-            if saved is not None:
-                _close(saved[0])
+        return wait
+
+    def end_wait(self, wait: int) -> None:
+        """The wait ``wait`` is over, and whatever waited put the terminal back itself."""
+        with self._lock:
+            self._prompts_up -= 1
+            saved = self._saved.pop(wait, None)
+        if saved is not None:
+            _close(saved[0])
+            if not has_a_terminal():
+                # Closed under the wait: its SIGHUP may reach the main thread only after
+                # this thread saw the end, and must still end the run.
+                self._closed_under_a_prompt = True
+
+    def end_the_run_if_ended(self) -> None:
+        """From the main thread, after a wait: KeyboardInterrupt (pytest's interrupted
+        summary) if a signal or the terminal closing ended the run meanwhile."""
+        if self._closed_under_a_prompt and self._ended_by is None:
+            # The terminal closed: its SIGHUP may not have been handled yet, and must not
+            # find the default action (death, no summary) once it is.
+            self._ended_by = getattr(signal, "SIGHUP", signal.SIGTERM)
+        if self._ended_by is not None:
+            raise KeyboardInterrupt
+
+    def as_it_is(self) -> None:
+        """From a pytest-xdist controller, before its workers start: the terminal's state
+        for :meth:`waiting_elsewhere`, which learns of a worker's wait only once it began."""
+        with self._lock:
+            if self._before is None:
+                self._before = _terminal_state()
+
+    def waiting_elsewhere(self, who: object, on: bool) -> None:
+        """A pytest-xdist worker ``who`` began (``on``) or ended a wait on this terminal (a
+        keyring read): until it ends, SIGTERM and SIGHUP end the run as at a prompt here,
+        and the run's end gives the terminal back as :meth:`as_it_is` saw it. A worker that
+        dies waiting never says it ended: its wait stays on to the run's end."""
+        with self._lock:
+            if on and self._before is not None:
+                self._waits += 1
+                # A list: a read's end may be told after the next read's beginning.
+                self._elsewhere.setdefault(who, []).append(self._waits)
+                self._saved[self._waits] = (os.dup(self._before[0]), self._before[1])
+                self._prompts_up += 1
+                return
+            waits = self._elsewhere.get(who) if not on else None
+            wait = waits.pop(0) if waits else None
+        if wait is not None:
+            self.end_wait(wait)
 
     def give_back(self) -> None:
         """Put the terminal back as it was before the first wait still on (the end of a run)."""
         with self._lock:
             saved, self._saved = sorted(self._saved.items()), {}
+            before, self._before = self._before, None
+        if before is not None:
+            _close(before[0])
         for index, (fd, state) in enumerate(state for _wait, state in saved):
             if index == 0:
                 _restore(fd, state)
@@ -126,16 +173,6 @@ class PromptTerminal:
                 if signal.getsignal(signum) == self._ending:
                     signal.signal(signum, handler)
 
-    @contextlib.contextmanager
-    def _prompt_up(self) -> Iterator[None]:
-        with self._lock:
-            self._prompts_up += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._prompts_up -= 1
-
     def _ending(self, signum: int, frame: FrameType | None) -> None:
         if (self._prompts_up or self._closed_under_a_prompt) and self._ended_by is None:
             self._ended_by = signum
@@ -158,6 +195,9 @@ if sys.platform == "win32":  # getpass reads the console there: its echo needs n
     def _terminal_state() -> tuple[int, list[Any]] | None:
         return None
 
+    def has_a_terminal() -> bool:
+        return False
+
     def _restore(fd: int, state: list[Any]) -> None:
         pass
 
@@ -177,6 +217,14 @@ else:
         except termios.error:
             _close(fd)
             return None
+
+    def has_a_terminal() -> bool:
+        """Whether this process has a controlling terminal, still open."""
+        saved = _terminal_state()
+        if saved is None:
+            return False
+        _close(saved[0])
+        return True
 
     def _restore(fd: int, state: list[Any]) -> None:
         # TCSAFLUSH, as getpass does: a half-typed password is dropped, not left for the shell.

@@ -171,15 +171,40 @@ def credentials_missing(settings: Settings, path: Path, missing: tuple[Part, ...
     )
 
 
-def not_played(path: Path, missing: tuple[Part, ...]) -> Failure:
+def not_played(
+    settings: Settings, path: Path, missing: tuple[Part, ...], recording_loaded: bool = True
+) -> Failure:
     """Why a request no cassette plays cannot leave with the token replayed from ``path``
-    (barapi would reject its placeholder), and what to do: record it, or give ``missing``."""
+    (barapi would reject its placeholder), and what to do in this run's record mode: record
+    it, or give ``missing``. ``recording_loaded`` is False under ``-p no:recording``."""
+    why = (
+        "a request that no cassette plays needs a live token, and the token is replayed "
+        f"from {shown(path)}; no request sent: "
+    )
+    if not recording_loaded:
+        # Nothing records in this run, and --record-mode is not an option: only a live token.
+        return Failure(
+            (
+                f"{why}set ",
+                *missing,
+                " (pytest-recording is not loaded, -p no:recording, so no cassette plays a "
+                "test's requests)",
+            )
+        )
+    if settings.record_mode != "none":
+        # The run records: a test marked vcr whose cassette lacks the request records it,
+        # which needs the credentials as much as a live request does.
+        return Failure(
+            (
+                f"{why}set ",
+                *missing,
+                f" (recording it under --record-mode={settings.record_mode} needs them too)",
+            )
+        )
     return Failure(
         (
-            f"a request that no cassette plays needs a live token, and the token is replayed "
-            f"from {shown(path)}; no request sent: record the test with @pytest.mark.vcr and "
-            f"{RECORD} (a request your vcr_config leaves out of cassettes is never played), "
-            "or set ",
+            f"{why}record the test with @pytest.mark.vcr and {RECORD} (a request your "
+            "vcr_config leaves out of cassettes is never played), or set ",
             *missing,
         )
     )
@@ -344,16 +369,25 @@ def _recorded_elsewhere(
     None if it is this one), and the user, client id and scope in ``others``."""
     differ: list[str] = []
     lead: list[Part] = []
+    either = False  # the URL or the token path: the recording cannot tell which changed
     if recorded is not None:
         url = _without_userinfo(recorded.uri)
-        if url != settings.token_url and url.startswith(settings.url + "/"):
-            # Same URL: the path after it is the token path it was recorded with.
-            differ.append("token_path")
-        elif url.endswith(settings.token_path):
-            differ.append("url")
-        else:
-            differ += ["url", "token_path"]
+        same_url = url != settings.token_url and url.startswith(settings.url + "/")
+        same_path = url.endswith(settings.token_path)
+        differ += ["url", "token_path"] if same_url == same_path else []
+        differ += ["token_path"] if same_url and not same_path else []
+        differ += ["url"] if same_path and not same_url else []
         lead += [Received(f"{recorded.method} {url}"), f", not POST {settings.token_url}"]
+        if same_url and same_path:
+            # http://host/api/oauth/token is the URL http://host/api with this token path as
+            # much as this URL with the token path /api/oauth/token: name both, with values.
+            either = True
+            lead += [
+                ": for the URL ",
+                Received(url.removesuffix(settings.token_path)),
+                ", or the token path ",
+                Received(url.removeprefix(settings.url)),
+            ]
         if others:
             lead.append(f", and for another {_listed(others)}")
     else:
@@ -366,7 +400,7 @@ def _recorded_elsewhere(
         settings_named.append(Setting(name))
         if name not in identity.given:  # else named as the factory's argument
             settings_named.append(f", from {settings.sources[name]}")
-    these = _listed(differ)
+    these = "URL or token path" if either and not others else _listed(differ)
     return Failure(
         (
             f"the cassette {shown(path)} was recorded for ",
@@ -528,15 +562,17 @@ class CassetteScan:
             headers["Content-Type"] = content_type
         return {"status": response["status"], "headers": headers, "body": {"string": text}}
 
-    def leak(self, text: str, data: Any) -> str | None:
-        """What the written file (``text``, parsed as ``data``) still holds, and where."""
+    def leak(self, text: str, data: Any) -> str | Failure | None:
+        """What the written file (``text``, parsed as ``data``) still holds, and where; or,
+        where a secret is a scope of the grant, why no cassette can hide it."""
         named = [
             ("the password", self.identity.password),
             ("the client secret", self.identity.client_secret),
         ]
-        finding = leak(text, data, self.known, [(what, s.reveal()) for what, s in named if s])
+        secrets = [(what, s.reveal()) for what, s in named if s]
+        finding = leak(text, data, self.known, secrets)
         if finding is not None:
-            return finding
+            return self._scope(secrets) or finding
         interactions = data.get("interactions") if isinstance(data, dict) else None
         requests = [i.get("request") for i in interactions or () if isinstance(i, dict)]
         identifiers = [
@@ -554,6 +590,25 @@ class CassetteScan:
                     for where, string in strings(request.get(part), f"request/{part}"):
                         if masker.reveals(without_vocabulary(string)):
                             return f"{what} at {where}"
+        return None
+
+    def _scope(self, secrets: list[tuple[str, str]]) -> Failure | None:
+        """Why a secret that is a scope of the grant cannot be kept out: the cassette holds
+        the scope as it is (a replay sends it), so it would show the secret. The user's
+        setting, not barapi's bug."""
+        scopes = (self.identity.scope or "").split()
+        for what, value in secrets:
+            if value in scopes:
+                kind = what.removeprefix("the ")
+                return Failure(
+                    (
+                        f"{what} is the same text as a scope the grant asks for (",
+                        Setting("scope"),
+                        "), which the token cassette holds as it is, so it would show the "
+                        f"{kind}; it was not written, and a cassette there before is kept as "
+                        f"it was. Record with a {kind} that is not one of the scopes.",
+                    )
+                )
         return None
 
 
