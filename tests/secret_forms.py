@@ -13,10 +13,10 @@ from urllib.parse import quote, quote_plus
 
 
 def forms(secret: str, depth: int = 2) -> set[str]:
-    """Every way ``secret`` can be written in an output: plain, URL-encoded (a form body, a
-    query), JSON- and repr-escaped up to ``depth`` times (--debug traces reprs of reprs), and
-    each of those XML-escaped (junit xml). Bytes (a bytes repr, a URL) in UTF-8, and in latin-1
-    where the secret can be."""
+    """Every way ``secret`` can be written in an output: plain, URL-encoded once or twice (a
+    form body, a query, a URL in the query of another), JSON- and repr-escaped up to
+    ``depth`` times (--debug traces reprs of reprs), and each of those XML-escaped (junit
+    xml). Bytes (a bytes repr, a URL) in UTF-8, and in latin-1 where the secret can be."""
     written = {secret}
     for encoding, errors in (
         ("utf-8", "surrogateescape"),
@@ -27,7 +27,9 @@ def forms(secret: str, depth: int = 2) -> set[str]:
             raw = secret.encode(encoding, errors)
         except UnicodeEncodeError:
             continue
-        written |= {quote(raw, safe=""), quote(raw), quote_plus(raw), repr(raw)[2:-1]}
+        once = {quote(raw, safe=""), quote(raw), quote_plus(raw)}
+        written |= once | {repr(raw)[2:-1]}
+        written |= {quote(form, safe="") for form in once} | {quote_plus(form) for form in once}
     for _ in range(depth):
         written |= {json.dumps(form)[1:-1] for form in written}
         written |= {json.dumps(form, ensure_ascii=False)[1:-1] for form in written}

@@ -84,6 +84,34 @@ TOKENS = []
 def pytest_sessionfinish(session):
     raise RuntimeError(f"cleanup failed for {TOKENS} with {os.environ['BARAPI_PASSWORD']}")
 """
+# What Python prints of an exception that ends the run, besides a message: the command of a
+# CalledProcessError, an OSError's file name, a note, a tuple argument, the exceptions of a
+# group, the cause. Only the controller raises: it knows the password, no worker tells it.
+SESSIONFINISH_RAISES_WHAT_IS_NOT_A_MESSAGE = """
+import os, subprocess, sys
+
+def pytest_sessionfinish(session):
+    if hasattr(session.config, "workerinput"):
+        return
+    password = os.environ["BARAPI_PASSWORD"]
+    errors = []
+    try:
+        subprocess.run([sys.executable, "-c", "raise SystemExit(3)", password], check=True)
+    except subprocess.CalledProcessError as error:
+        errors.append(error)
+    try:
+        open(f"cleanup-{password}.lock")
+    except OSError as error:
+        errors.append(error)
+    if sys.version_info < (3, 11):
+        raise errors[0] from errors[1]
+    noted = RuntimeError("logout failed")
+    noted.add_note(f"while logging out with {password}")
+    try:
+        raise ValueError(("alice", password))
+    except ValueError as cause:
+        raise ExceptionGroup("cleanup failed", [*errors, noted]) from cause
+"""
 SESSIONFINISH_TEST = """
 import conftest
 
@@ -155,13 +183,22 @@ def test_compares_the_credentials(barapi_token):
         "password": "x", "token": "y"
     }
 """
-# pytest-json-report copies the captured output and its own log records as it reads them.
+# pytest-json-report copies the captured output and its own log records as it reads them, and
+# writes what is not JSON (a tuple, bytes, requests' headers in a record's extra) by its str().
 PRINTS_AND_LOGS = """
 import logging, os
+from requests.structures import CaseInsensitiveDict
 
-def test_prints_and_logs(barapi_token):
-    print("token", barapi_token.access_token, "password", os.environ["BARAPI_PASSWORD"])
+def test_prints_and_logs(barapi_token, json_metadata):
+    password = os.environ["BARAPI_PASSWORD"]
+    print("token", barapi_token.access_token, "password", password)
     logging.getLogger("suite").warning("refresh %s", barapi_token.refresh_token)
+    extra = {"login": ("alice", password), "raw": password.encode()}
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # a worker cannot send these (execnet)
+        bearer = f"Bearer {barapi_token.access_token}"
+        extra["headers"] = CaseInsensitiveDict({"Authorization": bearer})
+    logging.getLogger("suite").warning("called", extra=extra)
+    json_metadata["creds"] = ("alice", password, barapi_token.refresh_token)
     assert False
 """
 # A password known only to the worker that exchanged it (barapi_session_factory), shown by an
@@ -232,7 +269,7 @@ def _password_in_the_keyring(
 # Every other encoding a secret takes: requests' own HTTP Basic (latin-1), the repr of its
 # bytes, JSON escaping under repr, and what a child writes in UTF-16.
 ENCODINGS = """
-import base64, json, os, subprocess, sys
+import base64, json, os, subprocess, sys, urllib.parse
 
 def test_encodings(barapi_token):
     password = os.environ["BARAPI_PASSWORD"]
@@ -241,6 +278,8 @@ def test_encodings(barapi_token):
     print("latin-1 basic", base64.b64encode(pair).decode())
     print("bytes", password.encode(), password.encode("latin-1"), token.encode())
     print("escaped", repr(json.dumps({"password": password, "token": token})))
+    once = urllib.parse.quote(password, safe="")
+    print("a URL in a query", urllib.parse.quote(once, safe=""), urllib.parse.quote_plus(once))
     code = "import sys; sys.stdout.buffer.write(sys.argv[1].encode('utf-16-le'))"
     subprocess.run([sys.executable, "-c", code, token], check=True)
     assert False
@@ -294,6 +333,30 @@ def test_gets_a_signed_url(barapi_mask):
     logging.getLogger("suite").warning("signed %s", url)
     assert url == "x"
 """
+# Under pytest-xdist the worker tells the controller what it was asked to mask, though it
+# never needs a token: the controller's own hook raising with the value shows it masked.
+CONTROLLER_RAISES_WITH_THE_URL = """
+import os
+
+def pytest_sessionfinish(session):
+    if not hasattr(session.config, "workerinput"):
+        raise RuntimeError(f"cleanup failed for {os.environ['SIGNED_URL']}")
+"""
+# A __del__ that raises as the interpreter clears the test module, after pytest gave back
+# sys.unraisablehook: Python prints "Exception ignored in" on its way out.
+UNRAISABLE_AT_EXIT = """
+class Client:
+    def __init__(self, token):
+        self.token = token
+
+    def __del__(self):
+        raise RuntimeError(f"logout failed for {self.token}")
+
+KEEP = []
+
+def test_keeps_a_client(barapi_token):
+    KEEP.append(Client(barapi_token.access_token))
+"""
 # What a row's run holds besides the credentials: (tokens issued, pieces, escaping depth).
 HOLDS = {
     "compared-tokens-of-one-issuer": (
@@ -304,6 +367,7 @@ HOLDS = {
     "three-levels-of-escaping": ([CARRIED_ACCESS, CARRIED_REFRESH], [], 3),
     "lone-surrogate-token": ([ODD_ACCESS, CARRIED_REFRESH], [], 2),
     "barapi-mask": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
+    "barapi-mask-xdist-controller-hook": ([CARRIED_ACCESS, CARRIED_REFRESH, SIGNED_URL], [], 2),
 }
 # The environment a row's run gets besides BARAPI_*.
 # Every BARAPI_* variable a row sets.
@@ -320,6 +384,7 @@ ENVIRONMENT: dict[str, dict[str, str | None]] = {
     },
     "non-utf-8-password": {"BARAPI_PASSWORD": ODD_PASSWORD},
     "barapi-mask": {"SIGNED_URL": SIGNED_URL},
+    "barapi-mask-xdist-controller-hook": {"SIGNED_URL": SIGNED_URL},
     "pytest-json-report": {"PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")},
     "pytest-json-report-xdist": {
         "PYTEST_ADDOPTS": user_run_addopts("pytest_jsonreport", "metadata")
@@ -342,6 +407,20 @@ ROWS = {
         SESSIONFINISH_RAISES,
         "-l --full-trace",
         ["cleanup failed for"],
+        None,
+    ),
+    "error-in-sessionfinish-not-a-message": (
+        "def test_needs_the_token(barapi_token): pass",
+        SESSIONFINISH_RAISES_WHAT_IS_NOT_A_MESSAGE,
+        "",
+        ["CalledProcessError", "cleanup-"],
+        None,
+    ),
+    "error-in-sessionfinish-not-a-message-xdist": (
+        "def test_needs_the_token(barapi_token): pass",
+        SESSIONFINISH_RAISES_WHAT_IS_NOT_A_MESSAGE,
+        "-n 2",
+        ["CalledProcessError", "cleanup-"],
         None,
     ),
     "junit-attributes-and-suite-properties": (
@@ -477,6 +556,15 @@ ROWS = {
         ["download"],
         _answer_with_tokens(200, json.dumps(TOKENS)),
     ),
+    "unraisable-at-exit": (UNRAISABLE_AT_EXIT, "", "", ["Exception ignored in"], None),
+    "unraisable-at-exit-xdist": (UNRAISABLE_AT_EXIT, "", "-n 1", ["Exception ignored in"], None),
+    "barapi-mask-xdist-controller-hook": (
+        ASKS_TO_MASK,
+        CONTROLLER_RAISES_WITH_THE_URL,
+        "-n 2",
+        ["cleanup failed for"],
+        _answer_with_tokens(200, json.dumps(TOKENS)),
+    ),
 }
 
 
@@ -588,8 +676,86 @@ def test_a_secret_too_short_to_mask_everywhere_is_masked_as_a_value_and_named_in
     assert "password=********" in output
     assert "refresh: ********" in output
     assert "assert '********' == 'y'" in output
+    # pytest's diff shows the compared token whole on a line of its own, after "+ ".
+    assert "E         + ********" in result.outlines
+    assert "E         + FAILED" not in result.outlines
     for kind in ("access_token", "password", "refresh_token"):
         assert (
             f"barapi: warning: the {kind} is shorter than 8 characters: it is masked only where "
-            "it stands as a whole value (quoted, after = or :, or alone on a line)"
+            "it stands as a whole value (quoted, in parentheses, after = or :, alone on a line or "
+            "the rest of a diff's line)"
         ) in result.outlines
+
+
+SHORT_PASSWORD = "hunter2"
+# A short password in the shapes of a whole value that a run shows besides quotes and "=":
+# pytest's diff of two compared texts (each line whole after "+ " or "- "), a URL's userinfo,
+# the end of a sentence, parentheses.
+SHOWS_A_SHORT_PASSWORD = """
+import os
+
+def test_compares_it(barapi_token):
+    assert os.environ["BARAPI_PASSWORD"] == "y"
+
+def test_shows_it(barapi_token):
+    password = os.environ["BARAPI_PASSWORD"]
+    print(f"http://alice:{password}@barapi.test/", f"password={password}.", f"({password})")
+    assert "y" == password
+"""
+
+
+@pytest.mark.parametrize(
+    "flags", ["-rA --junitxml=junit.xml", "-rA -n 2", "-rA --color=yes", "-rA --tb=native"]
+)
+@pytest.mark.parametrize("masking", ["masked", "control"])
+def test_a_short_password_is_masked_where_pytests_diff_shows_it_whole(
+    pytester: pytest.Pytester,
+    token_endpoint: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+    masking: str,
+    flags: str,
+) -> None:
+    _answer_with_tokens(200, json.dumps(TOKENS))(token_endpoint)  # type: ignore[operator]
+    monkeypatch.setenv("BARAPI_PASSWORD", SHORT_PASSWORD)
+    pytester.makeconftest(MASKING_OFF if masking == "control" else "")
+    pytester.makepyfile(test_row=SHOWS_A_SHORT_PASSWORD)
+
+    result = pytester.runpytest_subprocess(*flags.split())
+
+    result.assert_outcomes(failed=2)
+    found = leak_matrix.leaks(
+        result,
+        pytester.path,
+        leak_matrix.Leakable(credentials=[SHORT_PASSWORD, CARRIED_ACCESS], pairs=[]),
+    )
+    if masking == "control":
+        assert found != [], "with the masker off the password must show, or this tests nothing"
+        return
+    assert found == []
+    output = leak_matrix.UNSEEN.sub(b"", "\n".join(result.outlines).encode()).decode()
+    assert "+ ********" in output
+    assert "http://alice:********@barapi.test/ password=********. (********)" in output
+
+
+ASKS_TO_MASK_A_SHORT_CODE = """
+def test_gets_a_code(barapi_mask):
+    barapi_mask("k3y9")
+"""
+
+
+@pytest.mark.parametrize("flags", [[], ["-n", "2"]])
+def test_a_short_value_given_to_barapi_mask_is_named_in_a_warning_under_xdist_too(
+    pytester: pytest.Pytester, flags: list[str]
+) -> None:
+    """Only the worker that ran the test knows the value: it tells the controller, which
+    prints the run's summary."""
+    pytester.makepyfile(test_row=ASKS_TO_MASK_A_SHORT_CODE)
+
+    result = pytester.runpytest_subprocess(*flags)
+
+    result.assert_outcomes(passed=1)
+    assert (
+        "barapi: warning: the value given to barapi_mask is shorter than 8 characters: it is "
+        "masked only where it stands as a whole value (quoted, in parentheses, after = or :, "
+        "alone on a line or the rest of a diff's line)"
+    ) in result.outlines

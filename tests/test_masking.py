@@ -297,6 +297,8 @@ def test_a_secret_of_8_to_11_characters_is_masked_only_whole_and_everywhere(
         ("test", "pytest tests tes"),
         ("1", "===================== 1 failed, 1 passed in 0.42s ======================"),
         ("2", "E       assert 1 == 2"),
+        ("x", "E         + max(x1, x2)\nE         - 1.x"),
+        ("e", "a line - e-mail (see) pytest.ini."),
     ],
 )
 def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
@@ -319,6 +321,12 @@ def test_a_secret_shorter_than_8_characters_leaves_the_output_readable(
         ("=x&password=x", f"={MASK}&password={MASK}"),
         ("barapi_password = x\n", f"barapi_password = {MASK}\n"),
         ("before\nx\nafter", f"before\n{MASK}\nafter"),
+        # pytest's diff of two compared texts: the rest of a line after "+ ", "- " or "? ".
+        ("E         - y\nE         + x\n", f"E         - y\nE         + {MASK}\n"),
+        ("AssertionError: assert 'x' == 'y'\n  \n  - y\n  + x", f"\n  + {MASK}"),
+        ("http://alice:x@barapi.test/", f"http://alice:{MASK}@barapi.test/"),
+        ("the password=x. Then", f"password={MASK}. Then"),
+        ("logged in (x)", f"({MASK})"),
     ],
 )
 def test_a_secret_shorter_than_8_characters_is_masked_where_it_stands_as_a_value(

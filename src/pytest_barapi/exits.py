@@ -6,10 +6,11 @@ interrupt or an internal error prints frames full of locals. :class:`SecretMaski
 each exit: the terminal writer (whatever pytest prints: reports, tracebacks of interrupts and
 internal errors, the summary), the captured output before a report is made from it, reports
 before any other plugin (pytest-json-report, xdist's worker, a reporter) reads them, internal
-errors where they happen (an xdist worker's before it sends them), the message of an
+errors where they happen (an xdist worker's before it sends them), all that is printed of an
 exception that ends the session (``pytest.exit`` too), prints from ``pytest_sessionfinish``
 and ``pytest_terminal_summary``, the junit xml document before it is written, the log file and
-live log, warnings, and ``--debug`` traces. A secret too short to be masked everywhere is
+live log, warnings, ``--debug`` traces, and what ``sys.unraisablehook`` prints as the process
+exits. A secret too short to be masked everywhere is
 named (never shown) at the end of the run. What
 counts as a secret is the run's registry's (:mod:`pytest_barapi.known_secrets`), and its one
 masker finds them, in every form (:mod:`pytest_barapi.masking`).
@@ -17,6 +18,7 @@ masker finds them, in every form (:mod:`pytest_barapi.masking`).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import linecache
 import logging
@@ -44,6 +46,7 @@ class SecretMasking:
         self._warned: set[str] = set()
         self.mask_terminal(config)
         self.mask_trace(config.pluginmanager.trace.root)
+        _mask_at_exit(self.masker)
         # pytest's logging plugin exists from its own (trylast) pytest_configure on: when
         # this is registered mid-run, there is no pytest_sessionstart to wait for.
         logging_plugin = config.pluginmanager.get_plugin("logging-plugin")
@@ -94,8 +97,8 @@ class SecretMasking:
             self.scrub_report(report)
         return report
 
-    # The session-level hooks an exception can end the run from: its message (pytest.exit's
-    # reason, an error raised in a conftest hook) is printed by pytest straight to stderr.
+    # The session-level hooks an exception can end the run from: pytest or Python prints it
+    # (pytest.exit's reason, an error raised in a conftest hook) straight to stderr.
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_collection(self) -> Generator[None, object, object]:
         return (yield from self._masking_what_ends_the_run())
@@ -135,8 +138,8 @@ class SecretMasking:
                 self._warned.add(kind)
                 terminalreporter.write_line(
                     f"barapi: warning: the {kind} is shorter than {SHORT} characters: it is "
-                    "masked only where it stands as a whole value (quoted, after = or :, "
-                    "or alone on a line)",
+                    "masked only where it stands as a whole value (quoted, in parentheses, "
+                    "after = or :, alone on a line or the rest of a diff's line)",
                     yellow=True,
                 )
 
@@ -179,13 +182,19 @@ class SecretMasking:
     def _scrub_additions(self, report: pytest.TestReport) -> None:
         """Mask what was added to ``report`` after it was made: an xfail's reason, and what
         other plugins attach (pytest-json-report's copies of the captured output and log
-        records), in place: a plugin may hold the same dict elsewhere."""
+        records), in place: a plugin may hold the same dict elsewhere. What is neither a
+        dict, a list nor a string (a tuple, bytes, requests' headers, any object a log record
+        carries in ``extra``) is serialized by its text (``default=str``): one whose text
+        reveals a secret is replaced by its masked text."""
         wasxfail = getattr(report, "wasxfail", None)
         if isinstance(wasxfail, str):
             report.wasxfail = self.masker.mask(wasxfail)
-        for name, value in vars(report).items():
-            if name not in _REPORT_FIELDS and type(value) in (dict, list):
-                _mask_in_place(value, self.masker, set())
+        seen: set[int] = set()
+        for name, value in list(vars(report).items()):
+            if name not in _REPORT_FIELDS:
+                masked = _masked(value, self.masker, seen)
+                if masked is not value:
+                    setattr(report, name, masked)
 
     def _longrepr(self, longrepr: Any) -> Any:
         if longrepr is None:
@@ -247,19 +256,40 @@ class SecretMasking:
         return self.masker.mask(text) if self.masker.reveals(text) else value
 
     def mask_exception(self, error: BaseException) -> None:
-        """Mask the message of ``error`` and of the exceptions it chains, in place."""
+        """Mask, in place, all that Python or pytest prints of ``error`` and of the exceptions
+        it holds: its args of any type, its notes, what its class prints besides (an
+        OSError's file names, a CalledProcessError's command and output, pytest.exit's
+        reason: any attribute it keeps), the exceptions of a group, its cause and context."""
         seen: set[int] = set()
-        current: BaseException | None = error
-        while current is not None and id(current) not in seen:
+        waiting: list[BaseException] = [error]
+        while waiting:
+            current = waiting.pop()
+            if id(current) in seen:
+                continue
             seen.add(id(current))
-            msg = getattr(current, "msg", None)
-            if isinstance(msg, str):  # pytest.exit's Exit keeps its reason here
-                with contextlib.suppress(AttributeError, TypeError):
-                    current.msg = self.masker.mask(msg)  # type: ignore[attr-defined]
-            current.args = tuple(
-                self.masker.mask(arg) if isinstance(arg, str) else arg for arg in current.args
-            )
-            current = current.__cause__ or current.__context__
+            group = getattr(current, "exceptions", None)  # an exception group's
+            held = [current.__cause__, current.__context__]
+            held += [*group] if isinstance(group, (tuple, list)) else []
+            found = [*current.args, *vars(current).values()]
+            waiting += [one for one in (*held, *found) if isinstance(one, BaseException)]
+            with contextlib.suppress(Exception):
+                current.args = tuple(self._exception_part(arg, seen) for arg in current.args)
+            # Kept in the instance's dict (cmd, output, stderr, __notes__, msg), or as members
+            # of the built-in class (an OSError's or a SyntaxError's).
+            for name in {*vars(current), *_PRINTED_MEMBERS}:
+                # A property of the user's class may raise: the exception it would mask goes on.
+                with contextlib.suppress(Exception):
+                    value = getattr(current, name, None)
+                    masked = self._exception_part(value, seen)
+                    if masked is not value:
+                        setattr(current, name, masked)
+
+    def _exception_part(self, value: Any, seen: set[int]) -> Any:
+        """``value`` masked (see :func:`_masked`), unless it is an exception: that one is
+        masked in place, as the exceptions ``mask_exception`` walks."""
+        if value is None or isinstance(value, BaseException):
+            return value
+        return _masked(value, self.masker, seen)
 
     def mask_terminal(self, config: pytest.Config) -> None:
         """Mask whatever the terminal reporter writes, as it writes it."""
@@ -341,6 +371,38 @@ class MaskingStream:
         return getattr(self._stream, name)
 
 
+# The masker of the process's latest run: what is printed once pytest is done is masked with it.
+_AT_EXIT: dict[str, Masker] = {}
+
+
+def _mask_at_exit(masker: Masker) -> None:
+    """Mask, from the process's exit on, what ``sys.unraisablehook`` prints: an exception
+    nothing can catch (a ``__del__`` that raises as the interpreter clears a test module's
+    globals) is printed after pytest gave back the hook it had replaced."""
+    if not _AT_EXIT:
+        atexit.register(_masking_the_unraisable)
+    _AT_EXIT["masker"] = masker
+
+
+def _masking_the_unraisable() -> None:
+    masker = _AT_EXIT["masker"]
+    printing = sys.unraisablehook
+
+    def masked(unraisable: Any) -> None:
+        # The hook prints to whatever sys.stderr is when it runs.
+        stderr = sys.stderr
+        if stderr is None or isinstance(stderr, MaskingStream):
+            printing(unraisable)
+            return
+        sys.stderr = MaskingStream(stderr, masker)
+        try:
+            printing(unraisable)
+        finally:
+            sys.stderr = stderr
+
+    sys.unraisablehook = masked
+
+
 def _mask_element(element: Any, masker: Masker) -> None:
     """Mask an xml.etree element's attributes and text, and its children's, in place."""
     for child in element.iter():
@@ -352,6 +414,9 @@ def _mask_element(element: Any, masker: Masker) -> None:
             child.tail = masker.mask(child.tail)
 
 
+# What a built-in exception prints that is not in its instance dict (nor in its args).
+_PRINTED_MEMBERS = ("msg", "filename", "filename2", "text")
+
 # What pytest itself puts in a report; anything else was attached by another plugin.
 _REPORT_FIELDS = frozenset(
     {
@@ -362,17 +427,42 @@ _REPORT_FIELDS = frozenset(
 
 
 def _mask_in_place(value: Any, masker: Masker, seen: set[int]) -> None:
-    """Mask the strings in the dicts and lists of ``value`` (and theirs), in place."""
+    """Mask whatever the dicts and lists of ``value`` (and theirs) hold, in place."""
     if id(value) in seen:
         return
     seen.add(id(value))
     keys: Any = value.keys() if type(value) is dict else range(len(value))
     for key in list(keys):
         item = value[key]
-        if isinstance(item, str):
-            value[key] = masker.mask(item)
-        elif type(item) in (dict, list):
-            _mask_in_place(item, masker, seen)
+        masked = _masked(item, masker, seen)
+        if masked is not item:
+            value[key] = masked
+
+
+def _masked(value: Any, masker: Masker, seen: set[int]) -> Any:
+    """``value`` with every secret it shows masked, whatever its type: a string masked, a dict
+    or list masked in place (a plugin may hold it elsewhere), a tuple rebuilt from its masked
+    items; anything else (bytes, requests' headers, an object) whose text reveals a secret
+    becomes its masked text, as a reporter that serializes it by ``str`` would write it."""
+    if isinstance(value, str):
+        masked = masker.mask(value)
+        return value if masked == value else masked
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if type(value) in (dict, list):
+        _mask_in_place(value, masker, seen)
+        return value
+    if type(value) is tuple:
+        items = tuple(_masked(item, masker, seen) for item in value)
+        return value if all(new is old for new, old in zip(items, value, strict=True)) else items
+    try:
+        text = str(value)
+        shown = repr(value)
+    except Exception:
+        return value  # nothing can print it either
+    if masker.reveals(text) or masker.reveals(shown):
+        return masker.mask(text)
+    return value
 
 
 def _has_text(report: pytest.TestReport | pytest.CollectReport) -> bool:

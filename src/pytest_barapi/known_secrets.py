@@ -9,7 +9,8 @@ the tokens of a token (:meth:`~KnownSecrets.know_token`) or of a token answer
 masker of a single value (to name which secret a text shows, or to put its placeholder in)
 comes from :func:`masker_of`. Under pytest-xdist a worker forwards each entry to the
 controller's registry (:meth:`~KnownSecrets.forward_to`), kind included, so the controller
-masks what only a worker learnt (a factory's password, a keyring answer, a token).
+masks what only a worker learnt (a factory's password, a keyring answer, a token, a value
+given to ``barapi_mask``), from the first secret the worker knows.
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Finds every known secret in a text, in whatever form it takes there, and masks it.
 
-A secret shows up in more forms than its plain text: URL-encoded in a form body or a query,
-escaped in JSON or a Python repr (of a repr of a repr: ``--full-trace -l`` shows the repr of
-an error whose message holds the repr of a JSON string), XML-escaped in junit xml, base64
-encoded with its name in an HTTP Basic header, in pieces where pytest skips the identical
-head of two compared strings, and cut short next to ``...`` where pytest shortens a repr.
+A secret shows up in more forms than its plain text: URL-encoded in a form body or a query
+(twice: a URL in the query of another), escaped in JSON or a Python repr (of a repr of a
+repr: ``--full-trace -l`` shows the repr of an error whose message holds the repr of a JSON
+string), XML-escaped in junit xml, base64 encoded with its name in an HTTP Basic header, in
+pieces where pytest skips the identical head of two compared strings, and cut short next to
+``...`` where pytest shortens a repr.
 
 Escaping is undone rather than enumerated (:mod:`pytest_barapi.unescaping`): the search runs
 on the text normalized as each secret is, so a secret escaped at any depth, in any mix of JSON,
@@ -24,7 +25,8 @@ piece index (:mod:`pytest_barapi.fragments`): it may be shorter than a piece.
 
 Limits: a secret shorter than 12 characters (or one of its forms) is masked only whole, and
 wherever it shows, inside a word too; one shorter than 8 only where it stands as a whole
-value (quoted, after ``=`` or ``:``, or alone on a line), so that the output stays readable.
+value (quoted, in parentheses, after ``=`` or ``:``, alone on a line or the rest of a line of
+pytest's diff after ``+``, ``-`` or ``?``), so that the output stays readable.
 A backslash that ends a secret stays visible after the ``********`` (it cannot be told from
 one that escapes the character after it). Undoing escapes drops a secret's backslash before a
 character an escape may write (a quote, ``n``, ``u``, a non-ASCII character...), and reads what
@@ -78,8 +80,9 @@ _BUCKETS = 1 << (32 - _BUCKET_SHIFT)
 
 # A secret (or a form of one) shorter than this is too short to mask wherever it shows: a
 # password "x" would mask "platform linu********", a token "FAILED" every FAILED line. It is
-# masked only where it stands as a whole value: quoted, after "=" or ":" (a field, a form body,
-# a header) up to a delimiter, or alone on its line. The run warns about it (see
+# masked only where it stands as a whole value: quoted, in parentheses, after "=" or ":" (a
+# field, a form body, a header, a URL's userinfo) up to a delimiter, alone on its line, or the
+# rest of a line of pytest's diff. The run warns about it (see
 # :func:`too_short`).
 SHORT = 8
 # A secret with up to this many backslashes that undoing escapes drops (or what reads as an
@@ -90,7 +93,12 @@ _QUOTE = "[\"'`]"
 # After one "=" (key=value, key = value) or ":" (key:value, key: value), not after a run of
 # "=" (pytest's rules: "===== 1 failed, 1 passed ====="), nor "==" (a comparison).
 _VALUE_BEFORE = "(?:(?<=^=)|(?<=[^=]=)|(?<=[^=] = )|(?<=:)|(?<=: )|(?<=Bearer )|(?<=Basic ))"
-_VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`]|$)"
+# Up to a delimiter: a space, a separator, a closing bracket or quote, the "@" that ends a
+# URL's userinfo (http://alice:x@host/), or a full stop that ends a sentence.
+_VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`@]|\\.(?:\\s|$)|$)"
+# pytest's diff of two compared texts shows each differing line whole, after "- ", "+ " or
+# "? ", indented (and after a traceback's "E"): the rest of such a line is a whole value.
+_DIFF_LINE = "^[ \\t]*(?:E[ \\t]+)?[-+?] ({})[ \\t]*$"
 
 
 def too_short(known: KnownSecrets) -> list[str]:
@@ -114,6 +122,7 @@ def _standing_alone(forms: list[str]) -> str:
     either = "|".join(map(re.escape, forms))
     return (
         f"(?<={_QUOTE})(?:{either})(?={_QUOTE})"
+        f"|(?<=\\()(?:{either})(?=\\))"
         f"|{_VALUE_BEFORE}(?:{either}){_VALUE_AFTER}"
         f"|^(?:{either})$"
     )
@@ -219,12 +228,29 @@ class Masker:
 
 
 def written(secret: str) -> set[str]:
-    """How ``secret`` is written, before any escaping: plain, URL-encoded, in bytes (UTF-8 or
-    latin-1: a bytes repr, or bytes read back as text in the other encoding)."""
+    """How ``secret`` is written, before any escaping: plain, URL-encoded once or twice (a URL
+    in the query of another), in bytes (UTF-8 or latin-1: a bytes repr, or bytes read back as
+    text in the other encoding)."""
     written = _as_text(secret)
     for raw in _encoded(secret):
-        written |= {quote(raw), quote(raw, safe=""), quote_plus(raw), repr(raw)[2:-1]}
+        once = {quote(raw), quote(raw, safe=""), quote_plus(raw)}
+        written |= once | {repr(raw)[2:-1]}
+        if len(secret) <= _TWICE_UP_TO:
+            written |= {encode(form) for form in once for encode in _URL_ENCODINGS}
     return written
+
+
+# Up to this many characters, a secret is also looked for URL-encoded twice: a signed URL, a
+# password; a token answer near the 1 MiB bound would cost the index several times its size.
+_TWICE_UP_TO = 4096
+
+
+# How a URL-encoded form is encoded again: in a path, in a query or a form body.
+_URL_ENCODINGS: tuple[Callable[[str], str], ...] = (
+    quote,
+    lambda text: quote(text, safe=""),
+    quote_plus,
+)
 
 
 def _as_text(secret: str) -> set[str]:
@@ -283,6 +309,9 @@ class _Index:
     # Forms shorter than MIN_PIECE, longest first: found only whole (shorter than SHORT: only
     # where they stand as a whole value).
     whole: re.Pattern[str] | None
+    # The forms shorter than SHORT where they are the rest of a line of pytest's diff: the
+    # form is the pattern's group (what comes before it on the line is not masked).
+    diff: re.Pattern[str] | None
     forms: tuple[str, ...]
     # Every k-gram of the forms: a text's window that is none of them holds no piece.
     grams: _Grams
@@ -325,6 +354,8 @@ class _Index:
         patterns = [*(["|".join(map(re.escape, anywhere))] if anywhere else [])]
         patterns += [_standing_alone(alone)] if alone else []
         whole = re.compile("|".join(patterns), re.MULTILINE) if patterns else None
+        either = "|".join(map(re.escape, alone))
+        diff = re.compile(_DIFF_LINE.format(either), re.MULTILINE) if alone else None
         forms = () if whole_only else tuple(sorted(found))
         pieces = _Pieces(forms)
         grams = _Grams(form for form in forms if len(form) >= MIN_PIECE)
@@ -332,6 +363,7 @@ class _Index:
         return cls(
             controls=controls,
             whole=whole,
+            diff=diff,
             forms=forms,
             grams=grams,
             pieces=pieces,
@@ -342,6 +374,8 @@ class _Index:
     def spans(self, text: str) -> list[tuple[int, int]]:
         """Where ``text`` (normalized) shows a form whole, a piece of one, or a fragment."""
         spans = [match.span() for match in self.whole.finditer(text)] if self.whole else []
+        if self.diff:
+            spans += [match.span(1) for match in self.diff.finditer(text)]
         if self.pieces:
             spans += self._pieces(text)
         spans += self.fragments.spans(text)

@@ -206,8 +206,9 @@ def barapi_mask(pytestconfig: pytest.Config) -> Callable[[str], None]:
     add-mask: a second client's token from the API, a signed URL, a one-time code. Everything
     pytest prints or writes after the call (the report of this test included) shows it as
     ``********``, in every form the run's own secrets are masked in. Under pytest-xdist the
-    value is masked in the worker that added it. A value shorter than 8 characters is masked
-    only where it stands as a whole value, and the run says so (never showing it).
+    worker that added it tells the controller, which masks it too. A value shorter than 8
+    characters is masked only where it stands as a whole value, and the run says so (never
+    showing it).
     """
     run = pytestconfig.stash[run_key]
 

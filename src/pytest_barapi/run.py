@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pytest_barapi.outcome import Failure, Outcome
     from pytest_barapi.run_cassette import RunCassettes
     from pytest_barapi.session import BarapiSession
+    from pytest_barapi.sharing import SharedOutcomes
     from pytest_barapi.token import BarapiToken
 
 MASKING = "barapi-secret-masking"
@@ -48,6 +49,9 @@ class BarapiRun:
     _broker: TokenBroker | None = field(default=None, repr=False)
     _secret_sources: SecretSources | None = field(default=None, repr=False)
     _run_cassettes: RunCassettes | None = field(default=None, repr=False)
+    # Under pytest-xdist, this worker's line to the controller, once looked for.
+    _shared: SharedOutcomes | None = field(default=None, repr=False)
+    _shared_looked_for: bool = field(default=False, repr=False)
     # Why masking could not be installed (the error's type), if it could not: said at the end.
     _unmasked: str | None = field(default=None, repr=False)
     # The fixtures wider than a test (session, package, module, class) being set up or torn
@@ -75,15 +79,16 @@ class BarapiRun:
     def start(cls, config: pytest.Config) -> BarapiRun:
         run = cls(config, barapi_settings.resolve(config))
         # Known from the start, not from the first exchange: a test can print a credential it
-        # read from the environment before (or without) any token is asked for.
-        run.know(run.settings.identity)
+        # read from the environment before (or without) any token is asked for. An xdist
+        # worker stays lazy: the controller read the same settings.
+        run.know(run.settings.identity, tell_the_controller=False)
         return run
 
-    def know(self, identity: Identity) -> None:
+    def know(self, identity: Identity, *, tell_the_controller: bool = True) -> None:
         """Register the secrets of ``identity`` for masking, and mask from now on."""
         self.known_secrets.know_identity(identity)
         if self.known_secrets.values():
-            self.mask_secrets()
+            self.mask_secrets(tell_the_controller=tell_the_controller)
 
     def token(self, identity: Identity) -> BarapiToken:
         """The current token of ``identity``; a test that needs it fails if there is none."""
@@ -191,14 +196,7 @@ class BarapiRun:
             from pytest_barapi.broker import TokenBroker
 
             self.mask_secrets()
-            shared = None
-            if hasattr(self.config, "workerinput"):  # an xdist worker: nothing to load else
-                from pytest_barapi import sharing
-
-                shared = sharing.for_worker(self.config, self.settings)
-                if shared is not None:
-                    # The controller masks what it prints: it learns what this worker learns.
-                    self.known_secrets.forward_to(shared.tell_secrets)
+            shared = self._sharing()
             self._broker = TokenBroker(
                 self.settings,
                 known_secrets=self.known_secrets,
@@ -271,9 +269,27 @@ class BarapiRun:
             _fail(self.message(identity, outcome))
         return outcome
 
-    def mask_secrets(self) -> None:
-        """Mask known secrets from now on. A run with no secret to know yet has nothing to
+    def _sharing(self) -> SharedOutcomes | None:
+        """An xdist worker's line to the controller (None elsewhere), looked for once: from
+        then on the controller learns every secret this worker knows, and masks it in what it
+        prints."""
+        if not self._shared_looked_for:
+            self._shared_looked_for = True
+            if hasattr(self.config, "workerinput"):  # an xdist worker: nothing to load else
+                from pytest_barapi import sharing
+
+                self._shared = sharing.for_worker(self.config, self.settings)
+                if self._shared is not None:
+                    self.known_secrets.forward_to(self._shared.tell_secrets)
+        return self._shared
+
+    def mask_secrets(self, *, tell_the_controller: bool = True) -> None:
+        """Mask known secrets from now on, here and, from an xdist worker, in the controller
+        (whatever registered the secret: a factory, ``barapi_mask``, the broker; with it, the
+        worker tells every secret it knows). A run with no secret to know yet has nothing to
         mask, and does not pay for a hook around every report."""
+        if tell_the_controller:
+            self._sharing()
         if not self.config.pluginmanager.has_plugin(MASKING):
             from pytest_barapi.exits import SecretMasking
 
