@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 
 from pytest_barapi.cassette_guard import placed, scanned, secrets_of
-from pytest_barapi.known_secrets import KnownSecrets
+from pytest_barapi.known_secrets import MASKED, KnownSecrets
 from tests import reference_server
 from tests.conftest import CASSETTE, go_offline
 from tests.reference_server import JWT_HEADER, UNRELATED_JWT, ReferenceServer
@@ -697,3 +697,111 @@ def test_a_password_that_is_a_value_of_the_api_refuses_the_recording_and_says_wh
         ]
     )
     assert committed.read_text() == "a cassette committed before\n"
+
+
+@pytest.mark.parametrize(
+    "name", ["secretary", "tokenizer", "passwordless", "passwords_policy", "author"]
+)
+def test_a_name_that_only_holds_a_credential_word_says_nothing_of_its_value(name: str) -> None:
+    """A credential's name is a word of the name, never a piece of one: the password
+    ``admin`` as ``{"secretary": "admin"}`` may be the API's data, so the recording is
+    refused rather than rewritten."""
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "admin", kind="password")
+    recorded = cassette({"uri": "https://barapi.test/v1"}, f'{{"office": "HQ", "{name}": "admin"}}')
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == [f"the password as a value in interaction 1, response body, field {name}"]
+    assert with_placeholders == recorded
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "old_password",
+        "newPassword",
+        "passwords",
+        "client_secret",
+        "access_token",
+        "auth_token",
+        "X-Api-Key",
+        "apiKey",
+        "apikey",
+        "pwd",
+        "passwd",
+        "user.pass",
+    ],
+)
+def test_each_word_of_a_name_may_say_its_value_is_a_credential(name: str) -> None:
+    """Words split at ``_``, ``-``, ``.`` and where the case changes: the password under
+    any of these names is replaced."""
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "admin", kind="password")
+    recorded = cassette({"uri": "https://barapi.test/v1"}, f'{{"{name}": "admin"}}')
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == []
+    body = with_placeholders["interactions"][0]["response"]["body"]["string"]
+    assert body == f'{{"{name}": "placeholder-password"}}'
+
+
+def test_a_value_given_to_barapi_mask_is_replaced_wherever_it_stands_whole() -> None:
+    """A one-time code the API answered, given to ``barapi_mask``: the user says it is a
+    secret, so it is no ambiguous value of the data; a cassette says ``********`` there."""
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "a-long-password-Xy", kind="password")
+    known.add("483920", kind=MASKED)
+    recorded = cassette(
+        {"uri": "https://barapi.test/v1/data"}, '{"first": "first", "cs": "483920", "n": 1}'
+    )
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == []
+    body = with_placeholders["interactions"][0]["response"]["body"]["string"]
+    assert body == '{"first": "first", "cs": "********", "n": 1}'
+
+
+def test_a_value_given_to_barapi_mask_inside_a_word_is_named_as_barapi_mask() -> None:
+    known = KnownSecrets()
+    known.add("code48392", kind=MASKED)
+    recorded = cassette({"uri": "https://barapi.test/v1/data"}, '{"cs": "xcode48392x"}')
+
+    _, problems = placed(recorded, known)
+
+    assert problems == ["the value given to barapi_mask in interaction 1, response body, field cs"]
+
+
+def test_a_short_code_the_api_answered_and_the_test_masked_is_recorded_masked(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    """A one-time code of 6 digits the API answers, given to ``barapi_mask``: the user says it
+    is a secret, so the recording keeps ``********`` in its place rather than refuse it."""
+    barapi_server.httpserver.expect_request("/v1/data").respond_with_json(
+        {"first": "first", "cs": "483920"}
+    )
+    pytester.makeini(f"[pytest]\nbarapi_url = {barapi_server.url}\nbarapi_cassette = {CASSETTE}\n")
+    pytester.makepyfile(
+        test_otp="""
+        import pytest
+
+        @pytest.mark.vcr
+        def test_otp(barapi_session, barapi_mask):
+            code = barapi_session.get("/v1/data").json()["cs"]
+            barapi_mask(code)
+            assert len(code) == 6
+        """
+    )
+
+    result = pytester.runpytest("--record-mode=once")
+
+    result.assert_outcomes(passed=1)
+    recorded = (pytester.path / "cassettes/test_otp/test_otp.yaml").read_text()
+    (interaction,) = yaml.safe_load(recorded)["interactions"]
+    assert json.loads(interaction["response"]["body"]["string"]) == {
+        "first": "first",
+        "cs": "********",
+    }
+    assert "483920" not in recorded

@@ -15,7 +15,8 @@ as an API cassette's scan does, by structure (no piece of a secret is looked for
 does that), but for the words barapi writes there (``leak``). An API cassette is the user's:
 its filters and hooks, headers and bodies are kept as they are; only barapi's secrets are
 replaced, by structure, not by substring (:class:`Reading`: a token or long secret wherever it
-stands, a shorter one where the structure says the value is a credential), with the
+stands, a value given to ``barapi_mask`` where it stands whole, a shorter one where the
+structure says the value is a credential), with the
 placeholder a replay sends in its place (``Bearer placeholder-access-token``). A short secret
 inside a word of the data is the data's, and is not touched; one standing as a value where
 nothing says it is a credential may be the data itself, and is a refusal (:class:`Ambiguous`),
@@ -29,6 +30,7 @@ pytest-recording would.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -42,7 +44,7 @@ from urllib.parse import quote_plus, unquote_plus
 
 import pytest
 
-from pytest_barapi.known_secrets import TOKEN_KINDS, KnownSecrets
+from pytest_barapi.known_secrets import MASKED, TOKEN_KINDS, KnownSecrets
 from pytest_barapi.masking import MIN_PIECE, SHORT, basic_forms, standing_alone, written
 from pytest_barapi.outcome import Failure
 from pytest_barapi.secrets import MASK
@@ -173,6 +175,8 @@ class _Secret:
     forms: frozenset[str]  # how text writes it: plain, URL-encoded, JSON-escaped, in bytes
     basic: bool = False  # the base64 of an HTTP Basic pair, not a value
     token: bool = False  # a token the token endpoint issued: never the API's data
+    # A value the user gave to barapi_mask: declared a secret, so never the API's data.
+    declared: bool = False
     # Which setting the run shows as it is (the user name, the client id) holds the same
     # text, if one does: then the secret is not sure to be a secret where it stands.
     collides: str | None = None
@@ -183,9 +187,10 @@ class _Secret:
 
     @property
     def sure(self) -> bool:
-        """Whether the secret is one wherever it stands whole: a token, or a secret of
-        ``LONG`` characters or more that no setting shown as it is shares."""
-        return (self.token or self.long) and self.collides is None
+        """Whether the secret is one wherever it stands whole: a token, a value given to
+        ``barapi_mask``, or a secret of ``LONG`` characters or more that no setting shown as
+        it is shares."""
+        return (self.token or self.declared or self.long) and self.collides is None
 
     @cached_property
     def alone(self) -> re.Pattern[str]:
@@ -269,7 +274,10 @@ def secrets_of(known: KnownSecrets) -> list[_Secret]:
     found = []
     for value in known.values():
         kind = kinds.get(value)
-        what = f"the {kind.replace('_', ' ')}" if kind else "a secret of the run"
+        if kind == MASKED:
+            what = f"the {MASKED}"
+        else:
+            what = f"the {kind.replace('_', ' ')}" if kind else "a secret of the run"
         placeholder = PLACEHOLDERS.get(kind or "", MASK)
         found.append(
             _Secret(
@@ -278,6 +286,7 @@ def secrets_of(known: KnownSecrets) -> list[_Secret]:
                 placeholder,
                 frozenset(_forms(value)),
                 token=kind in TOKEN_KINDS,
+                declared=kind == MASKED,
                 collides=shown_as_is.get(value),
             )
         )
@@ -302,23 +311,24 @@ class Reading:
     after the replacement, a cassette has no problem left: the scan is this same read,
     without replacing. A body is read as JSON, JSON lines, a form, or text.
 
-    Replaced: a sure secret (:attr:`_Secret.sure`: a token, or one of ``LONG`` characters or
-    more that no setting shown as it is shares) standing as a whole value, and one of
-    ``LONG`` characters wherever it stands; another secret standing as a whole value (a
-    header's value, a query or form field's, a JSON string that is the secret, or inside a
-    string where the masker masks a short one: quoted, after ``=`` or ``:``, alone on a
-    line) where the place says it is a credential (:func:`says_credential`: the header's,
-    field's or key's name, an HTTP authentication scheme, ``password=`` just before it), the
-    secret and nothing around it (``alice:Koa7`` under ``auth``). Never touched: a secret
-    shorter than ``SHORT`` inside a word or a sentence, a value of a header HTTP defines
-    (``PROTOCOL_HEADERS``), the status message, vcrpy's own fields; a JSON number, ``true``,
-    ``false`` or ``null`` (a password is a JSON string); a name (a header's, a field's, a
-    JSON key) unless a long secret is in it. Refused: a secret that is not sure standing as
-    a whole value where nothing says it is a credential (:class:`Ambiguous`: it may be the
-    API's data); a secret of ``SHORT`` to ``LONG`` characters inside a word or a sentence
-    (the masker masks it wherever it shows, and a placeholder there would change what is
-    around it), a secret in a body that is not text where it would be replaced, a long
-    secret in a name or outside JSON's strings.
+    Replaced: a sure secret (:attr:`_Secret.sure`: a token, a value given to ``barapi_mask``, or
+    one of ``LONG`` characters or more that no setting shown as it is shares) standing as a
+    whole value, and one of ``LONG`` characters wherever it stands; another secret standing as a
+    whole value (a header's value, a query or form field's, a JSON string that is the secret, or
+    inside a string where the masker masks a short one: quoted, in parentheses, after ``=`` or
+    ``:`` up to a space, a separator, a closing bracket or quote, the ``@`` of ``user:pw@`` or a
+    full stop that ends a sentence, alone on a line) where the place says it is a credential
+    (:func:`says_credential`: a word of the header's, field's or key's name, an HTTP
+    authentication scheme, ``password=`` just before it), the secret and nothing around it
+    (``alice:Koa7`` under ``auth``). Never touched: a secret shorter than ``SHORT`` inside a
+    word or a sentence, a value of a header HTTP defines (``PROTOCOL_HEADERS``), the status
+    message, vcrpy's own fields; a JSON number, ``true``, ``false`` or ``null`` (a password is a
+    JSON string); a name (a header's, a field's, a JSON key) unless a long secret is in it.
+    Refused: a secret that is not sure standing as a whole value where nothing says it is a
+    credential (:class:`Ambiguous`: it may be the API's data); a secret of ``SHORT`` to ``LONG``
+    characters inside a word or a sentence (the masker masks it wherever it shows, and a
+    placeholder there would change what is around it), a secret in a body that is not text where
+    it would be replaced, a long secret in a name or outside JSON's strings.
     """
 
     secrets: list[_Secret]
@@ -659,31 +669,49 @@ _KEPT = ""
 
 
 def says_credential(name: str) -> bool:
-    """Whether a name (a header's, a field's, a JSON key) says its value is a credential:
-    ``Authorization``, ``password``, ``old_password``, ``client_secret``, ``X-Auth-Token``,
-    ``apiKey``..."""
-    words = re.findall(r"[a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name).lower())
-    if words and words[-1] in _ABOUT_A_CREDENTIAL:
+    """Whether a name (a header's, a field's, a JSON key) says its value is a credential: one
+    of its words (:func:`name_words`) is a credential's (``_CREDENTIAL_WORDS``, or ``api``
+    then ``key``), and its last word does not tell about one (``_ABOUT_A_CREDENTIAL``):
+    ``Authorization``, ``old_password``, ``newPassword``, ``client_secret``, ``X-Api-Key``,
+    ``access_token``, ``pwd``, ``apikey``. A word of the name, never a piece of one: a
+    ``secretary``, a ``tokenizer`` or ``passwordless`` holds the API's data."""
+    words = name_words(name)
+    if not words or words[-1] in _ABOUT_A_CREDENTIAL:
         return False  # token_type, password_hint: about a credential, not one
-    joined = "".join(words)
-    if any(word in joined for word in _CREDENTIAL_IN):
+    if any(word in _CREDENTIAL_WORDS for word in words):
         return True
-    return any(word in _CREDENTIAL_WORDS for word in words)
+    return any(pair == ("api", "key") for pair in itertools.pairwise(words))
 
 
-# What a credential's name holds (``newPassword``, ``client_secret``), or is a word of.
-_CREDENTIAL_IN = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "credential",
-    "apikey",
-    "authorization",
-    "authentication",
+def name_words(name: str) -> list[str]:
+    """The words of a name, lower-cased: split at anything but a letter or a digit (``_``,
+    ``-``, ``.``) and where the case changes (``newPassword``, ``APIKey``)."""
+    split = re.sub(r"([a-z0-9])([A-Z])|([A-Z])([A-Z][a-z])", r"\1\3 \2\4", name)
+    return re.findall(r"[a-z0-9]+", split.lower())
+
+
+# The words of a credential's name (``old_password``, ``X-Auth-Token``, ``apikey``).
+_CREDENTIAL_WORDS = frozenset(
+    {
+        "password",
+        "passwords",
+        "passwd",
+        "passphrase",
+        "pass",
+        "pwd",
+        "pw",
+        "secret",
+        "secrets",
+        "token",
+        "tokens",
+        "credential",
+        "credentials",
+        "apikey",
+        "auth",
+        "authorization",
+        "authentication",
+    }
 )
-_CREDENTIAL_WORDS = frozenset({"pass", "pwd", "pw", "auth"})
 # The last word of a name that tells about a credential, not holds one (``token_type``,
 # ``passwordHint``, ``secret_expires_at``): its value is the API's, and a secret equal to it
 # there is refused rather than replaced.

@@ -35,6 +35,9 @@ CARRIED_TOKEN = re.compile(
     r"""["']?(?:access_token|refresh_token|id_token)["']?\s*[:=]\s*["']?([^"'&\s,}]+)"""
 )
 
+# The kind of a value the user gave to ``barapi_mask``: a secret by the user's word.
+MASKED = "value given to barapi_mask"
+
 # One entry of the registry, as it travels to the controller: the value, its kind (or None),
 # and the name it travels with in HTTP Basic (or None).
 Entry = tuple[str, "str | None", "str | None"]

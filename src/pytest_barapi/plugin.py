@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from pytest_barapi import settings as barapi_settings
+from pytest_barapi.known_secrets import MASKED
 from pytest_barapi.run import BarapiRun, WiderFixture, stdin_is_a_terminal_key
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ def barapi_mask(pytestconfig: pytest.Config) -> Callable[[str], None]:
     def mask(value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"barapi_mask takes a str, not {type(value).__name__}")
-        run.known_secrets.add(value, kind="value given to barapi_mask")
+        run.known_secrets.add(value, kind=MASKED)
         run.mask_secrets()
 
     return mask
