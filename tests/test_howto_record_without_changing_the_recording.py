@@ -75,7 +75,7 @@ def interactions(path: Path) -> list[dict]:
 # own structure (its method, expires_in, a key).
 PASSWORDS = [
     *("test", "staff", "first", "OK", "close", "true", "1234", "Bearer", "is"),
-    *("password!", "q", "zq", "q!z", "Koa7", "1", "POST", "3600", "user"),
+    *("password!", "q", "zq", "q!z", "Koa7", "1", "POST", "3600", "scope"),
 ]
 
 
@@ -325,16 +325,17 @@ SENTENCES = st.text(alphabet="abcdefgtsq_-./@ ", min_size=1, max_size=24)
 def test_only_a_json_string_that_is_the_password_changes(
     password: str, data: dict[str, list[str]]
 ) -> None:
-    """A short password in a key, inside a word, as a word of a sentence, in the query that
+    """A short password inside a key or a word, as a word of a sentence, in the query that
     carries the data: kept, byte for byte. A JSON string that is the password, under a name
     that says it is one, is the case the guard replaces."""
     assume(not any(password in values for values in data.values()))  # refused: tested below
+    assume(password not in data)  # a key that is the password: refused, tested below
     known = KnownSecrets()
     known.add_pair(reference_server.USER, password, kind="password")
-    # The password as a key, a word of a sentence, inside a word, and a JSON string.
+    # The password inside a key, a word of a sentence, inside a word, and a JSON string.
     data = {
         **data,
-        password: [f"see {password} here", f"{password}x{password}"],
+        f"{password}x": [f"see {password} here", f"{password}x{password}"],
         "new_passwords": [password],
     }
     body = json.dumps(data)
@@ -484,10 +485,10 @@ def test_json_lines_keep_their_keys_whatever_the_password(
     httpserver: HTTPServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """An NDJSON export is read line by line as JSON: a key is a name, never a secret, even
-    where the password is the same word (``user``)."""
-    barapi_server.users[reference_server.USER] = "user"
-    monkeypatch.setenv("BARAPI_PASSWORD", "user")
+    """An NDJSON export is read line by line as JSON: a key is a name, and a short password
+    inside one (``ro`` in ``role``) is the key's."""
+    barapi_server.users[reference_server.USER] = "ro"
+    monkeypatch.setenv("BARAPI_PASSWORD", "ro")
     httpserver.expect_request("/v1/export").respond_with_data(
         NDJSON, content_type="application/x-ndjson"
     )
@@ -522,13 +523,13 @@ def test_json_lines_keep_their_keys_whatever_the_password(
 def test_a_credential_in_json_lines_is_replaced_and_nothing_else() -> None:
     known = KnownSecrets()
     known.add_pair(reference_server.USER, "Koa7", kind="password")
-    lines = '{"user": "alice", "password": "Koa7"}\n{"Koa7": 1, "note": "see Koa7"}\n'
+    lines = '{"user": "alice", "password": "Koa7"}\n{"Koa7s": 1, "note": "see Koa7"}\n'
 
     with_placeholders, problems = placed(cassette({"uri": "https://barapi.test/v1"}, lines), known)
 
     assert problems == []
     assert with_placeholders["interactions"][0]["response"]["body"]["string"] == (
-        '{"user": "alice", "password": "placeholder-password"}\n{"Koa7": 1, "note": "see Koa7"}\n'
+        '{"user": "alice", "password": "placeholder-password"}\n{"Koa7s": 1, "note": "see Koa7"}\n'
     )
 
 
@@ -805,3 +806,52 @@ def test_a_short_code_the_api_answered_and_the_test_masked_is_recorded_masked(
         "cs": "********",
     }
     assert "483920" not in recorded
+
+
+@pytest.mark.parametrize(
+    ("request_", "response_body", "where"),
+    [
+        ({"uri": "https://barapi.test/v1"}, '{"tried": {"Koa7": "weak"}}', "response body"),
+        (
+            {
+                "uri": "https://barapi.test/v1",
+                "headers": {"Content-Type": ["application/x-www-form-urlencoded"]},
+                "body": "Koa7=1",
+            },
+            "{}",
+            "request body",
+        ),
+        ({"uri": "https://barapi.test/v1?Koa7=1"}, "{}", "request URI"),
+        ({"uri": "https://barapi.test/v1", "headers": {"X-Koa7": ["1"]}}, "{}", "request header"),
+        ({"uri": "https://barapi.test/v1", "headers": {"Koa7": ["1"]}}, "{}", "request header"),
+    ],
+    ids=["json-key", "form-field", "query-field", "x-header", "header"],
+)
+def test_a_short_password_that_is_a_whole_name_is_refused_never_renamed(
+    request_: dict, response_body: str, where: str
+) -> None:
+    """A name is never rewritten (the replay would give the test another key), and a secret
+    is never written in clear: where the password is a whole name, the recording is
+    refused."""
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "Koa7", kind="password")
+    recorded = cassette(request_, response_body)
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == [f"the password in interaction 1, {where} (a name)"]
+    assert with_placeholders == recorded
+
+
+def test_a_short_password_inside_a_name_or_that_is_a_header_http_defines_is_the_names() -> None:
+    known = KnownSecrets()
+    known.add_pair(reference_server.USER, "Date", kind="password")
+    recorded = cassette(
+        {"uri": "https://barapi.test/v1?Dates=1", "headers": {"Date": ["x"], "X-Dated": ["1"]}},
+        '{"is_Date": true, "Date-x": 1}',
+    )
+
+    with_placeholders, problems = placed(recorded, known)
+
+    assert problems == []
+    assert with_placeholders == recorded

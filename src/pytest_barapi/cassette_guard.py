@@ -145,6 +145,8 @@ PROTOCOL_HEADERS = frozenset(
 )
 # Headers whose value is a URI: read as the request's URI is.
 URI_HEADERS = frozenset({"location", "content-location", "referer"})
+# The header names HTTP defines: a short secret equal to one is that name there.
+_HTTP_HEADER_NAMES = PROTOCOL_HEADERS | URI_HEADERS | {"authorization", "cookie", "set-cookie"}
 # What a cassette says in place of a secret: never read as a secret (a weak password, such as
 # "password" or "access", may be a word of them).
 _OURS = re.compile(
@@ -323,12 +325,13 @@ class Reading:
     (``alice:Koa7`` under ``auth``). Never touched: a secret shorter than ``SHORT`` inside a
     word or a sentence, a value of a header HTTP defines (``PROTOCOL_HEADERS``), the status
     message, vcrpy's own fields; a JSON number, ``true``, ``false`` or ``null`` (a password is a
-    JSON string); a name (a header's, a field's, a JSON key) unless a long secret is in it.
-    Refused: a secret that is not sure standing as a whole value where nothing says it is a
-    credential (:class:`Ambiguous`: it may be the API's data); a secret of ``SHORT`` to ``LONG``
-    characters inside a word or a sentence (the masker masks it wherever it shows, and a
-    placeholder there would change what is around it), a secret in a body that is not text where
-    it would be replaced, a long secret in a name or outside JSON's strings.
+    JSON string); a name (a header's, a field's, a JSON key) a short secret is inside of, or
+    that is a header HTTP defines. Refused: a secret that is not sure standing as a whole value
+    where nothing says it is a credential (:class:`Ambiguous`: it may be the API's data); a
+    secret of ``SHORT`` to ``LONG`` characters inside a word or a sentence (the masker masks it
+    wherever it shows, and a placeholder there would change what is around it), a secret in a
+    body that is not text where it would be replaced, a long secret in a name or outside JSON's
+    strings, a secret that is a whole name (:meth:`_name`).
     """
 
     secrets: list[_Secret]
@@ -373,7 +376,7 @@ class Reading:
         for key, value in message.items():
             if key == "headers" and isinstance(value, dict):
                 placed[key] = {
-                    self._name(name, self._header_at(name, where)): self._header(
+                    self._name(name, self._header_at(name, where), header=True): self._header(
                         str(name).lower(), values, self._header_at(name, where)
                     )
                     for name, values in value.items()
@@ -439,7 +442,7 @@ class Reading:
         fields = []
         for field_ in encoded.split("&"):
             name, equals, value = field_.partition("=")
-            name = self._name(name, where, decode=True)
+            name = self._name(name, where, decode=True, whole=True)
             credential = says_credential(unquote_plus(name))
             place = self._field(unquote_plus(name), where)
             whole = self._whole(unquote_plus(value), place, credential) if equals else None
@@ -486,7 +489,7 @@ class Reading:
             token = string.group()
             decoded = json.loads(token)
             if _COLON.match(body, string.end()):
-                self._name(decoded, where)
+                self._name(decoded, where, whole=True)
                 if names:
                     names[-1][0] = decoded
                 pieces.append(token)
@@ -608,12 +611,22 @@ class Reading:
                 self._problem(secret, where)
                 return
 
-    def _name(self, name: str, where: str, decode: bool = False) -> str:
-        """A header's, field's or key's name: only a long secret is looked for (a short one
-        equal to a name is the name); never replaced."""
+    def _name(
+        self, name: str, where: str, decode: bool = False, whole: bool = False, header: bool = False
+    ) -> str:
+        """A name, never replaced (a placeholder would change what the replay gives the test):
+        a long secret in it is a problem, and in an API cassette so is a secret that is the
+        whole name (``whole``: a field's or JSON key's; ``header``: a header's, after an
+        ``X-``, unless HTTP defines it), as in ``{"Koa7": 1}``, ``Koa7=1``, ``X-Koa7: 1``.
+        A short secret inside a name (``staff`` in ``is_staff``) is the name's."""
         text = unquote_plus(name) if decode else name
+        if header and text.lower() not in _HTTP_HEADER_NAMES:
+            whole, text = True, text[2:] if text[:2].lower() == "x-" else text
         for secret in self.secrets:
             if secret.sure and any(end - start >= LONG for start, end, _ in secret.hits(text)):
+                self._problem(secret, f"{where} (a name)")
+                break
+            if whole and self.glued_is_a_problem and not secret.basic and text in secret.forms:
                 self._problem(secret, f"{where} (a name)")
                 break
         return name
