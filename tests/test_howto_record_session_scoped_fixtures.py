@@ -120,8 +120,9 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
     message = (
         f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
         "session-scoped fixture, say), is not in the cassette of the run "
-        f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-        "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
+        f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it (with the "
+        "credentials set, which recording needs): pytest --record-mode=once, or send every "
+        "request live: pytest --disable-recording"
     )
     assert result.outlines.count(message) == 3  # one line per test, no traceback
     output = "\n".join(result.outlines + result.errlines)
@@ -150,8 +151,9 @@ def test_under_record_mode_none_a_fixture_never_recorded_is_refused_with_credent
         result.outlines.count(
             f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
             "session-scoped fixture, say), is not in the cassette of the run "
-            f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-            "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
+            f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it (with the "
+            "credentials set, which recording needs): pytest --record-mode=once, or send every "
+            "request live: pytest --disable-recording"
         )
         == 3
     )
@@ -414,6 +416,68 @@ def test_a_refused_re_recording_of_the_run_gives_the_committed_cassette_back(
         "and receives there. The cassette it had before is back as it was."
     ) in result.outlines
     assert (suite_with_a_session_fixture.path / RUN_CASSETTE).read_bytes() == committed
+
+
+# A fixture set up after the refused one, by a test that runs later: its request would save
+# the file again, over what the refusal put back.
+LATER_FIXTURE = """
+@pytest.fixture(scope="module")
+def later(barapi_session):
+    return barapi_session.get("/v1/later").json()
+"""
+
+TESTS_OF_THE_LATER_FIXTURE = """
+def test_later(later):
+    assert later["user"] == "alice@example.test"
+"""
+
+
+@pytest.mark.parametrize("record_mode", ["rewrite", "once"])
+def test_after_a_refusal_the_run_records_nothing_more_into_the_cassette_of_the_run(
+    suite_with_a_session_fixture: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+    record_mode: str,
+) -> None:
+    """The refusal puts the file back as the run found it (the committed cassette under
+    rewrite, none under once with no file before); a later fixture's request is not sent, and
+    says why, rather than write the file again: at the end it is what the refusal said."""
+    barapi_server.users["alice@example.test"] = "Koala-77x"
+    monkeypatch.setenv("BARAPI_PASSWORD", "Koala-77x")
+    path = suite_with_a_session_fixture.path / RUN_CASSETTE
+    if record_mode == "rewrite":
+        suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
+        committed: bytes | None = path.read_bytes()
+        ending = "The cassette it had before is back as it was."
+    else:
+        committed = None
+        ending = "It had no cassette before; what this run wrote there is removed."
+    suite_with_a_session_fixture.makeconftest(
+        SESSION_FIXTURE.replace(
+            "    yield response.json()\n",
+            '    barapi_session.get("/v1/check/Koala-77x/now")\n    yield response.json()\n',
+        )
+        + LATER_FIXTURE
+    )
+    suite_with_a_session_fixture.makepyfile(test_uses_later=TESTS_OF_THE_LATER_FIXTURE)
+
+    result = suite_with_a_session_fixture.runpytest(f"--record-mode={record_mode}")
+
+    assert (path.read_bytes() if path.exists() else None) == committed
+    assert (
+        f"barapi: refusing to keep the cassette {RUN_CASSETTE}: it holds the password in "
+        "interaction 2, request URI, where no placeholder can take its place without changing "
+        f"what is around it; it was not written. Keep that secret out of what the test sends "
+        f"and receives there. {ending}"
+    ) in result.outlines
+    assert (
+        f"barapi: GET {barapi_server.url}/v1/later, sent outside any test's cassette (a "
+        "session-scoped fixture, say), is not sent: the cassette of the run "
+        f"{RUN_CASSETTE} was refused earlier in this run (the refusal above says why), and the "
+        "run records nothing more into it: fix what the refusal names, then record again: "
+        f"pytest --record-mode={record_mode}, or send every request live: pytest "
+        "--disable-recording"
+    ) in result.outlines
 
 
 # Two session fixtures that each create a project, and a module fixture that two modules use
