@@ -590,6 +590,58 @@ def test_a_recording_run_sends_every_request_it_records_and_the_replay_plays_eac
     assert len(httpserver.log) == requests_before
 
 
+# Two directories whose conftest.py each define a session fixture named ``project``.
+PROJECT_OF_A_DIRECTORY = """
+import pytest
+
+@pytest.fixture(scope="session")
+def project(barapi_session):
+    return barapi_session.post("/v1/projects", json={{"name": "{name}"}}).json()["id"]
+"""
+
+TEST_OF_A_DIRECTORY = """
+def test_project(project):
+    with open("received.txt", "a") as file:
+        file.write(f"{name} {{project}}\\n")
+"""
+
+
+def test_two_session_fixtures_of_one_name_in_two_conftests_each_play_their_own(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cassette of the run names a fixture by where it is defined too (``project from
+    b``): run alone, b's fixture gets the project it created when recording, not a's."""
+    projects = Projects(barapi_server)
+    for name in ("a", "b"):
+        user_suite.mkpydir(name).joinpath("__init__.py").unlink()
+        user_suite.path.joinpath(name, "conftest.py").write_text(
+            PROJECT_OF_A_DIRECTORY.format(name=name)
+        )
+        user_suite.path.joinpath(name, f"test_in_{name}.py").write_text(
+            TEST_OF_A_DIRECTORY.format(name=name)
+        )
+    received = user_suite.path / "received.txt"
+    user_suite.runpytest("--record-mode=once", "-p", "no:randomly", "a", "b").assert_outcomes(
+        passed=2
+    )
+    assert projects.created == [1, 2]
+    assert received.read_text().splitlines() == ["a 1", "b 2"]
+    senders = yaml.safe_load((user_suite.path / RUN_CASSETTE).read_text())["barapi_sent_by"]
+    assert senders == ["project from a", "project from b"]
+
+    received.unlink()
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+    result = user_suite.runpytest("--record-mode=none", "--block-network", "b")
+
+    result.assert_outcomes(passed=1)
+    assert received.read_text().splitlines() == ["b 2"]
+    assert len(httpserver.log) == requests_before
+
+
 def test_two_workers_replay_each_fixture_s_recording_in_turn(
     projects_suite: pytest.Pytester,
     barapi_server: ReferenceServer,
