@@ -501,6 +501,19 @@ def test_a_token_of_another_type_is_worded_for_the_server(url: str, ending: str)
     assert outcome == Failure(f"{url} issued a 'mac' token; {ending}")
 
 
+def test_a_token_type_is_quoted_on_one_line_and_cut_short() -> None:
+    url = "https://auth.example.test/oauth/token"
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["Content-Type"] = "application/json"
+    content = json.dumps({"access_token": "x", "token_type": "mac\n" + "m" * 1000}).encode()
+    outcome = read_answer(url, response, content, the_runs_masker())
+    assert outcome == Failure(
+        f"{url} issued a {'mac ' + 'm' * (REASON - 7) + '...'!r} token; pytest-barapi uses "
+        "Bearer tokens only (RFC 6750)"
+    )
+
+
 def test_an_oauth_error_in_a_5xx_is_not_a_refusal(httpserver: HTTPServer, token_url: str) -> None:
     """The server did not decide on the grant: a refresh that fails so is not worth a
     password grant instead (``Failure.refused`` is false)."""
@@ -521,6 +534,17 @@ def test_a_200_that_is_not_json(httpserver: HTTPServer, token_url: str) -> None:
     answer_text(httpserver, "welcome!", 200, "text/plain")
     assert failure(token_url) == Failure(
         f"{token_url} answered HTTP 200 (text/plain), not JSON: 'welcome!'; {CHECK_URL}"
+    )
+
+
+def test_json_nested_too_deep_to_read_is_one_line(httpserver: HTTPServer, token_url: str) -> None:
+    """json reads each level by a call of its own: a few thousand levels are a RecursionError,
+    which is named like any answer that cannot be read, not shown as a traceback."""
+    nested = "[" * 5000 + "]" * 5000
+    answer_text(httpserver, nested, 400, "application/json")
+    assert failure(token_url) == Failure(
+        f"{token_url} answered HTTP 400 (application/json), JSON nested too deep to read: "
+        f"{nested[:EXCERPT]!r}; {CHECK_URL}"
     )
 
 

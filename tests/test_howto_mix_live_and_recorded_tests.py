@@ -307,8 +307,8 @@ def test_a_live_test_whose_fixture_is_not_recorded_is_told_it_can_run_everything
         f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's "
         "cassette (a session-scoped fixture, say), is not in the cassette of the run "
         "cassettes/barapi_token.run.yaml (--record-mode=none); no request sent: record it "
-        "with credentials set: pytest --record-mode=once, or send every request live: pytest "
-        "--disable-recording"
+        "(with the credentials set, which recording needs): pytest --record-mode=once, or send "
+        "every request live: pytest --disable-recording"
     ) in result.outlines
     assert barapi_server.api_requests == 1  # the recording run's test_me only
 

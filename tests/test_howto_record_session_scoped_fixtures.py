@@ -120,8 +120,9 @@ def test_offline_a_fixture_never_recorded_reaches_nothing_and_says_how_to_record
     message = (
         f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
         "session-scoped fixture, say), is not in the cassette of the run "
-        f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-        "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
+        f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it (with the "
+        "credentials set, which recording needs): pytest --record-mode=once, or send every "
+        "request live: pytest --disable-recording"
     )
     assert result.outlines.count(message) == 3  # one line per test, no traceback
     output = "\n".join(result.outlines + result.errlines)
@@ -150,8 +151,9 @@ def test_under_record_mode_none_a_fixture_never_recorded_is_refused_with_credent
         result.outlines.count(
             f"barapi: GET {barapi_server.url}/v1/me, sent outside any test's cassette (a "
             "session-scoped fixture, say), is not in the cassette of the run "
-            f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it with credentials "
-            "set: pytest --record-mode=once, or send every request live: pytest --disable-recording"
+            f"{RUN_CASSETTE} (--record-mode=none); no request sent: record it (with the "
+            "credentials set, which recording needs): pytest --record-mode=once, or send every "
+            "request live: pytest --disable-recording"
         )
         == 3
     )
@@ -416,6 +418,68 @@ def test_a_refused_re_recording_of_the_run_gives_the_committed_cassette_back(
     assert (suite_with_a_session_fixture.path / RUN_CASSETTE).read_bytes() == committed
 
 
+# A fixture set up after the refused one, by a test that runs later: its request would save
+# the file again, over what the refusal put back.
+LATER_FIXTURE = """
+@pytest.fixture(scope="module")
+def later(barapi_session):
+    return barapi_session.get("/v1/later").json()
+"""
+
+TESTS_OF_THE_LATER_FIXTURE = """
+def test_later(later):
+    assert later["user"] == "alice@example.test"
+"""
+
+
+@pytest.mark.parametrize("record_mode", ["rewrite", "once"])
+def test_after_a_refusal_the_run_records_nothing_more_into_the_cassette_of_the_run(
+    suite_with_a_session_fixture: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    monkeypatch: pytest.MonkeyPatch,
+    record_mode: str,
+) -> None:
+    """The refusal puts the file back as the run found it (the committed cassette under
+    rewrite, none under once with no file before); a later fixture's request is not sent, and
+    says why, rather than write the file again: at the end it is what the refusal said."""
+    barapi_server.users["alice@example.test"] = "Koala-77x"
+    monkeypatch.setenv("BARAPI_PASSWORD", "Koala-77x")
+    path = suite_with_a_session_fixture.path / RUN_CASSETTE
+    if record_mode == "rewrite":
+        suite_with_a_session_fixture.runpytest("--record-mode=once").assert_outcomes(passed=5)
+        committed: bytes | None = path.read_bytes()
+        ending = "The cassette it had before is back as it was."
+    else:
+        committed = None
+        ending = "It had no cassette before; what this run wrote there is removed."
+    suite_with_a_session_fixture.makeconftest(
+        SESSION_FIXTURE.replace(
+            "    yield response.json()\n",
+            '    barapi_session.get("/v1/check/Koala-77x/now")\n    yield response.json()\n',
+        )
+        + LATER_FIXTURE
+    )
+    suite_with_a_session_fixture.makepyfile(test_uses_later=TESTS_OF_THE_LATER_FIXTURE)
+
+    result = suite_with_a_session_fixture.runpytest(f"--record-mode={record_mode}")
+
+    assert (path.read_bytes() if path.exists() else None) == committed
+    assert (
+        f"barapi: refusing to keep the cassette {RUN_CASSETTE}: it holds the password in "
+        "interaction 2, request URI, where no placeholder can take its place without changing "
+        f"what is around it; it was not written. Keep that secret out of what the test sends "
+        f"and receives there. {ending}"
+    ) in result.outlines
+    assert (
+        f"barapi: GET {barapi_server.url}/v1/later, sent outside any test's cassette (a "
+        "session-scoped fixture, say), is not sent: the cassette of the run "
+        f"{RUN_CASSETTE} was refused earlier in this run (the refusal above says why), and the "
+        "run records nothing more into it: fix what the refusal names, then record again: "
+        f"pytest --record-mode={record_mode}, or send every request live: pytest "
+        "--disable-recording"
+    ) in result.outlines
+
+
 # Two session fixtures that each create a project, and a module fixture that two modules use
 # (each module creates its own and deletes it after): requests that match one another (vcrpy
 # matches on method and URL), which a run records one by one and a replay plays in turn.
@@ -523,6 +587,58 @@ def test_a_recording_run_sends_every_request_it_records_and_the_replay_plays_eac
 
     only_b.assert_outcomes(passed=2)
     assert received.read_text().splitlines() == ["[1, 2]", "[4, 200]"]
+    assert len(httpserver.log) == requests_before
+
+
+# Two directories whose conftest.py each define a session fixture named ``project``.
+PROJECT_OF_A_DIRECTORY = """
+import pytest
+
+@pytest.fixture(scope="session")
+def project(barapi_session):
+    return barapi_session.post("/v1/projects", json={{"name": "{name}"}}).json()["id"]
+"""
+
+TEST_OF_A_DIRECTORY = """
+def test_project(project):
+    with open("received.txt", "a") as file:
+        file.write(f"{name} {{project}}\\n")
+"""
+
+
+def test_two_session_fixtures_of_one_name_in_two_conftests_each_play_their_own(
+    user_suite: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    httpserver: HTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cassette of the run names a fixture by where it is defined too (``project from
+    b``): run alone, b's fixture gets the project it created when recording, not a's."""
+    projects = Projects(barapi_server)
+    for name in ("a", "b"):
+        user_suite.mkpydir(name).joinpath("__init__.py").unlink()
+        user_suite.path.joinpath(name, "conftest.py").write_text(
+            PROJECT_OF_A_DIRECTORY.format(name=name)
+        )
+        user_suite.path.joinpath(name, f"test_in_{name}.py").write_text(
+            TEST_OF_A_DIRECTORY.format(name=name)
+        )
+    received = user_suite.path / "received.txt"
+    user_suite.runpytest("--record-mode=once", "-p", "no:randomly", "a", "b").assert_outcomes(
+        passed=2
+    )
+    assert projects.created == [1, 2]
+    assert received.read_text().splitlines() == ["a 1", "b 2"]
+    senders = yaml.safe_load((user_suite.path / RUN_CASSETTE).read_text())["barapi_sent_by"]
+    assert senders == ["project from a", "project from b"]
+
+    received.unlink()
+    unset_barapi_env(monkeypatch)
+    requests_before = len(httpserver.log)
+    result = user_suite.runpytest("--record-mode=none", "--block-network", "b")
+
+    result.assert_outcomes(passed=1)
+    assert received.read_text().splitlines() == ["b 2"]
     assert len(httpserver.log) == requests_before
 
 

@@ -108,13 +108,16 @@ def read_answer(
     content_type = response.headers.get("Content-Type", "no content type")
     # Decoded as requests' Response.text would (a BOM stays, and JSON does not take it).
     text = content.decode(response.encoding or "utf-8", errors="replace")
+    kind = "not JSON"
     try:
         body = json.loads(text)
     except ValueError:
         body = None
+    except RecursionError:  # a thousand [ or { in a row: json reads them one level per call
+        body, kind = None, "JSON nested too deep to read"
     if not isinstance(body, dict):
         excerpt = _excerpt(text, masker)
-        kind = "not JSON" if body is None else "JSON but not an object"
+        kind = kind if body is None else "JSON but not an object"
         return Failure(
             (
                 f"{url} answered {status} ({content_type}), {kind}: ",
@@ -243,7 +246,8 @@ def _token(url: str, body: dict[str, Any], masker: Masker) -> Outcome:
             if server_called(url) == "barapi"
             else "pytest-barapi uses Bearer tokens only (RFC 6750)"
         )
-        return Failure(f"{url} issued a {body['token_type']!r} token; {uses}")
+        token_type = Received(repr(_one_line(body["token_type"], masker)))
+        return Failure((f"{url} issued a ", token_type, f" token; {uses}"))
     expires_in = body.get("expires_in")
     if expires_in is not None:
         try:

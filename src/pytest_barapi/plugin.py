@@ -155,7 +155,7 @@ class _WiderFixturesFramed:
         # the fixture's finalizers, last added first: one before the setup and one after
         # frame it.
         run = self.run
-        fixture = WiderFixture(request)
+        fixture = WiderFixture(request, defined_in=fixturedef.baseid)
         fixturedef.addfinalizer(run.leave_beyond_tests)
         run.enter_beyond_tests(fixture)
         try:

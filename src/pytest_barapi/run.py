@@ -308,14 +308,23 @@ class WiderFixture:
     """A fixture wider than a test, as its setup found it: ``request`` is its own."""
 
     request: pytest.FixtureRequest
+    # Where the fixture is defined, as pytest's fixture definition says it (its baseid):
+    # the directory of its conftest.py or its module, relative to the rootdir; "" for the
+    # rootdir's conftest.py and for plugins.
+    defined_in: str = ""
     _vcr_config: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
-        """The fixture, as the cassette of the run names what it sent: its name, and the
-        module, package or class it is set up for (``project in tests/test_a.py``)."""
-        node = self.request.node.nodeid
+        """The fixture, as the cassette of the run names what it sent: its name, where it is
+        defined but in the rootdir's conftest.py (two conftest.py files may each define a
+        session fixture ``project``), and the module, package or class it is set up for:
+        ``project from tests/api in tests/api/test_a.py``. Paths are the node IDs', relative
+        to the rootdir: the same on every machine."""
         name = self.request.fixturename or ""
+        if self.defined_in:
+            name = f"{name} from {self.defined_in}"
+        node = self.request.node.nodeid
         return f"{name} in {node}" if node else name
 
     def vcr_config(self) -> dict[str, Any]:

@@ -85,6 +85,9 @@ class RunCassettes:
     # Each cassette's bytes when the run first opened it (None: no file): each request saves
     # the file, so a refusal at the second puts back what the first overwrote.
     _before: dict[Path, bytes | None] = field(default_factory=dict)
+    # The cassettes the guard refused this run: the refusal put the file back as the run
+    # found it, and a later request recording there would save over it again.
+    _refused: set[Path] = field(default_factory=set)
 
     @contextmanager
     def around(
@@ -105,6 +108,8 @@ class RunCassettes:
         from vcr.cassette import CassetteContextDecorator
         from vcr.errors import CannotOverwriteExistingCassetteException
 
+        if path in self._refused:
+            raise NotRecorded(self._refused_earlier(path, request))
         if path not in self._before:
             self._before[path] = path.read_bytes() if path.is_file() else None
         if not self.may_record and self.record_mode in STARTS_OVER:
@@ -137,9 +142,11 @@ class RunCassettes:
         finally:
             self._kept[path] = opener.opened
         if persister.problem is not None:
-            # The file is back as it was: the next request starts from it, not from what
-            # the guard refused.
-            del self._kept[path]
+            if persister.refused:
+                # The file is as the refusal says (back as it was, or removed): the run's
+                # later requests send nothing rather than write there again.
+                self._refused.add(path)
+                del self._kept[path]
             raise NotKept(persister.problem)
 
     def put_back(self, path: Path) -> str:
@@ -178,6 +185,15 @@ class RunCassettes:
             f"--record-mode={self.record_mode}), then replay with -n{LIVE}"
         )
 
+    def _refused_earlier(self, path: Path, request: str) -> Failure:
+        return Failure(
+            f"{request}, sent outside any test's cassette (a session-scoped fixture, say), is "
+            f"not sent: the cassette of the run {shown(path)} was refused earlier in this run "
+            "(the refusal above says why), and the run records nothing more into it: fix what "
+            "the refusal names, then record again: pytest "
+            f"--record-mode={self.record_mode}{LIVE}"
+        )
+
     def _not_recorded(self, path: Path, request: str) -> Failure:
         where = f"{request}, sent outside any test's cassette (a session-scoped fixture, say),"
         if not self.may_record and self.record_mode != "none":
@@ -190,8 +206,8 @@ class RunCassettes:
         mode = "new_episodes" if path.exists() else "once"
         return Failure(
             f"{where} is not in the cassette of the run {shown(path)} "
-            f"(--record-mode={self.record_mode}); no request sent: record it with credentials "
-            f"set: pytest --record-mode={mode}{LIVE}"
+            f"(--record-mode={self.record_mode}); no request sent: record it (with the "
+            f"credentials set, which recording needs): pytest --record-mode={mode}{LIVE}"
         )
 
 
@@ -281,6 +297,7 @@ class _Persister:
     cassettes: RunCassettes
     starts_over: bool
     problem: Failure | None = None
+    refused: bool = False  # by the guard: the file was put back as the run found it
 
     def load_cassette(self, cassette_path: str, serializer: Any) -> Any:
         from vcr.persisters.filesystem import CassetteNotFoundError, FilesystemPersister
@@ -313,6 +330,7 @@ class _Persister:
         )
         if isinstance(kept, Failure):
             self.problem = Failure((*kept.what, self.cassettes.put_back(path)))
+            self.refused = True
             return
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
