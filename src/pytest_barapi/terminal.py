@@ -18,7 +18,8 @@ workers shut down. Only a signal left to its default action is taken over, and o
 wait is on: with none on, the handler does what the default does. Python runs signal handlers
 in the main thread only, so they are put in place from there: around a prompt in the main
 thread, from the first keyring read at a terminal to the end of the run, or for the whole run
-in a pytest-xdist controller that may ask for its workers (:meth:`catch_signals`).
+in a pytest-xdist controller at a terminal, whatever its stdin (it may ask for its workers, and
+their keyrings may prompt there) (:meth:`catch_signals`).
 """
 
 from __future__ import annotations
