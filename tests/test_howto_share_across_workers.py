@@ -7,6 +7,7 @@ alike. Nothing is written to disk, on any machine.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import subprocess
@@ -20,7 +21,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
+from pytest_barapi import clock
 from pytest_barapi.identity import Identity
+from pytest_barapi.keyring_and_prompt import SecretSources
 from pytest_barapi.known_secrets import KnownSecrets
 from pytest_barapi.outcome import Failure, Outcome
 from pytest_barapi.outcome_board import CLOSED, OutcomeBoard
@@ -579,3 +582,109 @@ def test_a_secret_only_a_worker_knows_reaches_the_controllers_registry() -> None
         "fake-factory-password": "password",
         "fake-access-only-here": "access_token",
     }
+
+
+# A worker's keyring read and the controller: the read begins once the controller has noted
+# it (a backend may prompt on the controller's terminal), and never lasts beyond the timeout.
+
+
+class Recorded(Line):
+    """A line that keeps, in order, what went each way and when the keyring was read."""
+
+    def __init__(self, board: OutcomeBoard, events: list[str]) -> None:
+        super().__init__(board)
+        self.events = events
+
+    def send(self, message: Any) -> None:
+        name, kwargs = message
+        self.events.append(f"{name} {kwargs.get('on', '')}".strip())
+        super().send(message)
+
+    def receive(self, timeout: float | None = None) -> Any:
+        message = super().receive(timeout)
+        self.events.append(message[0])
+        return message
+
+
+class Stuck(Recorded):
+    """A controller that hears the worker and never answers: its wait on the line costs
+    barapi's clock its whole length, and nobody's real time."""
+
+    def send(self, message: Any) -> None:
+        name, kwargs = message
+        self.events.append(f"{name} {kwargs.get('on', '')}".strip())
+
+    def receive(self, timeout: float | None = None) -> Any:
+        clock.advance(timeout or 0)
+        raise TimeoutError
+
+
+@contextlib.contextmanager
+def keyring_answering(password: str, events: list[str]) -> Iterator[None]:
+    """This process's keyring, answering ``password`` and noting each read in ``events``."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    class Answering(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def get_password(self, service: str, username: str) -> str:
+            events.append("keyring read")
+            return password
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise NotImplementedError
+
+        def delete_password(self, service: str, username: str) -> None:
+            raise NotImplementedError
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(Answering())
+    try:
+        yield
+    finally:
+        keyring.set_keyring(before)
+
+
+def a_worker_reading_the_keyring(line: Line) -> SecretSources:
+    """A worker's secret sources on a person's machine, over ``line`` to the controller."""
+    shared = SharedOutcomes(line, "run-key", 10, token_url=BARAPI_TOKEN_URL)  # type: ignore[arg-type]
+    return SecretSources(
+        "https://barapi.cloud",
+        on_a_machine=True,
+        interactive=False,
+        timeout=30.0,
+        tell_waiting=shared.tell_waiting,
+    )
+
+
+WITHOUT_A_PASSWORD = Identity(
+    reference_server.USER, None, reference_server.CLIENT_ID, Secret(reference_server.CLIENT_SECRET)
+)
+
+
+def test_a_workers_keyring_read_begins_once_the_controller_noted_it() -> None:
+    events: list[str] = []
+    sources = a_worker_reading_the_keyring(Recorded(OutcomeBoard(), events))
+
+    with keyring_answering(reference_server.PASSWORD, events):
+        completed = sources.complete(WITHOUT_A_PASSWORD)
+
+    assert completed.password == Secret(reference_server.PASSWORD)
+    assert events == ["waiting True", "noted", "keyring read", "waiting False"]
+
+
+def test_a_workers_keyring_read_lasts_no_longer_than_the_timeout_if_never_noted() -> None:
+    # The controller is stuck: the worker waits for it out of the read's own 30 s, not beside
+    # them, and a read with no time left does not begin.
+    events: list[str] = []
+    sources = a_worker_reading_the_keyring(Stuck(OutcomeBoard(), events))
+    began = clock.monotonic()
+
+    with keyring_answering(reference_server.PASSWORD, events):
+        completed = sources.complete(WITHOUT_A_PASSWORD)
+
+    assert clock.monotonic() - began < 30.5
+    assert completed.password is None
+    assert sources.keyring_silent_on(completed) == ["password"]
+    assert events == ["waiting True", "withdraw", "waiting False"]

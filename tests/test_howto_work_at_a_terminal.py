@@ -77,10 +77,12 @@ class SilentKeyring(KeyringBackend):
 """
 
 # keyrings.alt's EncryptedKeyring: get_password asks for the keyring's own password on the
-# terminal, with the echo off, and waits there as long as nobody answers.
+# terminal, with the echo off, and waits there as long as nobody answers. "unlock" opens it.
 PROMPTING_KEYRING = """
 import getpass
+import json
 import os
+from pathlib import Path
 
 from keyring.backend import KeyringBackend
 
@@ -91,7 +93,13 @@ class PromptingKeyring(KeyringBackend):
     def get_password(self, service, username):
         with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
             asked.write(f"{service} {username}\\n")
-        getpass.getpass("Please enter password for encrypted keyring: ")
+        typed = getpass.getpass("Please enter password for encrypted keyring: ")
+        # Said once getpass gave the terminal back: another prompt's answer may follow.
+        with open("/dev/tty", "w") as tty:
+            tty.write("Keyring read.\\n")
+        if typed == "unlock":
+            store = Path(os.environ["TEST_KEYRING"])
+            return json.loads(store.read_text()).get(service, {}).get(username)
 
     def set_password(self, service, username, password):
         raise NotImplementedError
@@ -121,6 +129,37 @@ class RaisingKeyring(KeyringBackend):
 
     def delete_password(self, service, username):
         raise NotImplementedError
+"""
+
+# Backends that answer what is not a password: only a string is one.
+ODD_KEYRING = """
+import os
+
+from keyring.backend import KeyringBackend
+
+
+class OddKeyring(KeyringBackend):
+    priority = 1
+    answer = None
+
+    def get_password(self, service, username):
+        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
+            asked.write(f"{service} {username}\\n")
+        return self.answer
+
+    def set_password(self, service, username, password):
+        raise NotImplementedError
+
+    def delete_password(self, service, username):
+        raise NotImplementedError
+
+
+class BytesKeyring(OddKeyring):
+    answer = b"fake-password-Pw9xQ"
+
+
+class IntKeyring(OddKeyring):
+    answer = 12345678
 """
 
 # Each case runs in one process and with pytest-xdist workers.
@@ -154,6 +193,7 @@ def at_a_machine(
         silent_keyring=SILENT_KEYRING,
         prompting_keyring=PROMPTING_KEYRING,
         raising_keyring=RAISING_KEYRING,
+        odd_keyring=ODD_KEYRING,
         test_suite=NEEDS_THE_TOKEN,
     )
     return store
@@ -228,6 +268,30 @@ def test_a_keyring_that_breaks_is_as_if_there_were_none(
     assert barapi_server.token_request_count == 0
 
 
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("backend", ["BytesKeyring", "IntKeyring"])
+def test_a_keyring_answer_that_is_not_a_string_is_as_if_there_were_none(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    backend: str,
+    workers: tuple[str, ...],
+) -> None:
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", f"odd_keyring.{backend}")
+
+    result = pytester.runpytest_subprocess(*workers)
+
+    result.assert_outcomes(passed=3, errors=1)
+    result.stdout.fnmatch_lines(
+        ["barapi: missing credentials, no request sent: set --barapi-password / BARAPI_PASSWORD"]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert asked(at_a_machine) == [f"{barapi_server.url} {reference_server.USER}"]
+    assert barapi_server.token_request_count == 0
+
+
 def test_in_ci_neither_the_keyring_nor_a_person_is_asked(
     pytester: pytest.Pytester,
     barapi_server: ReferenceServer,
@@ -271,6 +335,9 @@ def at_a_terminal(
     at_the_prompt: str | None = None,
     output_to_a_file: bool = False,
     prompt: bytes = b"barapi password for",
+    together: int = 1,
+    read: bytes | None = None,
+    stdin: int | None = None,
 ) -> AtATerminal:
     """Run pytest with a pseudo-terminal as its controlling terminal and stdin, in a session
     of its own, the way a shell starts it.
@@ -280,19 +347,23 @@ def at_a_terminal(
     window closed: its master side goes away, and SIGHUP reaches every process of the run),
     or "nobody" leaves it unanswered. ``prompt`` is how a prompt starts.
     With ``output_to_a_file``, pytest prints to a file (``pytest > log``), which outlives a
-    closed terminal.
+    closed terminal. With ``together``, no prompt is answered before that many are up at once;
+    with ``read`` (what the terminal shows once an answer was read), each answer waits for
+    the one before to be read (a getpass that returns flushes what was typed ahead). With
+    ``stdin`` (``subprocess.DEVNULL``), stdin is not the terminal (``pytest < /dev/null``).
     """
     master, terminal = pty.openpty()
     echoed_before = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
     log = pytester.path / "pytest.log"
     out = log.open("wb") if output_to_a_file else terminal
     # A new session, and the terminal opened in it: it becomes the controlling terminal.
-    take_the_terminal = "import os, sys; os.close(os.open(os.ttyname(0), os.O_RDWR)); "
-    take_the_terminal += "os.execv(sys.executable, sys.argv[1:])"
-    command = [sys.executable, "-c", take_the_terminal, sys.executable, "-m", "pytest"]
+    take_the_terminal = "import os, sys; os.close(os.open(sys.argv[1], os.O_RDWR)); "
+    take_the_terminal += "os.execv(sys.executable, sys.argv[2:])"
+    command = [sys.executable, "-c", take_the_terminal, os.ttyname(terminal)]
+    command += [sys.executable, "-m", "pytest"]
     process = subprocess.Popen(
         [*command, "-p", "no:cacheprovider", *args],
-        stdin=terminal,
+        stdin=terminal if stdin is None else stdin,
         stdout=out,
         stderr=out,
         cwd=pytester.path,
@@ -317,7 +388,11 @@ def at_a_terminal(
             except OSError:
                 chunk = b""
             shown += chunk
-            while shown.count(prompt) > prompts:
+            while (
+                shown.count(prompt) > prompts
+                and shown.count(prompt) >= together
+                and (read is None or shown.count(read) >= prompts)
+            ):
                 prompts += 1
                 if at_the_prompt == "ctrl-c":
                     os.write(master, b"\x03")
@@ -582,6 +657,53 @@ def test_a_keyring_that_prompts_and_times_out_leaves_the_terminal_as_it_was(
     assert barapi_server.token_request_count == 0
 
 
+def test_keyrings_that_prompt_at_once_leave_the_terminal_as_it_was(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two workers' keyrings prompt at once: the second getpass saves the first one's echo-off
+    # state, and puts that back when it returns. The run's end gives the terminal back as it
+    # was before the first of them.
+    passwords = {
+        reference_server.USER: reference_server.PASSWORD,
+        reference_server.OTHER_USER: reference_server.OTHER_PASSWORD,
+    }
+    at_a_machine.write_text(json.dumps({barapi_server.url: passwords}))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "prompting_keyring.PromptingKeyring")
+    # Two tests, two workers: one each, each needing its own user's password.
+    pytester.makepyfile(
+        test_suite=f"""
+        def test_alice(barapi_session):
+            assert barapi_session.get("/v1/me").json()["user"] == "{reference_server.USER}"
+
+        def test_bob(barapi_session_factory):
+            session = barapi_session_factory(user="{reference_server.OTHER_USER}")
+            assert session.get("/v1/me").json()["user"] == "{reference_server.OTHER_USER}"
+        """
+    )
+
+    ran = at_a_terminal(
+        pytester,
+        "-n",
+        "2",
+        "--barapi-timeout=60",
+        answer="unlock",
+        prompt=KEYRING_PROMPT,
+        together=2,
+        read=b"Keyring read.",
+    )
+
+    assert ran.prompts == 2
+    assert "2 passed" in ran.output
+    assert "barapi: password from the keyring" in ran.output
+    assert ran.exit_code == pytest.ExitCode.OK
+    assert ran.echoes
+    assert ran.left_running == []
+    assert barapi_server.token_request_count == 2
+
+
 @pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_a_run_ended_while_the_keyring_prompts_is_interrupted_and_gives_the_terminal_back(
@@ -607,6 +729,40 @@ def test_a_run_ended_while_the_keyring_prompts_is_interrupted_and_gives_the_term
     assert ran.prompts >= 1
     assert ran.exit_code == pytest.ExitCode.INTERRUPTED
     assert "!!! KeyboardInterrupt !!!" in ran.output  # pytest's usual interrupted summary
+    assert "Traceback" not in ran.output
+    assert "INTERNALERROR" not in ran.output
+    assert ran.left_running == []
+    assert ran.echoes is (None if ending == "closed" else True)
+    assert barapi_server.token_request_count == 0
+
+
+@pytest.mark.parametrize("workers", WORKERS)
+@pytest.mark.parametrize("ending", ["sigterm", "closed"])
+def test_with_stdin_not_the_terminal_a_keyring_prompt_ends_the_same(
+    pytester: pytest.Pytester,
+    barapi_server: ReferenceServer,
+    at_a_machine: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ending: str,
+    workers: tuple[str, ...],
+) -> None:
+    # pytest < /dev/null at a terminal: barapi asks nothing, but the keyring's own prompt
+    # still shows on the terminal, and a run ended there ends as Ctrl-C does.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "prompting_keyring.PromptingKeyring")
+
+    ran = at_a_terminal(
+        pytester,
+        "--barapi-timeout=60",  # the run ends long before it is up
+        *workers,
+        at_the_prompt=ending,
+        output_to_a_file=True,
+        prompt=KEYRING_PROMPT,
+        stdin=subprocess.DEVNULL,
+    )
+
+    assert ran.prompts >= 1
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert "!!! KeyboardInterrupt !!!" in ran.output
     assert "Traceback" not in ran.output
     assert "INTERNALERROR" not in ran.output
     assert ran.left_running == []

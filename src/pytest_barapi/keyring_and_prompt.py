@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pytest_barapi import clock
 from pytest_barapi.identity import Identity
 from pytest_barapi.secrets import Secret
 from pytest_barapi.terminal import PromptTerminal, has_a_terminal
@@ -54,8 +55,9 @@ class SecretSources:
     # A pytest-xdist worker has no summary: it tells the controller where it found a secret.
     tell_elsewhere: Callable[[str, str], None] | None = None
     # A pytest-xdist worker tells the controller, which has the run's terminal, while its
-    # keyring read is on (True) and once it is over (False).
-    tell_waiting: Callable[[bool], None] | None = None
+    # keyring read is on (True, waiting at most the given seconds for the controller to note
+    # it) and once it is over (False).
+    tell_waiting: Callable[[bool, float], None] | None = None
     # Where each secret found came from ("keyring" or "prompt"), for the terminal summary.
     found: dict[str, str] = field(default_factory=dict)
     terminal: PromptTerminal = field(default_factory=PromptTerminal)
@@ -81,6 +83,12 @@ class SecretSources:
             if (name, key) not in self._answers:
                 self._answers[(name, key)] = self._look_up(name, key)
             return self._answers[(name, key)]
+
+    def at_a_terminal(self) -> bool:
+        """Whether a keyring read may wait on this process's terminal: on a person's machine
+        (``CI`` unset) with a controlling terminal, whatever stdin is (``pytest < /dev/null``).
+        There SIGTERM and SIGHUP are taken over, and the terminal saved for the run's end."""
+        return self.interactive or (self.on_a_machine and has_a_terminal())
 
     def keyring_silent_on(self, identity: Identity) -> list[str]:
         """The names of ``identity``'s missing secrets that the keyring did not answer for."""
@@ -130,20 +138,22 @@ class SecretSources:
         controller, which has it)."""
         terminal = self.terminal
         on_main_thread = threading.current_thread() is threading.main_thread()
-        if self.tell_waiting is None and on_main_thread and has_a_terminal():
+        if self.tell_waiting is None and on_main_thread and self.at_a_terminal():
             # Caught for the rest of the run (the run's end releases them): the read may
             # outlive its timeout. With no wait up, they do what their default does.
             terminal.catch_signals()
-        wait = terminal.begin_wait()
+        # One deadline for the whole read, the controller's noting it included.
+        deadline = clock.monotonic() + self.timeout
+        wait = terminal.begin_wait(remember=self.tell_waiting is None)
         if self.tell_waiting is not None:
-            self.tell_waiting(True)
+            self.tell_waiting(True, self.timeout)
 
         def over() -> None:
             terminal.end_wait(wait)
             if self.tell_waiting is not None:
-                self.tell_waiting(False)
+                self.tell_waiting(False, 0.0)
 
-        value = from_keyring(self.url, key, self.timeout, over)
+        value = from_keyring(self.url, key, deadline - clock.monotonic(), over)
         if on_main_thread and self.tell_waiting is None:  # the process that ends the run
             terminal.end_the_run_if_ended()
         return value
@@ -171,8 +181,10 @@ def from_keyring(
     service: str, username: str, timeout: float, over: Callable[[], None] | None = None
 ) -> str | Literal[Keyring.SILENT] | None:
     """The keyring's secret for ``username`` at ``service``; None without keyring or backend,
-    or with one that fails; ``Keyring.SILENT`` if it did not answer within ``timeout``
-    seconds. ``over`` is called once the backend is done, however late.
+    with one that fails, or with one that answers anything but a string (bytes, a number:
+    only a string is a password); ``Keyring.SILENT`` if it did not answer within ``timeout``
+    seconds (at once if none is left: the backend is not asked). ``over`` is called once the
+    backend is done, however late.
 
     The backend is asked on a thread of its own (a daemon: one that never answers does not
     keep the process alive), not in a subprocess: a backend chosen in a conftest
@@ -184,11 +196,16 @@ def from_keyring(
         if over is not None:
             over()
         return None
+    if timeout <= 0:
+        if over is not None:
+            over()
+        return Keyring.SILENT
     answers: list[str | BaseException | None] = []
 
     def read() -> None:
         try:
-            answers.append(keyring.get_password(service, username))
+            answer = keyring.get_password(service, username)
+            answers.append(answer if isinstance(answer, str) else None)
         except Exception:
             # No usable backend, or one that broke (KeyringError, or what the system's own
             # API raises: macOS's keychain, pywintypes.error): as if there were no keyring.
@@ -216,7 +233,7 @@ def for_this_run(
     ask_elsewhere: Callable[[str, str], str | None] | None = None,
     timeout: float = 30.0,
     tell_elsewhere: Callable[[str, str], None] | None = None,
-    tell_waiting: Callable[[bool], None] | None = None,
+    tell_waiting: Callable[[bool, float], None] | None = None,
 ) -> SecretSources:
     """The sources for a run: none in CI; a prompt only with a terminal on stdin (or, for an
     xdist worker, ``ask_elsewhere``: the controller's terminal)."""

@@ -72,7 +72,9 @@ def pytest_configure_node(node: Any) -> None:
     # a password whatever is set (one given to barapi_session_factory without it). Made here,
     # on the main thread: the prompt waits on another, and signals are only caught from this one.
     sources = run.secret_sources()
-    if sources.interactive:
+    # At a terminal, whatever stdin is (``pytest -n 2 < /dev/null``): a worker's keyring may
+    # prompt there.
+    if sources.at_a_terminal():
         sources.terminal.catch_signals()
         # Before the workers start: a worker's keyring may prompt on this terminal.
         sources.terminal.as_it_is()

@@ -220,7 +220,7 @@ class BarapiRun:
         self,
         ask_elsewhere: Callable[[str, str], str | None] | None = None,
         tell_elsewhere: Callable[[str, str], None] | None = None,
-        tell_waiting: Callable[[bool], None] | None = None,
+        tell_waiting: Callable[[bool, float], None] | None = None,
     ) -> SecretSources:
         """Where this run finds a secret the settings leave unset (made on first use)."""
         if self._secret_sources is None:

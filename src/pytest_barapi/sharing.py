@@ -44,9 +44,6 @@ SLACK = 10.0
 
 # How long a worker waits for the person at the controller's terminal to type a password.
 PERSON_WAIT = 300.0
-# How long a worker waits for the controller to note that its keyring read begins: at once,
-# unless the controller is gone.
-NOTED_WAIT = 10.0
 
 
 def lock_wait(settings: Settings) -> float:
@@ -166,16 +163,17 @@ class SharedOutcomes:
         prompt): the controller prints the run's summary. Says nothing of the secret."""
         self._send(message("found", name=name, where=where))
 
-    def tell_waiting(self, on: bool) -> None:
+    def tell_waiting(self, on: bool, within: float = 0.0) -> None:
         """Tell the controller this worker's keyring read begins (``on``) or is over: a
         backend may wait on the controller's terminal, which it gives back at the run's end.
-        A read begins once the controller has noted it: a SIGTERM sent when the keyring's
-        prompt shows then finds the controller knowing."""
+        A read begins once the controller has noted it (at once, unless it is gone or stuck),
+        waited for at most ``within`` seconds, taken from the read's own timeout: a SIGTERM
+        sent when the keyring's prompt shows then finds the controller knowing."""
         if not on:
             self._send(message("waiting", on=False))
             return
         request = next(self._requests)
-        self._ask(message("waiting", request=request, on=True), request, "", wait=NOTED_WAIT)
+        self._ask(message("waiting", request=request, on=True), request, "", wait=within)
 
     def _ask(
         self, asked: Message, request: int, key: str, wait: float | None = None

@@ -5,10 +5,11 @@ the terminal stays silent after the run: under pytest-xdist the prompt waits on 
 controller, and Ctrl-C ends the run in the main thread while that thread still waits; a keyring
 backend that prompts (keyrings.alt's encrypted file keyring) may still wait when its read times
 out, on the thread that reads it, in the process or in a pytest-xdist worker. So the terminal's
-state is saved before each such wait and dropped only when the wait itself ends, and put back
-when the run ends while one is still on (:meth:`PromptTerminal.give_back`, from
-``pytest_unconfigure``); a worker tells its controller while its keyring read is on, and the
-controller gives the terminal back as it was before its workers started.
+state is saved before the run's first such wait and put back, if it changed, when the run ends
+(:meth:`PromptTerminal.give_back`, from ``pytest_unconfigure``): waits that overlap (two
+pytest-xdist workers whose keyrings prompt at once) each save the other's echo-off state and
+may restore it when they return. A worker tells its controller while its keyring read is on,
+and the controller gives the terminal back as it was before its workers started.
 
 SIGTERM and SIGHUP (the terminal closed) end a process at once: no summary, pytest-xdist's
 workers left to notice, and the terminal as the prompt left it. While a wait is on (a prompt,
@@ -17,7 +18,8 @@ workers shut down. Only a signal left to its default action is taken over, and o
 wait is on: with none on, the handler does what the default does. Python runs signal handlers
 in the main thread only, so they are put in place from there: around a prompt in the main
 thread, from the first keyring read at a terminal to the end of the run, or for the whole run
-in a pytest-xdist controller that may ask for its workers (:meth:`catch_signals`).
+in a pytest-xdist controller at a terminal, whatever its stdin (it may ask for its workers, and
+their keyrings may prompt there) (:meth:`catch_signals`).
 """
 
 from __future__ import annotations
@@ -56,6 +58,8 @@ class PromptTerminal:
         # it its workers said are on, by worker.
         self._before: tuple[int, list[Any]] | None = None
         self._elsewhere: dict[object, list[int]] = {}
+        # The terminal before the run's first wait on it: what the run's end gives back.
+        self._first: tuple[int, list[Any]] | None = None
 
     def ask(self, prompt: str) -> str | None:
         """The person's answer, typed without echo; None for an empty answer, Ctrl-D, or no
@@ -80,11 +84,13 @@ class PromptTerminal:
             if caught_here and self._ended_by is None:
                 self.release_signals()
 
-    def begin_wait(self) -> int:
+    def begin_wait(self, remember: bool = True) -> int:
         """A wait on the terminal begins (a prompt, a keyring read that may prompt): its
         state is saved for :meth:`give_back`, and SIGTERM and SIGHUP, where caught, end the
         run as Ctrl-C does until :meth:`end_wait`, from whichever thread sees the wait end (a
-        keyring read outlives its timeout on a thread of its own)."""
+        keyring read outlives its timeout on a thread of its own). ``remember`` false (a
+        pytest-xdist worker, whose controller saw the terminal before any wait): the run's
+        end gives back only the state of a wait still on."""
         with self._lock:
             self._waits += 1
             wait = self._waits
@@ -93,7 +99,16 @@ class PromptTerminal:
         if saved is not None:
             with self._lock:
                 self._saved[wait] = saved
+                if remember:
+                    self._remember(saved)
         return wait
+
+    def _remember(self, saved: tuple[int, list[Any]]) -> None:
+        # The first wait's state, or the controller's from before its workers started (a
+        # worker's wait may already be on when the controller's own prompt begins).
+        if self._first is None:
+            first = self._before or saved
+            self._first = (os.dup(first[0]), first[1])
 
     def end_wait(self, wait: int) -> None:
         """The wait ``wait`` is over, and whatever waited put the terminal back itself."""
@@ -135,6 +150,7 @@ class PromptTerminal:
                 # A list: a read's end may be told after the next read's beginning.
                 self._elsewhere.setdefault(who, []).append(self._waits)
                 self._saved[self._waits] = (os.dup(self._before[0]), self._before[1])
+                self._remember(self._before)
                 self._prompts_up += 1
                 return
             waits = self._elsewhere.get(who) if not on else None
@@ -143,12 +159,16 @@ class PromptTerminal:
             self.end_wait(wait)
 
     def give_back(self) -> None:
-        """Put the terminal back as it was before the first wait still on (the end of a run)."""
+        """Put the terminal back as it was before the run's first wait on it (the end of a
+        run), or, where none was remembered, before the first wait still on."""
         with self._lock:
             saved, self._saved = sorted(self._saved.items()), {}
             before, self._before = self._before, None
+            first, self._first = self._first, None
         if before is not None:
             _close(before[0])
+        if first is not None:
+            saved.insert(0, (0, first))
         for index, (fd, state) in enumerate(state for _wait, state in saved):
             if index == 0:
                 _restore(fd, state)
@@ -227,9 +247,12 @@ else:
         return True
 
     def _restore(fd: int, state: list[Any]) -> None:
-        # TCSAFLUSH, as getpass does: a half-typed password is dropped, not left for the shell.
         with contextlib.suppress(termios.error, OSError):  # a terminal closed meanwhile
-            termios.tcsetattr(fd, termios.TCSAFLUSH, state)
+            # Left alone if unchanged: what the person typed ahead stays theirs.
+            if termios.tcgetattr(fd) != state:
+                # TCSAFLUSH, as getpass does: a half-typed password is dropped, not left for
+                # the shell.
+                termios.tcsetattr(fd, termios.TCSAFLUSH, state)
 
 
 def _close(fd: int) -> None:
