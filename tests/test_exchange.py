@@ -574,15 +574,19 @@ def test_the_excerpt_is_cut_short(httpserver: HTTPServer, token_url: str) -> Non
     )
 
 
-def test_retries_stop_when_the_time_budget_is_spent(httpserver: HTTPServer, token_url: str) -> None:
+def test_retries_stop_when_the_time_budget_is_spent(httpserver: HTTPServer) -> None:
+    # A path of its own: only this test's tries are answered (and counted) here.
+    busy_url = httpserver.url_for("/busy/oauth/token")
+
     def ten_seconds_busy(request: Request) -> Response:
         clock.advance(10)  # each answer takes ten seconds, on the plugin's clock
         return Response("busy", status=503, content_type="text/plain")
 
-    httpserver.expect_request("/oauth/token").respond_with_handler(ten_seconds_busy)
-    assert failure(token_url, timeout=30).message.startswith(f"{token_url} answered HTTP 503")
+    httpserver.expect_request("/busy/oauth/token").respond_with_handler(ten_seconds_busy)
+    assert failure(busy_url, timeout=30).message.startswith(f"{busy_url} answered HTTP 503")
     # After the third answer the 30 s are spent: the third retry (of three) is not sent.
-    assert len(httpserver.log) == 3
+    tries = [request for request, _ in httpserver.log if request.path == "/busy/oauth/token"]
+    assert len(tries) == 3
 
 
 # A server that echoes the request body quotes the credentials: they are masked in the message,
