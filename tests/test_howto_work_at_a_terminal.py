@@ -27,6 +27,9 @@ from tests import reference_server
 from tests.conftest import unset_barapi_env
 from tests.reference_server import ReferenceServer
 
+# Test keyrings, each a module of the user's project named by PYTHON_KEYRING_BACKEND. Every one
+# notes each read in $TEST_KEYRING.asked (appended: a second read of the run shows as a second
+# line), then answers in its own way; none can be written to.
 FILE_KEYRING = """
 import json
 import os
@@ -35,131 +38,85 @@ from pathlib import Path
 from keyring.backend import KeyringBackend
 
 
-class FileKeyring(KeyringBackend):
+class NotingKeyring(KeyringBackend):
     priority = 1
 
     def get_password(self, service, username):
-        store = Path(os.environ["TEST_KEYRING"])
-        with open(str(store) + ".asked", "a") as asked:
+        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
             asked.write(f"{service} {username}\\n")
-        return json.loads(store.read_text()).get(service, {}).get(username)
+        return self.answer(service, username)
+
+    def answer(self, service, username):
+        raise NotImplementedError
 
     def set_password(self, service, username, password):
         raise NotImplementedError
 
     def delete_password(self, service, username):
         raise NotImplementedError
+
+
+class FileKeyring(NotingKeyring):
+    def answer(self, service, username):
+        store = Path(os.environ["TEST_KEYRING"])
+        return json.loads(store.read_text()).get(service, {}).get(username)
 """
 
 # A keyring daemon that does not answer, or a locked keychain: get_password waits. Not for
 # ever, so that a run that waits for it (the bug) still ends, long after any test gave up.
 SILENT_KEYRING = """
-import os
 import threading
 
-from keyring.backend import KeyringBackend
+from file_keyring import NotingKeyring
 
 
-class SilentKeyring(KeyringBackend):
-    priority = 1
-
-    def get_password(self, service, username):
-        # Appended, as FileKeyring does: a second read of the run shows as a second line.
-        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
-            asked.write(f"{service} {username}\\n")
+class SilentKeyring(NotingKeyring):
+    def answer(self, service, username):
         threading.Event().wait(600)
-
-    def set_password(self, service, username, password):
-        raise NotImplementedError
-
-    def delete_password(self, service, username):
-        raise NotImplementedError
 """
 
 # keyrings.alt's EncryptedKeyring: get_password asks for the keyring's own password on the
 # terminal, with the echo off, and waits there as long as nobody answers. "unlock" opens it.
 PROMPTING_KEYRING = """
 import getpass
-import json
-import os
-from pathlib import Path
 
-from keyring.backend import KeyringBackend
+from file_keyring import FileKeyring
 
 
-class PromptingKeyring(KeyringBackend):
-    priority = 1
-
-    def get_password(self, service, username):
-        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
-            asked.write(f"{service} {username}\\n")
+class PromptingKeyring(FileKeyring):
+    def answer(self, service, username):
         typed = getpass.getpass("Please enter password for encrypted keyring: ")
         # Said once getpass gave the terminal back: another prompt's answer may follow.
         with open("/dev/tty", "w") as tty:
             tty.write("Keyring read.\\n")
         if typed == "unlock":
-            store = Path(os.environ["TEST_KEYRING"])
-            return json.loads(store.read_text()).get(service, {}).get(username)
-
-    def set_password(self, service, username, password):
-        raise NotImplementedError
-
-    def delete_password(self, service, username):
-        raise NotImplementedError
+            return super().answer(service, username)
 """
 
 # A backend broken in its own way: macOS's keychain raises its api.Error, Windows' credential
 # store pywintypes.error, neither a KeyringError.
 RAISING_KEYRING = """
-import os
-
-from keyring.backend import KeyringBackend
+from file_keyring import NotingKeyring
 
 
-class RaisingKeyring(KeyringBackend):
-    priority = 1
-
-    def get_password(self, service, username):
-        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
-            asked.write(f"{service} {username}\\n")
+class RaisingKeyring(NotingKeyring):
+    def answer(self, service, username):
         raise ValueError(f"the keychain broke reading {service}")
-
-    def set_password(self, service, username, password):
-        raise NotImplementedError
-
-    def delete_password(self, service, username):
-        raise NotImplementedError
 """
 
 # Backends that answer what is not a password: only a string is one.
 ODD_KEYRING = """
-import os
-
-from keyring.backend import KeyringBackend
+from file_keyring import NotingKeyring
 
 
-class OddKeyring(KeyringBackend):
-    priority = 1
-    answer = None
-
-    def get_password(self, service, username):
-        with open(os.environ["TEST_KEYRING"] + ".asked", "a") as asked:
-            asked.write(f"{service} {username}\\n")
-        return self.answer
-
-    def set_password(self, service, username, password):
-        raise NotImplementedError
-
-    def delete_password(self, service, username):
-        raise NotImplementedError
+class BytesKeyring(NotingKeyring):
+    def answer(self, service, username):
+        return b"fake-password-Pw9xQ"
 
 
-class BytesKeyring(OddKeyring):
-    answer = b"fake-password-Pw9xQ"
-
-
-class IntKeyring(OddKeyring):
-    answer = 12345678
+class IntKeyring(NotingKeyring):
+    def answer(self, service, username):
+        return 12345678
 """
 
 # Each case runs in one process and with pytest-xdist workers.
