@@ -780,3 +780,36 @@ def test_signals_taken_over_are_given_back_only_if_still_taken() -> None:
     finally:
         signal.signal(signal.SIGTERM, before[0])
         signal.signal(signal.SIGHUP, before[1])
+
+
+def test_a_terminal_closed_under_a_wait_ends_the_run_whenever_its_signal_is_handled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The keyring's thread may see the wait end (its terminal gone) before the main thread
+    handles the SIGHUP: at every moment in between, the handler must find the wait still on,
+    or the terminal noted closed under it; with neither, SIGHUP's default kills the run with
+    no summary."""
+    from pytest_barapi import terminal as terminal_module
+
+    ends_the_run: list[bool] = []  # what a SIGHUP handled just after each change would do
+
+    class Watched(terminal_module.PromptTerminal):
+        @property  # type: ignore[override]
+        def _prompts_up(self) -> int:
+            return int(self.__dict__.get("up", 0))
+
+        @_prompts_up.setter
+        def _prompts_up(self, up: int) -> None:
+            self.__dict__["up"] = up
+            closed = self.__dict__.get("_closed_under_a_prompt", False)
+            ends_the_run.append(bool(up or closed))
+
+    # A wait begun at a terminal that is gone once it ends (the window closed).
+    monkeypatch.setattr(terminal_module, "_terminal_state", lambda: (os.open(os.devnull, 0), []))
+    monkeypatch.setattr(terminal_module, "has_a_terminal", lambda: False)
+    terminal = Watched()
+    ends_the_run.clear()  # the count set to 0 as it is made
+
+    terminal.end_wait(terminal.begin_wait())
+
+    assert ends_the_run == [True, True]

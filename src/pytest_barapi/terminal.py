@@ -113,14 +113,17 @@ class PromptTerminal:
     def end_wait(self, wait: int) -> None:
         """The wait ``wait`` is over, and whatever waited put the terminal back itself."""
         with self._lock:
+            had_a_terminal = wait in self._saved
+        if had_a_terminal and not has_a_terminal():
+            # Closed under the wait: its SIGHUP may reach the main thread only after this
+            # thread saw the end, and must still end the run. Said before the wait counts as
+            # over: a SIGHUP handled in between finds one or the other.
+            self._closed_under_a_prompt = True
+        with self._lock:
             self._prompts_up -= 1
             saved = self._saved.pop(wait, None)
         if saved is not None:
             _close(saved[0])
-            if not has_a_terminal():
-                # Closed under the wait: its SIGHUP may reach the main thread only after
-                # this thread saw the end, and must still end the run.
-                self._closed_under_a_prompt = True
 
     def end_the_run_if_ended(self) -> None:
         """From the main thread, after a wait: KeyboardInterrupt (pytest's interrupted
