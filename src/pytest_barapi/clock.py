@@ -2,14 +2,15 @@
 
 Tokens count their lifetime on the wall clock (:func:`now`, epoch seconds: a server's
 ``expires_in`` counts from when its answer arrived, and a token shows its expiry as a date),
-so the broker's decision to renew reads it too. Deadlines, waits, and the ages of tokens handed
-between pytest-xdist workers read the monotonic clock (:func:`monotonic`), which no change of
-the system's clock moves.
+so the broker's decision to renew reads it too. A grant's deadline (whether another try may
+start), waits, and the ages of tokens handed between pytest-xdist workers read the monotonic
+clock (:func:`monotonic`), which no change of the system's clock moves.
 
 A test makes an hour pass with :func:`advance` instead of sleeping for a token to expire: in
 its own process, including a user project's conftest or test under pytester (each pytest-xdist
 worker is a process of its own, with its own clock). What waits on the operating system (a
-socket's timeout, the timer that ends a deadline) still waits in real time.
+socket's timeout, the timer that ends a deadline) counts real time: moving the clock never cuts
+short the read of an answer on its way.
 """
 
 from __future__ import annotations

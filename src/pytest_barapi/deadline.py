@@ -4,7 +4,9 @@ A socket timeout bounds each wait for one more byte, not the exchange: a server 
 its answer a byte a second, or its headers, never trips it. So the exchange runs under a
 :class:`Deadline`: every connect and read waits at most for what is left of the budget, retries
 stop when it is spent, and when it runs out a timer shuts down the sockets the exchange opened,
-which ends whatever read is blocked on them.
+which ends whatever read is blocked on them. Whether another try may start reads the plugin's
+clock (:mod:`pytest_barapi.clock`), which a test moves forward; the waits on sockets, like the
+timer, count real time.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from typing import Any
 
 from requests.adapters import HTTPAdapter
@@ -31,7 +34,13 @@ class Deadline:
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
+        # On the plugin's clock: whether another try may start (a test spends the budget with
+        # clock.advance instead of waiting it out).
         self.at = clock.monotonic() + seconds
+        # On the real clock, as the timer counts: how long a connect or read may wait. A
+        # server in a test that spends the budget on the plugin's clock as it answers must not
+        # cut short the read of its own answer, already on its way.
+        self._ends = time.monotonic() + seconds
         self.expired = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -46,7 +55,8 @@ class Deadline:
         self._timer.cancel()
 
     def remaining(self) -> float:
-        return max(AT_LEAST, self.at - clock.monotonic())
+        """Seconds a connect or a read may still wait, on the real time the timer counts."""
+        return max(AT_LEAST, self._ends - time.monotonic())
 
     def watch(self, sock: object) -> None:
         """Shut ``sock`` down when the time is up (now, if it already is)."""
