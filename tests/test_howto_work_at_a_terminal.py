@@ -555,7 +555,7 @@ def test_at_a_terminal_a_silent_keyring_is_the_same_error_and_no_prompt(
     assert ran.prompts == 0
     assert SILENT in ran.output
     assert asked(at_a_machine) == [f"{barapi_server.url} {reference_server.USER}"]
-    assert ran.exit_code == pytest.ExitCode.TESTS_FAILED
+    assert ran.exit_code == pytest.ExitCode.TESTS_FAILED, ran.output
     assert ran.echoes
     assert ran.left_running == []
     assert barapi_server.token_request_count == 0
@@ -577,7 +577,7 @@ def test_a_run_ended_at_the_prompt_is_interrupted_and_gives_the_terminal_back(
     ran = at_a_terminal(pytester, *workers, at_the_prompt=ending, output_to_a_file=True)
 
     assert ran.prompts == 1
-    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED, ran.output
     assert "!!! KeyboardInterrupt !!!" in ran.output  # pytest's usual interrupted summary
     assert "Traceback" not in ran.output
     assert "INTERNALERROR" not in ran.output
@@ -608,7 +608,7 @@ def test_a_keyring_that_prompts_and_times_out_leaves_the_terminal_as_it_was(
 
     assert ran.prompts >= 1  # under xdist, each worker's keyring may ask
     assert SILENT in ran.output
-    assert ran.exit_code == pytest.ExitCode.TESTS_FAILED
+    assert ran.exit_code == pytest.ExitCode.TESTS_FAILED, ran.output
     assert ran.echoes
     assert ran.left_running == []
     assert barapi_server.token_request_count == 0
@@ -655,7 +655,7 @@ def test_keyrings_that_prompt_at_once_leave_the_terminal_as_it_was(
     assert ran.prompts == 2
     assert "2 passed" in ran.output
     assert "barapi: password from the keyring" in ran.output
-    assert ran.exit_code == pytest.ExitCode.OK
+    assert ran.exit_code == pytest.ExitCode.OK, ran.output
     assert ran.echoes
     assert ran.left_running == []
     assert barapi_server.token_request_count == 2
@@ -684,7 +684,7 @@ def test_a_run_ended_while_the_keyring_prompts_is_interrupted_and_gives_the_term
     )
 
     assert ran.prompts >= 1
-    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED, ran.output
     assert "!!! KeyboardInterrupt !!!" in ran.output  # pytest's usual interrupted summary
     assert "Traceback" not in ran.output
     assert "INTERNALERROR" not in ran.output
@@ -718,7 +718,7 @@ def test_with_stdin_not_the_terminal_a_keyring_prompt_ends_the_same(
     )
 
     assert ran.prompts >= 1
-    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED, ran.output
     assert "!!! KeyboardInterrupt !!!" in ran.output
     assert "Traceback" not in ran.output
     assert "INTERNALERROR" not in ran.output
@@ -751,7 +751,7 @@ def test_a_prompt_for_a_factorys_password_ends_the_same_with_nothing_set(
     ran = at_a_terminal(pytester, *workers, at_the_prompt=ending, output_to_a_file=True)
 
     assert ran.prompts == 1
-    assert ran.exit_code == pytest.ExitCode.INTERRUPTED
+    assert ran.exit_code == pytest.ExitCode.INTERRUPTED, ran.output
     assert "Traceback" not in ran.output
     assert ran.left_running == []
     assert ran.echoes is (None if ending == "closed" else True)
