@@ -313,8 +313,13 @@ def at_a_terminal(
     echoed_before = bool(termios.tcgetattr(terminal)[3] & termios.ECHO)
     log = pytester.path / "pytest.log"
     out = log.open("wb") if output_to_a_file else terminal
-    # A new session, and the terminal opened in it: it becomes the controlling terminal.
-    take_the_terminal = "import os, sys; os.close(os.open(sys.argv[1], os.O_RDWR)); "
+    # A new session, and the terminal opened in it: it becomes the controlling terminal. The
+    # signals a terminal sends start at their defaults, as a shell at a terminal sets them for
+    # what it runs: this suite may itself run with them ignored (started by `nohup`, or in the
+    # background of a script), and an ignored signal stays ignored across exec.
+    take_the_terminal = "import os, signal, sys; os.close(os.open(sys.argv[1], os.O_RDWR)); "
+    take_the_terminal += "[signal.signal(s, signal.SIG_DFL) for s in "
+    take_the_terminal += "(signal.SIGINT, signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT)]; "
     take_the_terminal += "os.execv(sys.executable, sys.argv[2:])"
     command = [sys.executable, "-c", take_the_terminal, os.ttyname(terminal)]
     command += [sys.executable, "-m", "pytest"]
