@@ -38,13 +38,23 @@ from pathlib import Path
 def test_needs_the_token(barapi_token):
     pass
 """
+# Ctrl-C ends the run with a KeyboardInterrupt, as at a terminal, also where this suite itself
+# runs with SIGINT ignored (a script's background), which its subprocesses would inherit.
+CTRL_C_AS_AT_A_TERMINAL = """
+import signal
+
+signal.signal(signal.SIGINT, signal.default_int_handler)
+"""
 # The token endpoint presses Ctrl-C on the run (its pid is in pid.txt) while it "thinks".
-SAYS_ITS_PID = """
+SAYS_ITS_PID = (
+    CTRL_C_AS_AT_A_TERMINAL
+    + """
 import os
 from pathlib import Path
 
 Path("pid.txt").write_text(str(os.getpid()))
 """
+)
 
 SIGINT_IN_A_TEST = """
 import os, signal, time
@@ -400,7 +410,13 @@ ROWS = {
         ["KeyboardInterrupt !!!"],
         _pressing_ctrl_c,
     ),
-    "ctrl-c-in-a-test": (SIGINT_IN_A_TEST, "", "--full-trace -l", ["KeyboardInterrupt !!!"], None),
+    "ctrl-c-in-a-test": (
+        SIGINT_IN_A_TEST,
+        CTRL_C_AS_AT_A_TERMINAL,
+        "--full-trace -l",
+        ["KeyboardInterrupt !!!"],
+        None,
+    ),
     "pytest-exit": (EXIT_WITH_A_TOKEN, "", "-l", ["stopping: ********"], None),
     "error-in-sessionfinish": (
         SESSIONFINISH_TEST,
