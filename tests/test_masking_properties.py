@@ -328,6 +328,7 @@ def _shown_in_a_diff(secret: str, style: str, mask: Callable[[str], str]) -> lis
 @example(secret="hunter2", style="traceback")
 @example(secret="FAILED", style="crash-message")
 @example(secret="e", style="coloured")
+@example(secret="=", style="crash-message")  # not the second "=" of the comparison
 @given(secret=_short_secrets(), style=st.sampled_from(sorted(DIFF_LINES)))
 def test_a_short_secret_is_masked_where_pytests_diff_shows_it_whole(
     secret: str, style: str

@@ -91,8 +91,13 @@ SHORT = 8
 _MOST_ESCAPES = 16
 _QUOTE = "[\"'`]"
 # After one "=" (key=value, key = value) or ":" (key:value, key: value), not after a run of
-# "=" (pytest's rules: "===== 1 failed, 1 passed ====="), nor "==" (a comparison).
-_VALUE_BEFORE = "(?:(?<=^=)|(?<=[^=]=)|(?<=[^=] = )|(?<=:)|(?<=: )|(?<=Bearer )|(?<=Basic ))"
+# "=" (pytest's rules: "===== 1 failed, 1 passed ====="), nor "==" (a comparison), nor as the
+# second "=" of a comparison (a secret "=" in "assert x == y"; "password==a" still holds "=a").
+_NOT_A_COMPARISON = "(?!=(?:\\s|$))"
+_VALUE_BEFORE = (
+    f"(?:(?<=^=){_NOT_A_COMPARISON}|(?<=[^=]=){_NOT_A_COMPARISON}|(?<=[^=] = )"
+    "|(?<=:)|(?<=: )|(?<=Bearer )|(?<=Basic ))"
+)
 # Up to a delimiter: a space, a separator, a closing bracket or quote, the "@" that ends a
 # URL's userinfo (http://alice:x@host/), or a full stop that ends a sentence.
 _VALUE_AFTER = "(?=[\\s&,;)\\]}\"'`@]|\\.(?:\\s|$)|$)"
