@@ -113,7 +113,7 @@ def read_answer(
         body = json.loads(text)
     except ValueError:
         body = None
-    except RecursionError:  # a thousand [ or { in a row: json reads them one level per call
+    except RecursionError:  # thousands of [ or { in a row: json reads them one level per call
         body, kind = None, "JSON nested too deep to read"
     if not isinstance(body, dict):
         excerpt = _excerpt(text, masker)

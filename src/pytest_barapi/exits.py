@@ -260,18 +260,25 @@ class SecretMasking:
         it holds: its args of any type, its notes, what its class prints besides (an
         OSError's file names, a CalledProcessError's command and output, pytest.exit's
         reason: any attribute it keeps), the exceptions of a group, its cause and context."""
-        seen: set[int] = set()
+        walked: set[int] = set()
+        # Every exception found so far, which _masked keeps as it is in a list or tuple (it is
+        # masked in place when its turn comes) rather than making it its masked text: a group's
+        # args hold its exceptions, and the exceptiongroup backport (before 3.11) prints the
+        # ones it keeps in its instance's dict, which must stay exceptions.
+        seen: set[int] = {id(error)}
         waiting: list[BaseException] = [error]
         while waiting:
             current = waiting.pop()
-            if id(current) in seen:
+            if id(current) in walked:
                 continue
-            seen.add(id(current))
+            walked.add(id(current))
             group = getattr(current, "exceptions", None)  # an exception group's
             held = [current.__cause__, current.__context__]
             held += [*group] if isinstance(group, (tuple, list)) else []
             found = [*current.args, *vars(current).values()]
-            waiting += [one for one in (*held, *found) if isinstance(one, BaseException)]
+            more = [one for one in (*held, *found) if isinstance(one, BaseException)]
+            seen.update(id(one) for one in more)
+            waiting += more
             with contextlib.suppress(Exception):
                 current.args = tuple(self._exception_part(arg, seen) for arg in current.args)
             # Kept in the instance's dict (cmd, output, stderr, __notes__, msg), or as members
@@ -443,11 +450,15 @@ def _masked(value: Any, masker: Masker, seen: set[int]) -> Any:
     """``value`` with every secret it shows masked, whatever its type: a string masked, a dict
     or list masked in place (a plugin may hold it elsewhere), a tuple rebuilt from its masked
     items; anything else (bytes, requests' headers, an object) whose text reveals a secret
-    becomes its masked text, as a reporter that serializes it by ``str`` would write it."""
+    becomes its masked text, as a reporter that serializes it by ``str`` would write it;
+    but an exception whose id is in ``seen`` stays itself: SecretMasking.mask_exception
+    masks that one in place."""
     if isinstance(value, str):
         masked = masker.mask(value)
         return value if masked == value else masked
     if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, BaseException) and id(value) in seen:
         return value
     if type(value) in (dict, list):
         _mask_in_place(value, masker, seen)
