@@ -69,8 +69,11 @@ def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pyte
 @pytest.fixture(autouse=True)
 def _real_time() -> Iterator[None]:
     """Each test starts on the real time: an in-process run of a user's suite shares this
-    process's clock, and a test of it may have moved it forward (``clock.advance``)."""
+    process's clock, and a test of it may have moved it forward (``clock.advance``). The
+    pauses between the tries of a request move that clock instead of sleeping: no test waits
+    for a backoff (a user's suite run in a subprocess gets the same from its conftest)."""
     clock.reset()
+    clock.skip_pauses()
     yield
     clock.reset()
 

@@ -4,7 +4,8 @@ Each reader is shown following the clock: a token's expiry and the broker's deci
 a grant's deadline and its retries, and the age of a token handed from one pytest-xdist worker
 to another. The how-to tests use the same seam in users' suites run with pytester
 (``clock.advance(3600)`` where a token must expire). Every test starts on the real time
-(``tests/conftest.py`` resets the clock).
+(``tests/conftest.py`` resets the clock), where the pauses between the tries of a request pass
+at once, moving the clock (``clock.skip_pauses()``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,29 @@ def test_no_retry_starts_once_the_deadline_has_passed() -> None:
 
     clock.advance(31)
     assert retry.is_exhausted()
+
+
+def test_a_pause_sleeps_until_a_test_skips_pauses_then_it_moves_the_clock() -> None:
+    clock.reset()  # as outside tests: a pause sleeps
+    before = time.monotonic()
+    clock.pause(0.05)
+    assert time.monotonic() - before >= 0.05
+    assert clock.monotonic() - time.monotonic() < 0.05  # the clock was not moved
+
+    clock.skip_pauses()
+    clock.pause(HOUR)
+    assert clock.monotonic() - time.monotonic() > HOUR - 1
+
+    clock.reset()
+    assert clock.monotonic() - time.monotonic() < 1
+
+
+def test_the_backoff_between_tries_is_a_pause_on_the_plugins_clock() -> None:
+    retry = DeadlineRetry(total=5, backoff_factor=10).increment().increment()
+    retry.deadline = Deadline(HOUR)
+    start = clock.monotonic()
+    retry.sleep()
+    assert clock.monotonic() - start >= 20  # 10 s doubled: waited on the clock, not slept
 
 
 @pytest.mark.parametrize("held_for", [0.0, HOUR - 30])

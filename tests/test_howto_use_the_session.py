@@ -125,6 +125,49 @@ def test_idempotent_requests_are_retried_on_502_503_504(
     assert [r.path for r, _ in httpserver.log].count("/v1/flaky") == 4
 
 
+def test_a_retry_after_within_the_timeout_is_waited_before_the_next_try(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, httpserver: HTTPServer
+) -> None:
+    answers = [Response("busy", status=503, headers={"Retry-After": "20"}), Response("done")]
+    httpserver.expect_request("/v1/busy").respond_with_handler(lambda request: answers.pop(0))
+    pytester.makepyfile(
+        """
+        from pytest_barapi import clock
+
+        def test_busy(barapi_session):
+            started = clock.monotonic()
+            assert barapi_session.get("/v1/busy").text == "done"
+            # The 20 s asked for (the timeout is 30 s), on the plugin's clock: this suite's
+            # conftest makes such a pause move the clock instead of sleeping.
+            assert clock.monotonic() - started >= 20
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert [r.path for r, _ in httpserver.log].count("/v1/busy") == 2
+
+
+def test_a_retry_after_longer_than_the_timeout_is_not_waited_for(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer, httpserver: HTTPServer
+) -> None:
+    # An hour's wait would hang the run: the test gets the answer that asked for it, at once.
+    httpserver.expect_request("/v1/busy").respond_with_data(
+        "busy for an hour", status=503, headers={"Retry-After": "3600"}
+    )
+    pytester.makepyfile(
+        """
+        from pytest_barapi import clock
+
+        def test_busy(barapi_session):
+            started = clock.monotonic()
+            answer = barapi_session.get("/v1/busy")
+            assert (answer.status_code, answer.text) == (503, "busy for an hour")
+            assert clock.monotonic() - started < 30
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert [r.path for r, _ in httpserver.log].count("/v1/busy") == 1
+
+
 def test_a_post_is_not_retried(
     pytester: pytest.Pytester, barapi_server: ReferenceServer, httpserver: HTTPServer
 ) -> None:

@@ -8,9 +8,11 @@ clock (:func:`monotonic`), which no change of the system's clock moves.
 
 A test makes an hour pass with :func:`advance` instead of sleeping for a token to expire: in
 its own process, including a user project's conftest or test under pytester (each pytest-xdist
-worker is a process of its own, with its own clock). What waits on the operating system (a
-socket's timeout, the timer that ends a deadline) counts real time: moving the clock never cuts
-short the read of an answer on its way.
+worker is a process of its own, with its own clock). The pauses between the tries of a request
+(:func:`pause`) are waits on this clock too: after :func:`skip_pauses`, each moves the clock
+forward at once instead of sleeping. What waits on the operating system (a socket's timeout, the
+timer that ends a deadline) counts real time: moving the clock never cuts short the read of an
+answer on its way.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import time
 
 # How far this process's clock has been moved forward, in seconds: 0 outside tests.
 _ahead = 0.0
+# Whether a pause moves the clock forward instead of sleeping: never outside tests.
+_pauses_skipped = False
 
 
 def now() -> float:
@@ -37,7 +41,25 @@ def advance(seconds: float) -> None:
     _ahead += seconds
 
 
+def pause(seconds: float) -> None:
+    """Wait ``seconds`` before another try: sleep, or, once a test has said
+    :func:`skip_pauses`, move the clock forward by as much at once."""
+    if seconds <= 0:
+        return
+    if _pauses_skipped:
+        advance(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def skip_pauses() -> None:
+    """Let every :func:`pause` here pass at once, on this clock (until :func:`reset`)."""
+    global _pauses_skipped
+    _pauses_skipped = True
+
+
 def reset() -> None:
-    """Back to the real time (a test that moved the clock puts it back)."""
-    global _ahead
+    """Back to the real time, where pauses sleep (a test that moved the clock puts it back)."""
+    global _ahead, _pauses_skipped
     _ahead = 0.0
+    _pauses_skipped = False

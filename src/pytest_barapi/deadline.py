@@ -15,14 +15,20 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import ConnectionPool, HTTPConnectionPool
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.response import BaseHTTPResponse
 from urllib3.util import Timeout
 from urllib3.util.retry import Retry
 
 from pytest_barapi import clock
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing's own from Python 3.11
 
 # A connect or read given no time at all would not wait, and fail with something that is not
 # a timeout; it gets this instead, and times out.
@@ -104,8 +110,45 @@ class DeadlineTimeout(Timeout):
         return self.deadline.remaining()
 
 
-class DeadlineRetry(Retry):
-    """urllib3's Retry, stopped once the deadline has passed."""
+class PacedRetry(Retry):
+    """urllib3's Retry, whose pauses between tries are waits on the plugin's clock, each
+    bounded: a server that asks for a longer one (``Retry-After``) than ``longest_pause``
+    gets no more tries, and its answer is what the caller receives."""
+
+    longest_pause: float = 0.0
+
+    def new(self, **kw: Any) -> Self:
+        retry = super().new(**kw)
+        retry.longest_pause = self.longest_pause
+        return retry
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: BaseHTTPResponse | None = None,
+        error: Exception | None = None,
+        _pool: ConnectionPool | None = None,
+        _stacktrace: TracebackType | None = None,
+    ) -> Self:
+        if response is not None and self.respect_retry_after_header:
+            asked = self.get_retry_after(response)
+            if asked is not None and asked > self.longest_pause:
+                # As when the tries are used up: urllib3 gives this answer back (with
+                # raise_on_status off, as here), or raises if the caller asked for that.
+                reason = f"Retry-After {asked:g}s, longer than {self.longest_pause:g}s"
+                raise MaxRetryError(_pool, url or "", ResponseError(reason))  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep(self, response: BaseHTTPResponse | None = None) -> None:
+        asked = None
+        if response is not None and self.respect_retry_after_header:
+            asked = self.get_retry_after(response)
+        clock.pause(asked if asked else self.get_backoff_time())
+
+
+class DeadlineRetry(PacedRetry):
+    """urllib3's Retry, paced on the plugin's clock, stopped once the deadline has passed."""
 
     deadline: Deadline | None = None
 

@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.cookies import extract_cookies_to_jar
-from urllib3.util.retry import Retry
 
+from pytest_barapi.deadline import PacedRetry
 from pytest_barapi.open_cassette import fate
 from pytest_barapi.secrets import Secret
 from pytest_barapi.token import BarapiToken
@@ -113,7 +113,8 @@ class BarapiSession(requests.Session):
 
     Relative URLs (``"/v1/me"``) resolve against the base URL; requests to it carry the bearer
     token and the configured timeout; idempotent methods are retried on connection errors and
-    502/503/504 with backoff.
+    502/503/504 with backoff, up to 3 times. A server's ``Retry-After`` is waited when it is no
+    longer than the timeout; a longer one is not waited for: its answer comes back at once.
 
     ``recorded_apart`` (method, URL) gives what to send a request through when no test's
     cassette records it (see :mod:`pytest_barapi.run_cassette`): opened before the token is
@@ -132,13 +133,14 @@ class BarapiSession(requests.Session):
         self.auth: BearerAuth = auth
         self.timeout = timeout
         self.recorded_apart = recorded_apart
-        retry = Retry(
+        retry = PacedRetry(
             total=3,
             status_forcelist=(502, 503, 504),
             backoff_factor=0.2,
             raise_on_status=False,
             respect_retry_after_header=True,
         )
+        retry.longest_pause = timeout
         adapter = HTTPAdapter(max_retries=retry)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
