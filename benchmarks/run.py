@@ -31,6 +31,7 @@ import startup
 
 @dataclass(frozen=True)
 class Plan:
+    startup_tests: int
     startup_pairs: int
     credential_pairs: int
     container_pairs: int
@@ -49,6 +50,7 @@ class Plan:
 
 
 FULL = Plan(
+    startup_tests=startup.TESTS,
     startup_pairs=40,
     credential_pairs=20,
     container_pairs=20,
@@ -65,6 +67,7 @@ FULL = Plan(
 )
 # The smallest run of every part (the test suite's smoke test runs it).
 QUICK = Plan(
+    startup_tests=20,
     startup_pairs=1,
     credential_pairs=1,
     container_pairs=1,
@@ -91,11 +94,12 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="barapi-bench-") as tmp:
         workdir = Path(tmp)
-        started = startup.run(workdir, plan.startup_pairs, warm_up=plan.warm_up)
+        tests = plan.startup_tests
+        started = startup.run(workdir, plan.startup_pairs, warm_up=plan.warm_up, tests=tests)
         with_credentials = startup.run(
-            workdir, plan.credential_pairs, credentials=True, warm_up=plan.warm_up
+            workdir, plan.credential_pairs, credentials=True, warm_up=plan.warm_up, tests=tests
         )
-        in_container = startup.run(workdir, plan.container_pairs, container=True)
+        in_container = startup.run(workdir, plan.container_pairs, container=True, tests=tests)
         skipped = "skipped (--quick)"
         counted = startup.instructions(workdir) if plan.count_instructions else skipped
         counted_in_container = (
@@ -138,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
 
     s = started
     row(
-        f"start-up: `pytest -q`, {startup.TESTS} plain tests, plugin / `-p no:barapi`, wall",
+        f"start-up: `pytest -q`, {plan.startup_tests} plain tests, plugin / `-p no:barapi`, wall",
         "<= 1.02",
         s.ratio.ratio(),
         s.ratio.ratio_spread(),

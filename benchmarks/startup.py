@@ -68,11 +68,11 @@ class Instructions:
         return self.with_plugin / self.without_plugin
 
 
-def write_project(root: Path) -> None:
-    """A suite of plain tests that need nothing from barapi."""
+def write_project(root: Path, tests: int = TESTS) -> None:
+    """A suite of ``tests`` plain tests that need nothing from barapi."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "pytest.ini").write_text("[pytest]\n")
-    per_file = TESTS // FILES
+    per_file = tests // FILES
     for number in range(FILES):
         body = "".join(
             f"def test_{number}_{index}():\n    assert {index} + 1 > {index}\n\n\n"
@@ -81,21 +81,21 @@ def write_project(root: Path) -> None:
         (root / f"test_plain_{number}.py").write_text(body)
 
 
-def project(workdir: Path) -> Path:
-    root = workdir / "startup"
+def project(workdir: Path, tests: int = TESTS) -> Path:
+    root = workdir / f"startup-{tests}"
     if not root.exists():
-        write_project(root)
+        write_project(root, tests)
     return root
 
 
-def container_env(workdir: Path) -> dict[str, str]:
+def container_env(workdir: Path, tests: int = TESTS) -> dict[str, str]:
     """The environment of a CI container: bytecode compiled, none rewritten, none written.
 
     Both sides run once with bytecode writable into a fresh cache prefix (every module gets
     its ``.pyc``, as pip's install-time compilation gives it), then every rewritten ``.pyc``
     is removed from that prefix: pytest could never have written one.
     """
-    root = project(workdir)
+    root = project(workdir, tests)
     prefix = workdir / "container-pycache"
     shutil.rmtree(prefix, ignore_errors=True)
     env = clean_env(PYTHONPYCACHEPREFIX=str(prefix))
@@ -112,10 +112,11 @@ def run(
     credentials: bool = False,
     container: bool = False,
     warm_up: bool = True,
+    tests: int = TESTS,
 ) -> StartupResult:
-    root = project(workdir)
+    root = project(workdir, tests)
     if container:
-        env = container_env(workdir)  # which has run both sides once already
+        env = container_env(workdir, tests)  # which has run both sides once already
     else:
         env = clean_env(**CREDENTIALS) if credentials else clean_env()
         if warm_up:  # bytecode caches and the OS page cache, for both sides

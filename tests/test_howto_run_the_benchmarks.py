@@ -20,7 +20,7 @@ def test_the_quick_benchmark_runs_and_prints_its_tables() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "| cost | goal | ratio (median) | spread (IQR) | medians, with / without |" in out
-    assert "| start-up: `pytest -q`, 300 plain tests" in out
+    assert "| start-up: `pytest -q`, 20 plain tests" in out  # 300 in the full run
     assert "| start-up in a CI container: `PYTHONDONTWRITEBYTECODE=1`" in out
     assert (
         "| large output: a failing test prints 3 KB (8 `...` a line), an ordinary password" in out
