@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_barapi.terminal import PromptTerminal
 from tests import reference_server
 from tests.conftest import unset_barapi_env
 from tests.reference_server import ReferenceServer
@@ -696,6 +697,49 @@ def test_a_run_ended_while_the_keyring_prompts_is_interrupted_and_gives_the_term
     assert ran.left_running == []
     assert ran.echoes is (None if ending == "closed" else True)
     assert barapi_server.token_request_count == 0
+
+
+@pytest.mark.parametrize(
+    ("worker", "interrupted"),
+    [("waiting", True), ("of-another-process-group", False), ("done-waiting", False)],
+)
+def test_a_sigterm_passes_ctrl_c_on_to_each_local_worker_whose_keyring_read_is_on(
+    worker: str, interrupted: bool
+) -> None:
+    # What the [sigterm-xdist] runs above rely on to end at once: Ctrl-C at a terminal reaches
+    # every process of the run, `kill` only the controller. The controller passes Ctrl-C on
+    # to a worker whose keyring read is on, if that worker is of its process group: a process
+    # of another group (what a remote worker's process id may name here) is left alone.
+    stand_in = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+            "print('waiting', flush=True); time.sleep(120)",
+        ],
+        stdout=subprocess.PIPE,
+        start_new_session=worker == "of-another-process-group",
+    )
+    try:
+        assert stand_in.stdout is not None
+        assert stand_in.stdout.readline() == b"waiting\n"
+        terminal = PromptTerminal()
+        terminal.begin_wait()  # the controller's own wait (it asks for its workers)
+        terminal.waiting_elsewhere("gw0", True, stand_in.pid)
+        if worker == "done-waiting":
+            terminal.waiting_elsewhere("gw0", False)
+
+        with pytest.raises(KeyboardInterrupt):
+            terminal._ending(signal.SIGTERM, None)  # the handler, as SIGTERM runs it
+
+        # A SIGINT sent above is pending before this SIGTERM, and Linux delivers the lower
+        # signal first: the stand-in dies of whichever came first.
+        stand_in.terminate()
+        ended_by = -stand_in.wait(timeout=60)
+        assert ended_by == (signal.SIGINT if interrupted else signal.SIGTERM)
+    finally:
+        stand_in.kill()
+        stand_in.wait()
 
 
 @pytest.mark.parametrize("workers", WORKERS)

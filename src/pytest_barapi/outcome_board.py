@@ -149,9 +149,10 @@ class OutcomeBoard:
                           secrets(entries)   what the worker's registry learnt
                                              (:meth:`~pytest_barapi.known_secrets.KnownSecrets.learn`)
                           found(name, where)   where it found a secret: "keyring" or "prompt"
-                          waiting(on, request)   its keyring read begins (true; request to
-                                        answer once noted) or is over (false, no request):
-                                        a backend may prompt on the controller's terminal
+                          waiting(on, request, process)   its keyring read begins (true;
+                                        request to answer once noted, and the worker's
+                                        process id) or is over (false, neither): a backend
+                                        may prompt on the controller's terminal
         board -> worker   outcome(request, generation, outcome, age)
                           yours(request, generation)   generation decided so far
                           answer(request, answer)   the person's answer or None
@@ -247,10 +248,13 @@ class OutcomeBoard:
         if self.secret_sources is not None:
             self.secret_sources.found_elsewhere(name, where)
 
-    def worker_waiting(self, channel: Channel, on: bool, request: int | None = None) -> None:
+    def worker_waiting(
+        self, channel: Channel, on: bool, request: int | None = None, process: int | None = None
+    ) -> None:
         # The run's end gives the terminal back, and SIGTERM ends the run as at a prompt.
         if self.secret_sources is not None:
-            self.secret_sources.terminal.waiting_elsewhere(channel, bool(on))
+            pid = process if isinstance(process, int) else None
+            self.secret_sources.terminal.waiting_elsewhere(channel, bool(on), pid)
         if request is not None:
             with contextlib.suppress(OSError, ValueError):
                 channel.send(message("noted", request=request))

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -173,7 +174,8 @@ class SharedOutcomes:
             self._send(message("waiting", on=False))
             return
         request = next(self._requests)
-        self._ask(message("waiting", request=request, on=True), request, "", wait=within)
+        asked = message("waiting", request=request, on=True, process=os.getpid())
+        self._ask(asked, request, "", wait=within)
 
     def _ask(
         self, asked: Message, request: int, key: str, wait: float | None = None

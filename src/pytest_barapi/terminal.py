@@ -14,12 +14,15 @@ and the controller gives the terminal back as it was before its workers started.
 SIGTERM and SIGHUP (the terminal closed) end a process at once: no summary, pytest-xdist's
 workers left to notice, and the terminal as the prompt left it. While a wait is on (a prompt,
 a keyring read) they end the run as Ctrl-C does instead: pytest's interrupted summary, the
-workers shut down. Only a signal left to its default action is taken over, and only while a
-wait is on: with none on, the handler does what the default does. Python runs signal handlers
-in the main thread only, so they are put in place from there: around a prompt in the main
-thread, from the first keyring read at a terminal to the end of the run, or for the whole run
-in a pytest-xdist controller at a terminal, whatever its stdin (it may ask for its workers, and
-their keyrings may prompt there) (:meth:`catch_signals`).
+workers shut down. Ctrl-C reaches every process of the run, a SIGTERM (``kill``) only the
+controller, which passes Ctrl-C on to each local worker whose keyring read is on: stuck in it,
+the worker would hold up the run's end until pytest-xdist gave up waiting (5 s and more). Only
+a signal left to its default action is taken over, and only while a wait is on: with none on,
+the handler does what the default does. Python runs signal handlers in the main thread only,
+so they are put in place from there: around a prompt in the main thread, from the first
+keyring read at a terminal to the end of the run, or for the whole run in a pytest-xdist
+controller at a terminal, whatever its stdin (it may ask for its workers, and their keyrings
+may prompt there) (:meth:`catch_signals`).
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ class PromptTerminal:
         # it its workers said are on, by worker.
         self._before: tuple[int, list[Any]] | None = None
         self._elsewhere: dict[object, list[int]] = {}
+        # The process of each worker with a wait on, where it said (a SIGTERM interrupts it).
+        self._processes_elsewhere: dict[object, int] = {}
         # The terminal before the run's first wait on it: what the run's end gives back.
         self._first: tuple[int, list[Any]] | None = None
 
@@ -142,12 +147,15 @@ class PromptTerminal:
             if self._before is None:
                 self._before = _terminal_state()
 
-    def waiting_elsewhere(self, who: object, on: bool) -> None:
+    def waiting_elsewhere(self, who: object, on: bool, process: int | None = None) -> None:
         """A pytest-xdist worker ``who`` began (``on``) or ended a wait on this terminal (a
         keyring read): until it ends, SIGTERM and SIGHUP end the run as at a prompt here,
         and the run's end gives the terminal back as :meth:`as_it_is` saw it. A worker that
-        dies waiting never says it ended: its wait stays on to the run's end."""
+        dies waiting never says it ended: its wait stays on to the run's end. ``process``:
+        the worker's process id, which a SIGTERM here interrupts while its wait is on."""
         with self._lock:
+            if on and process is not None:
+                self._processes_elsewhere[who] = process
             if on and self._before is not None:
                 self._waits += 1
                 # A list: a read's end may be told after the next read's beginning.
@@ -158,6 +166,8 @@ class PromptTerminal:
                 return
             waits = self._elsewhere.get(who) if not on else None
             wait = waits.pop(0) if waits else None
+            if not on and not waits:
+                self._processes_elsewhere.pop(who, None)
         if wait is not None:
             self.end_wait(wait)
 
@@ -202,6 +212,8 @@ class PromptTerminal:
             # Now, not at the end of the run: the person sees their terminal answer again
             # while pytest and its workers shut down.
             self.give_back()
+            if signum == getattr(signal, "SIGTERM", None):
+                self._interrupt_elsewhere()
             raise KeyboardInterrupt
         if self._ended_by is not None and signum == getattr(signal, "SIGHUP", None):
             # A closed terminal signals the session leader and, through the shell, each job:
@@ -210,6 +222,16 @@ class PromptTerminal:
         # No prompt up, or asked twice to end: what the default does, end the process.
         signal.signal(signum, signal.SIG_DFL)
         signal.raise_signal(signum)
+
+    def _interrupt_elsewhere(self) -> None:
+        # Ctrl-C as the terminal sends it, to the workers it would reach: those of this
+        # process group (not a remote worker, whose process id means nothing here).
+        with self._lock:
+            processes = list(self._processes_elsewhere.values())
+        for process in processes:
+            with contextlib.suppress(OSError, AttributeError):  # gone, or no process groups
+                if os.getpgid(process) == os.getpgrp():
+                    os.kill(process, signal.SIGINT)
 
 
 if sys.platform == "win32":  # getpass reads the console there: its echo needs no care
