@@ -255,6 +255,70 @@ def test_a_worker_killed_in_its_exchange_hands_it_on(
     assert barapi_server.token_request_count == 1
 
 
+def test_a_worker_stalled_in_its_exchange_is_given_up_on_and_the_run_goes_on(
+    pytester: pytest.Pytester, barapi_server: ReferenceServer
+) -> None:
+    # The worker that starts the exchange stalls before its grant (a debugger, a frozen
+    # machine) until the other worker's test has failed. A worker waits for another's exchange
+    # as long as its grants may take (two grants, each up to 2 x the timeout), and then 10 s
+    # more: cut here to one grant and no slack, so that the wait is 2 x --barapi-timeout=1.
+    pytester.makeconftest(
+        """
+        import os
+        import time
+        from pathlib import Path
+
+        import pytest_barapi.exchange
+        import pytest_barapi.sharing
+
+        pytest_barapi.sharing.GRANTS_PER_TURN = 1
+        pytest_barapi.sharing.SLACK = 0.0
+        here = Path(__file__).parent
+        real_post_grant = pytest_barapi.exchange.post_grant
+
+        def post_grant_stalled(*args, **kwargs):
+            try:
+                os.close(os.open(here / "stalled", os.O_CREAT | os.O_EXCL))
+            except FileExistsError:
+                return real_post_grant(*args, **kwargs)
+            give_up = time.monotonic() + 60
+            while not (here / "gave_up").exists() and time.monotonic() < give_up:
+                time.sleep(0.02)
+            return real_post_grant(*args, **kwargs)
+
+        pytest_barapi.exchange.post_grant = post_grant_stalled
+
+        def pytest_runtest_logreport(report):
+            if report.failed:
+                (here / "gave_up").touch()
+        """
+    )
+    pytester.makepyfile(
+        """
+        def test_me(barapi_session):
+            assert barapi_session.get("/v1/me").status_code == 200
+        """
+    )
+
+    # --dist each: both workers run the test, so the one without the turn waits.
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "--dist", "each", "--barapi-timeout=1", timeout=120
+    )
+
+    # The stalled worker's test passes once it goes on; the other's fails in one line.
+    result.assert_outcomes(passed=1, errors=1)
+    assert (
+        result.outlines.count(
+            "barapi: gave up after 2s waiting for another pytest-xdist worker's token exchange; it "
+            f"seems stuck. Check that the token server answers at {barapi_server.token_url}, or "
+            "raise --barapi-timeout / BARAPI_TIMEOUT"
+        )
+        == 1
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert barapi_server.token_request_count == 1
+
+
 def test_workers_stay_lazy(pytester: pytest.Pytester, barapi_server: ReferenceServer) -> None:
     pytester.makepyfile(
         """
